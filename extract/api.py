@@ -1,0 +1,121 @@
+"""`extract run` as a Python function: scan, plan what is not cached, extract it, record the run."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from extract.configure import OptionError, configure
+from extract.runner import ShardTask, TaskResult, register_model, run_task
+from extract.scan import Scan, scan_dataset
+from store import atomic
+from store.catalog import ShardCatalog
+from store.config import ExtractorConfig
+from store.lock import writer_lock
+from store.reader import init_store
+from store.runs import RunIndex, write_run
+from store.shards import uncommitted_files
+
+
+class StrictModeError(RuntimeError):
+    def __init__(self, rejected: list[tuple[str, str]]):
+        self.rejected = rejected
+        listing = "; ".join(f"{path}: {reason}" for path, reason in rejected[:20])
+        more = f" (and {len(rejected) - 20} more)" if len(rejected) > 20 else ""
+        super().__init__(f"--strict: {len(rejected)} files cannot be used: {listing}{more}")
+
+
+@dataclass
+class RunSummary:
+    config: ExtractorConfig
+    images: int  # usable image files found by the scan
+    extracted: int
+    cached: int
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    changed: int = 0
+    skipped_hidden: int = 0
+    skipped_non_image: int = 0
+    seconds: float = 0.0
+    store_bytes: int = 0
+    split_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.extracted / self.seconds if self.seconds > 0 else 0.0
+
+
+def _store_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _record_config(layout, config: ExtractorConfig) -> None:
+    config_file = layout.config_file(config.config_id)
+    if not config_file.is_file():
+        atomic.write_json(config_file, config.to_json())
+
+
+def run_extraction(
+    data: str | Path, store: str | Path, backbone: str, weights: str = "imagenet",
+    size: int | None = None, layer: str | None = None, pool: str = "none", dtype: str = "float16",
+    batch_size: int = 32, preprocess: str | None = None, alpha: float | None = None,
+    resize: str = "squash", val_fraction: float = 0.2, layout: str = "auto", strict: bool = False,
+    shard_size: int = 256, xla: bool | None = None,
+    on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
+) -> RunSummary:
+    started = time.perf_counter()
+    if batch_size < 1 or shard_size < 1:
+        raise OptionError(f"batch_size and shard_size must be positive. Received: {batch_size}, {shard_size}")
+    scan: Scan = scan_dataset(data, val_fraction=val_fraction, layout=layout)
+    scan_rejects = [(e.path, e.reason) for e in scan.entries if e.reason]
+    if strict and scan_rejects:
+        raise StrictModeError(scan_rejects)
+    configured = configure(backbone, weights, size, layer, pool, dtype, preprocess, alpha, resize)
+    config = configured.config
+    use_xla = configured.backbone.xla_on_cpu if xla is None else xla
+
+    store_layout = init_store(Path(store))
+    with writer_lock(store_layout.lock_file(config.config_id)):
+        _record_config(store_layout, config)
+        for leftover in uncommitted_files(store_layout.shards_dir(config.config_id)):
+            leftover.unlink(missing_ok=True)  # a killed run's shard in flight: never committed
+        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
+
+        todo: dict[str, str] = {}  # content hash -> one absolute path holding it
+        for entry in scan.usable():
+            if entry.hash not in catalog and entry.hash not in todo:
+                todo[entry.hash] = str(scan.root / entry.path)
+        register_model(config, configured.model, use_xla)
+        task = ShardTask(str(store_layout.root), config, configured.weights, tuple(todo.values()),
+                         batch_size, shard_size, use_xla)
+        if on_start:
+            on_start(len(todo))
+        result: TaskResult = run_task(task, {p: h for h, p in todo.items()}, on_progress)
+
+        changed = {path: digest for path, digest in result.changed}
+        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
+        entries = scan.entries
+        for entry in entries:
+            entry.hash = changed.get(str(scan.root / entry.path), entry.hash)
+        rejected = scan_rejects + [(e.path, catalog.rejected[e.hash]) for e in scan.usable()
+                                   if e.hash in catalog.rejected]
+        if strict and rejected:
+            raise StrictModeError(rejected)
+        summary = RunSummary(
+            config=config, images=len(scan.usable()), extracted=result.extracted,
+            cached=len(scan.usable()) - len(todo), rejected=rejected, changed=len(changed),
+            skipped_hidden=scan.skipped_hidden, skipped_non_image=scan.skipped_non_image,
+            seconds=time.perf_counter() - started, split_counts=scan.split_counts(),
+        )
+        write_run(store_layout.runs_dir(config.config_id), config.config_id, RunIndex(
+            data_root=str(scan.root), classes=scan.classes,
+            paths=[e.path for e in entries], labels=[e.label for e in entries],
+            splits=[e.split for e in entries], hashes=[e.hash for e in entries],
+            reasons=[e.reason for e in entries],
+            stats={"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
+                   "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
+                   "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
+                   "layout": scan.layout},
+        ))
+    summary.store_bytes = _store_bytes(store_layout.root)
+    return summary

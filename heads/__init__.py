@@ -1,0 +1,1 @@
+"""Classifier heads trained on cached features."""

@@ -1,0 +1,43 @@
+"""Which content hash lives in which committed shard row (and which are known bad)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from store import shards
+
+
+@dataclass
+class ShardCatalog:
+    shard_paths: list[Path] = field(default_factory=list)
+    rows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
+
+    @classmethod
+    def load(cls, shards_dir: Path) -> "ShardCatalog":
+        catalog = cls()
+        for path, marker in shards.committed_shards(shards_dir):
+            hashes, rejected, reasons = shards.read_keys(path)
+            shard_index = len(catalog.shard_paths)
+            catalog.shard_paths.append(path)
+            catalog.bytes += marker.get("bytes", 0)
+            for row, key in enumerate(hashes):
+                # First committed copy wins: two writers may both have extracted an image.
+                catalog.rows.setdefault(key.decode(), (shard_index, row))
+            for key, reason in zip(rejected, reasons):
+                catalog.rejected.setdefault(key.decode(), reason)
+        return catalog
+
+    def __contains__(self, content_hash: str) -> bool:
+        return content_hash in self.rows or content_hash in self.rejected
+
+    def locate(self, hashes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Shard index and row of each hash; raises KeyError for a hash with no features."""
+        missing = [h for h in hashes if h not in self.rows]
+        if missing:
+            raise KeyError(f"{len(missing)} images have no features in the store, e.g. {missing[0]}")
+        located = np.array([self.rows[h] for h in hashes], dtype=np.int64).reshape(-1, 2)
+        return located[:, 0], located[:, 1]

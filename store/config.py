@@ -1,0 +1,66 @@
+"""The extractor configuration: everything that changes the numbers a base produces.
+
+A configuration's id is a hash of its identity fields only, so two runs that
+would produce the same features share one id (and one cache), and any change
+to a field that alters the numbers gives a new id.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+IDENTITY_FIELDS = (
+    "backbone", "alpha", "weights_sha256", "preprocess", "size", "resize",
+    "layer", "pool", "dtype", "augment",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorConfig:
+    backbone: str
+    weights_sha256: str
+    preprocess: str
+    size: int
+    layer: str
+    pool: str = "none"
+    dtype: str = "float16"
+    resize: str = "squash"
+    alpha: float | None = None
+    augment: dict | None = None
+    # Provenance: recorded with the configuration, not part of its identity.
+    weights_source: str = ""
+    feature_shape: tuple[int, ...] = ()
+    provenance: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in IDENTITY_FIELDS}
+
+    @property
+    def config_id(self) -> str:
+        canonical = json.dumps(self.identity, sort_keys=True, separators=(",", ":"))
+        return f"{self.backbone}-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["feature_shape"] = list(self.feature_shape)
+        data["config_id"] = self.config_id
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ExtractorConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known - {"config_id"}
+        if unknown:
+            raise ValueError(f"Unknown configuration fields {sorted(unknown)}. Received: {sorted(data)}")
+        fields = {k: v for k, v in data.items() if k in known}
+        fields["feature_shape"] = tuple(fields.get("feature_shape") or ())
+        config = cls(**fields)
+        if "config_id" in data and data["config_id"] != config.config_id:
+            raise ValueError(
+                f"Configuration record does not match its id: recorded {data['config_id']}, "
+                f"computed {config.config_id} (the file was edited or is foreign)."
+            )
+        return config

@@ -1,0 +1,117 @@
+"""Shard files: one HDF5 file per batch of work, committed by a marker written last.
+
+Protocol (after rom1504/img2dataset): write `<name>.h5` under a temporary name,
+rename it into place, then write `<name>.commit.json`. A shard without its
+marker is not part of the store, so a kill at any moment loses only the shard
+in flight and never exposes a torn one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from store import atomic
+
+HASH_DTYPE = "S64"
+MARKER_SUFFIX = ".commit.json"
+
+
+def new_shard_name() -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"shard-{stamp}-{uuid.uuid4().hex[:10]}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ShardContent:
+    """What one shard holds: features keyed by content hash, and known-bad files."""
+
+    hashes: list[str]
+    features: np.ndarray
+    rejected_hashes: list[str]
+    rejected_reasons: list[str]
+
+
+def write_shard(shards_dir: Path, config_id: str, content: ShardContent) -> str:
+    """Write, publish and commit one shard; returns its name."""
+    if len(content.hashes) != len(content.features):
+        raise ValueError(
+            f"hashes and features must align. Received: {len(content.hashes)} hashes, "
+            f"{len(content.features)} feature rows"
+        )
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    name = new_shard_name()
+    final = shards_dir / f"{name}.h5"
+    tmp = atomic.temporary_name(final)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["config_id"] = config_id
+            f.create_dataset("hashes", data=np.array(content.hashes, dtype=HASH_DTYPE))
+            f.create_dataset("features", data=content.features)
+            f.create_dataset("rejected_hashes", data=np.array(content.rejected_hashes, dtype=HASH_DTYPE))
+            f.create_dataset(
+                "rejected_reasons", data=content.rejected_reasons,
+                dtype=h5py.string_dtype(encoding="utf-8"),
+            )
+        checksum = file_sha256(tmp)
+        atomic.publish(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    atomic.write_json(shards_dir / f"{name}{MARKER_SUFFIX}", {
+        "shard": final.name,
+        "config_id": config_id,
+        "count": len(content.hashes),
+        "rejected": len(content.rejected_hashes),
+        "bytes": final.stat().st_size,
+        "sha256": checksum,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+    })
+    return name
+
+
+def committed_shards(shards_dir: Path) -> list[tuple[Path, dict]]:
+    """Committed shards in name order (time order), each with its marker."""
+    if not shards_dir.is_dir():
+        return []
+    shards = []
+    for marker_path in sorted(shards_dir.glob(f"*{MARKER_SUFFIX}")):
+        marker = atomic.read_json(marker_path)
+        shard_path = shards_dir / marker["shard"]
+        if shard_path.name != marker_path.name.replace(MARKER_SUFFIX, ".h5"):
+            raise ValueError(f"Shard marker {marker_path} names a foreign file: {marker['shard']!r}")
+        if shard_path.exists():
+            shards.append((shard_path, marker))
+    return shards
+
+
+def uncommitted_files(shards_dir: Path) -> list[Path]:
+    """Shard files with no marker, and temporary files of dead writers: safe to delete."""
+    if not shards_dir.is_dir():
+        return []
+    committed = {path.name for path, _ in committed_shards(shards_dir)}
+    orphans = [p for p in shards_dir.glob("shard-*.h5") if p.name not in committed]
+    stale = [p for p in shards_dir.glob(f".*{atomic.TMP_SUFFIX}") if atomic.is_stale_temporary(p)]
+    return orphans + stale
+
+
+def read_keys(shard_path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The hashes of a shard's feature rows, and its rejected hashes with reasons."""
+    with h5py.File(shard_path, "r") as f:
+        hashes = f["hashes"][:]
+        rejected = f["rejected_hashes"][:]
+        reasons = [r.decode() if isinstance(r, bytes) else r for r in f["rejected_reasons"][:]]
+    return hashes, rejected, reasons
