@@ -36,13 +36,14 @@ class RunSummary:
     changed: int = 0
     skipped_hidden: int = 0
     skipped_non_image: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole run: scan, model build, extraction, index
+    extract_seconds: float = 0.0  # the images through the pipeline and the base
     store_bytes: int = 0
     split_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def images_per_second(self) -> float:
-        return self.extracted / self.seconds if self.seconds > 0 else 0.0
+        return self.extracted / self.extract_seconds if self.extract_seconds > 0 else 0.0
 
 
 def _store_bytes(root: Path) -> int:
@@ -105,7 +106,7 @@ def run_extraction(
             config=config, images=len(scan.usable()), extracted=result.extracted,
             cached=len(scan.usable()) - len(todo), rejected=rejected, changed=len(changed),
             skipped_hidden=scan.skipped_hidden, skipped_non_image=scan.skipped_non_image,
-            seconds=time.perf_counter() - started, split_counts=scan.split_counts(),
+            seconds=time.perf_counter() - started, extract_seconds=result.seconds, split_counts=scan.split_counts(),
         )
         write_run(store_layout.runs_dir(config.config_id), config.config_id, RunIndex(
             data_root=str(scan.root), classes=scan.classes,

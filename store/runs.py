@@ -40,6 +40,9 @@ class RunIndex:
         return sorted(set(self.splits))
 
 
+KEEP_RUNS = 5  # older indexes are pruned: each can be large for a large dataset
+
+
 def write_run(runs_dir: Path, config_id: str, index: RunIndex) -> Path:
     runs_dir.mkdir(parents=True, exist_ok=True)
     created = dt.datetime.now(dt.timezone.utc)
@@ -61,6 +64,8 @@ def write_run(runs_dir: Path, config_id: str, index: RunIndex) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    for old in sorted(runs_dir.glob("run-*.h5"))[:-KEEP_RUNS]:
+        old.unlink(missing_ok=True)
     return final
 
 

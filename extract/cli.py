@@ -1,0 +1,190 @@
+"""`extract`: the command-line face of extract.api (same parameter names)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported anywhere
+
+from enum import Enum  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Optional  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from extract.backbones import BACKBONES  # noqa: E402
+from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES  # noqa: E402
+from extract.weights import PREPROCESS_MODES  # noqa: E402
+
+app = typer.Typer(help="Stage one: cache bottleneck features of a frozen ImageNet base.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+BackboneName = Enum("BackboneName", {name: name for name in BACKBONES}, type=str)
+Pooling = Enum("Pooling", {name: name for name in POOLING_MODES}, type=str)
+Dtype = Enum("Dtype", {name: name for name in DTYPES}, type=str)
+Resize = Enum("Resize", {name: name for name in RESIZE_MODES}, type=str)
+Preprocess = Enum("Preprocess", {name: name for name in PREPROCESS_MODES}, type=str)
+Layout = Enum("Layout", {name: name for name in ("auto", "splits", "classes")}, type=str)
+
+
+def _human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1024 or unit == "TB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    return str(count)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+class ImagesPerSecond(TextColumn):
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task):  # type: ignore[override]
+        speed = task.finished_speed or task.speed
+        return f"{speed:6.1f} images/s" if speed else "   ... images/s"
+
+
+@app.command()
+def run(
+    data: Annotated[Path, typer.Option(help="Folder-per-class images: DATA/<split>/<class>/* or DATA/<class>/*.")],
+    backbone: Annotated[BackboneName, typer.Option(help="Convolutional base (see `extract backbones`).")],
+    store: Annotated[Path, typer.Option(help="Feature store folder (created if absent).")] = Path("cache"),
+    weights: Annotated[str, typer.Option(help="imagenet, none (random init), or a Keras no-top .h5 file.")] = "imagenet",
+    size: Annotated[Optional[int], typer.Option(help="Input size in pixels [default: the backbone's].")] = None,
+    layer: Annotated[Optional[str], typer.Option(help="Layer whose output is cached [default: last block].")] = None,
+    pool: Annotated[Pooling, typer.Option(help="Pool the spatial features.")] = Pooling.none,
+    dtype: Annotated[Dtype, typer.Option(help="Storage precision of the features.")] = Dtype.float16,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 32,
+    preprocess: Annotated[Optional[Preprocess], typer.Option(help="Override the weights' preprocessing.")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="Width multiplier (MobileNet family).")] = None,
+    resize: Annotated[Resize, typer.Option(help="squash to the size, or crop/pad to keep the aspect ratio.")] = Resize.squash,
+    val_fraction: Annotated[float, typer.Option(help="Validation share when DATA has no split folders.")] = 0.2,
+    layout: Annotated[Layout, typer.Option(help="Folder layout of DATA.")] = Layout.auto,
+    strict: Annotated[bool, typer.Option(help="Fail (listing them) instead of skipping unusable files.")] = False,
+    shard_size: Annotated[int, typer.Option(help="Images per committed shard (the most a kill can lose).")] = 256,
+    xla: Annotated[Optional[bool], typer.Option(help="Force XLA on/off [default: per backbone, as measured].")] = None,
+) -> None:
+    """Extract and cache the features of every image not already in the store."""
+    from extract.api import RunSummary, run_extraction
+
+    progress = Progress(TextColumn("[bold]extracting"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
+                        TimeRemainingColumn(), console=console, transient=False)
+    task_id = None
+
+    def on_start(total: int) -> None:
+        nonlocal task_id
+        if total:
+            progress.start()
+            task_id = progress.add_task("extract", total=total)
+
+    def on_progress(count: int) -> None:
+        progress.advance(task_id, count)
+
+    try:
+        summary: RunSummary = run_extraction(
+            data=data, store=store, backbone=backbone.value, weights=weights, size=size, layer=layer,
+            pool=pool.value, dtype=dtype.value, batch_size=batch_size,
+            preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
+            val_fraction=val_fraction, layout=layout.value, strict=strict, shard_size=shard_size, xla=xla,
+            on_start=on_start, on_progress=on_progress,
+        )
+    except (ValueError, RuntimeError, OSError) as error:
+        progress.stop()
+        _fail(str(error))
+        return
+    progress.stop()
+    _print_summary(summary)
+
+
+def _print_summary(summary) -> None:
+    config = summary.config
+    if summary.extracted == 0 and summary.cached:
+        console.print(f"Nothing to extract: all {summary.cached} images are already cached "
+                      f"for configuration {config.config_id}.")
+    table = Table(title=f"extract run: {config.config_id}", show_header=False)
+    rows = [
+        ("images found", f"{summary.images} ({', '.join(f'{k} {v}' for k, v in summary.split_counts.items())})"),
+        ("extracted", str(summary.extracted)),
+        ("already cached", str(summary.cached)),
+        ("rejected", str(len(summary.rejected))),
+        ("skipped", f"{summary.skipped_hidden} hidden, {summary.skipped_non_image} non-image"),
+        ("time", f"{summary.seconds:.1f} s"),
+        ("speed", f"{summary.images_per_second:.1f} images/s" if summary.extracted else "-"),
+        ("feature shape", f"{config.feature_shape} {config.dtype}"),
+        ("store size", _human_bytes(summary.store_bytes)),
+    ]
+    if summary.changed:
+        rows.insert(4, ("changed during run", f"{summary.changed} (keyed by the content read)"))
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    for path, reason in summary.rejected[:20]:
+        console.print(f"  rejected {path}: {reason}", highlight=False)
+    if len(summary.rejected) > 20:
+        console.print(f"  ... and {len(summary.rejected) - 20} more (see `extract ls --rejected`)")
+
+
+@app.command("ls")
+def list_store(
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
+    rejected: Annotated[bool, typer.Option(help="Also list the files that have no features, with why.")] = False,
+) -> None:
+    """The configurations a store holds, their counts per split and size on disk."""
+    from store import FeatureStore
+
+    try:
+        feature_store = FeatureStore(store)
+        configs = feature_store.configs()
+    except (ValueError, OSError) as error:
+        _fail(str(error))
+        return
+    if not configs:
+        console.print(f"{store}: no configurations yet.")
+        return
+    for config in configs:
+        view = feature_store.view(config.config_id)
+        counts = view.split_counts()
+        table = Table(title=config.config_id, show_header=False, title_justify="left")
+        for key, value in (
+            ("backbone", config.backbone + (f" (alpha {config.alpha})" if config.alpha else "")),
+            ("weights", f"{config.weights_source} (sha256 {config.weights_sha256[:12]})"),
+            ("preprocess / size / resize", f"{config.preprocess} / {config.size} px / {config.resize}"),
+            ("layer / pool / dtype", f"{config.layer} / {config.pool} / {config.dtype}"),
+            ("feature shape", str(config.feature_shape)),
+            ("images per split", ", ".join(f"{k} {v}" for k, v in counts.items()) or "no completed run yet"),
+            ("features cached", str(len(view.catalog.rows))),
+            ("rejected", str(len(view.rejected()))),
+            ("on disk", _human_bytes(view.disk_bytes())),
+        ):
+            table.add_row(key, value)
+        console.print(table)
+        if rejected:
+            for path, reason in view.rejected():
+                console.print(f"  {path}: {reason}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def backbones() -> None:
+    """The backbones this tool knows, with default sizes, preprocessing and block ends."""
+    table = Table(title="backbones (keras.applications)")
+    for column in ("name", "size", "min", "preprocess", "alpha", "default layer", "blocks"):
+        table.add_column(column)
+    for spec in BACKBONES.values():
+        table.add_row(spec.name, str(spec.default_size), str(spec.min_size), spec.preprocess,
+                      "yes" if spec.has_alpha else "-", spec.default_layer, str(len(spec.blocks)))
+    console.print(table)
+    console.print("Blocks, bottom to top (block: layer that ends it; any of these is a valid --layer):")
+    for spec in BACKBONES.values():
+        ends = ", ".join(f"{block}: {end}" for block, end in spec.blocks)
+        console.print(f"  [bold]{spec.name}[/]  {ends}", highlight=False, soft_wrap=True)
+
+if __name__ == "__main__":
+    app()
