@@ -1,0 +1,53 @@
+"""Shared fixtures: synthetic folder-per-class images and the path to ../shared."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("BOTTLENECK_SHARED", REPO.parent / "shared"))
+TINY = {"backbone": "mobilenet", "weights": "none", "size": 32, "alpha": 0.25, "batch_size": 8}
+
+# A class is a colour: images a head can tell apart, and a tiny base can tell apart too.
+CLASS_COLOURS = {"cats": (200, 60, 40), "dogs": (40, 80, 200), "birds": (60, 190, 70)}
+
+
+def make_image(path: Path, colour, seed: int, size=(40, 48), fmt: str | None = None) -> Path:
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-40, 40, (size[1], size[0], 3))
+    pixels = np.clip(np.array(colour)[None, None, :] + noise, 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, format=fmt)
+    return path
+
+
+def make_dataset(root: Path, per_class: int = 6, classes=("cats", "dogs"), splits=("train", "validation"),
+                 ext: str = "png", seed: int = 0) -> Path:
+    """DATA/<split>/<class>/<class>.<i>.<ext> (or DATA/<class>/... when splits is empty)."""
+    counter = seed * 10_000
+    for split in splits or (None,):
+        for name in classes:
+            folder = root / split / name if split else root / name
+            for i in range(per_class):
+                counter += 1
+                make_image(folder / f"{name}.{split or 'all'}.{i}.{ext}", CLASS_COLOURS[name], counter)
+    return root
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return make_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def shared_weights() -> Path:
+    weights = SHARED / "weights"
+    if not (weights / "MANIFEST.json").is_file():
+        pytest.skip(f"SKIPPED: real weights need ../shared/weights (not found at {weights})")
+    return weights
