@@ -1,0 +1,61 @@
+"""Spatial features (N, H, W, C) to vectors, for heads that need one row per image.
+
+A scikit-learn transformer, so it is the first step of every scikit-learn head's
+pipeline and is saved with it: a head always applies the same reduction at
+predict time as at fit time.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+REDUCE_MODES = ("flatten", "avg", "max")
+
+
+def check_reduce(mode: str, input_shape: tuple[int, ...]) -> None:
+    """Refuse a mode that does not fit the features (pooling needs a spatial grid)."""
+    if mode not in REDUCE_MODES:
+        raise ValueError(f"Unknown reduce mode {mode!r}. Allowed: {', '.join(REDUCE_MODES)}")
+    if mode != "flatten" and len(input_shape) != 3:
+        raise ValueError(
+            f"reduce={mode!r} pools a spatial grid (H, W, C) but these features have shape "
+            f"{tuple(input_shape)}; use reduce='flatten'. Received: reduce={mode!r}"
+        )
+
+
+def reduce_features(X: np.ndarray, mode: str) -> np.ndarray:
+    """The reduction itself, float32 (pooling over the grid, or flattening it)."""
+    X = np.asarray(X)
+    if mode == "flatten":
+        return X.reshape(len(X), -1).astype(np.float32, copy=False)
+    axes = tuple(range(1, X.ndim - 1))
+    pooled = X.mean(axis=axes, dtype=np.float32) if mode == "avg" else X.max(axis=axes)
+    return pooled.astype(np.float32, copy=False)
+
+
+class SpatialReducer(TransformerMixin, BaseEstimator):
+    """flatten: keep every position (the blog's Flatten); avg/max: global pooling per channel."""
+
+    def __init__(self, mode: str = "flatten"):
+        self.mode = mode
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, allow_nd=True, dtype=None)
+        check_reduce(self.mode, X.shape[1:])
+        self.input_shape_ = tuple(int(d) for d in X.shape[1:])
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, allow_nd=True, dtype=None, reset=False)
+        if tuple(X.shape[1:]) != self.input_shape_:
+            raise ValueError(
+                f"Features of shape {tuple(X.shape[1:])} given to a reducer fitted on {self.input_shape_}."
+            )
+        return reduce_features(X, self.mode)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
