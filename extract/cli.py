@@ -48,8 +48,10 @@ class ImagesPerSecond(TextColumn):
         super().__init__("")
 
     def render(self, task):  # type: ignore[override]
-        speed = task.finished_speed or task.speed
-        return f"{speed:6.1f} images/s" if speed else "   ... images/s"
+        elapsed = task.finished_time if task.finished else task.elapsed
+        if not elapsed or not task.completed:
+            return "   ... images/s"
+        return f"{task.completed / elapsed:6.1f} images/s"
 
 
 @app.command()

@@ -29,9 +29,9 @@ PREDICT_CHUNK = 4096
 
 class DenseHead(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden=(256,), dropout: float = 0.5, optimizer: str = "rmsprop",
-                 learning_rate: float = 1e-3, epochs: int = 50, batch_size: int = 64, patience: int = 0,
+                 learning_rate: float = 1e-3, epochs: int = 50, batch_size: int = 128, patience: int = 5,
                  validation_fraction: float = 0.1, reduce: str = "flatten", class_weight=None,
-                 random_state=None, jit_compile: bool = True, verbose: int = 0):
+                 random_state=None, jit_compile: bool = False, verbose: int = 0):
         self.hidden = hidden
         self.dropout = dropout
         self.optimizer = optimizer
@@ -181,7 +181,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         return np.hstack([1.0 - proba, proba]) if len(self.classes_) == 2 else proba
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

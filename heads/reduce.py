@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 REDUCE_MODES = ("flatten", "avg", "max")
+FLOAT_DTYPES = [np.float32, np.float16, np.float64]  # float16 store rows stay float16 until reduced
 
 
 def check_reduce(mode: str, input_shape: tuple[int, ...]) -> None:
@@ -41,14 +42,14 @@ class SpatialReducer(TransformerMixin, BaseEstimator):
         self.mode = mode
 
     def fit(self, X, y=None):
-        X = validate_data(self, X, allow_nd=True, dtype=None)
+        X = validate_data(self, X, allow_nd=True, dtype=FLOAT_DTYPES)
         check_reduce(self.mode, X.shape[1:])
         self.input_shape_ = tuple(int(d) for d in X.shape[1:])
         return self
 
     def transform(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, allow_nd=True, dtype=None, reset=False)
+        X = validate_data(self, X, allow_nd=True, dtype=FLOAT_DTYPES, reset=False)
         if tuple(X.shape[1:]) != self.input_shape_:
             raise ValueError(
                 f"Features of shape {tuple(X.shape[1:])} given to a reducer fitted on {self.input_shape_}."

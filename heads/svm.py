@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC, LinearSVC
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,11 +33,9 @@ class SVMHead(ClassifierMixin, BaseEstimator):
 
     def _base(self):
         if self.kernel == "linear":
-            return LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
-                             random_state=self.random_state)
+            return LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
         if self.kernel == "rbf":
-            return SVC(C=self.C, kernel="rbf", gamma=self.gamma, class_weight=self.class_weight,
-                       random_state=self.random_state)
+            return SVC(C=self.C, kernel="rbf", gamma=self.gamma, max_iter=-1, random_state=self.random_state)
         raise ValueError(f"Unknown SVM kernel {self.kernel!r}. Allowed: {', '.join(SVM_KERNELS)}")
 
     def fit(self, X, y):
@@ -55,8 +54,11 @@ class SVMHead(ClassifierMixin, BaseEstimator):
             )
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         self.calibrated_ = CalibratedClassifierCV(self._base(), method="sigmoid", cv=cv, ensemble=False)
-        self.calibrated_.fit(X, y)
+        # Class weights become sample weights, so the sigmoids are fitted with them too
+        # (a weighted SVM behind unweighted calibration would undo the weighting).
+        self.calibrated_.fit(X, y, sample_weight=compute_sample_weight(self.class_weight, y))
         self.classes_ = self.calibrated_.classes_
+        self.n_iter_ = int(np.max(self.svm_.n_iter_))
         return self
 
     @property
@@ -79,4 +81,5 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         return self.calibrated_.predict_proba(validate_data(self, X, reset=False))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
