@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Callable
 
 from extract.configure import OptionError, configure
-from extract.runner import ShardTask, TaskResult, register_model, run_task
+from extract.engines import get_engine
+from extract.runner import ShardTask, TaskResult, register_model
 from extract.scan import Scan, scan_dataset
 from store import atomic
 from store.catalog import ShardCatalog
@@ -56,17 +57,29 @@ def _record_config(layout, config: ExtractorConfig) -> None:
         atomic.write_json(config_file, config.to_json())
 
 
+def plan_tasks(store_root: str, config: ExtractorConfig, configured, paths: list[str], batch_size: int,
+               shard_size: int, xla: bool, single: bool) -> list[ShardTask]:
+    """Cut the work into shard tasks: one task here (one pipeline, no gaps between shards),
+    or tasks of one shard each for an engine that spreads them over workers."""
+    if not paths:
+        return []
+    step = len(paths) if single else shard_size
+    return [ShardTask(store_root, config, configured.weights, tuple(paths[i:i + step]), batch_size, shard_size, xla)
+            for i in range(0, len(paths), step)]
+
+
 def run_extraction(
     data: str | Path, store: str | Path, backbone: str, weights: str = "imagenet",
     size: int | None = None, layer: str | None = None, pool: str = "none", dtype: str = "float16",
     batch_size: int = 32, preprocess: str | None = None, alpha: float | None = None,
     resize: str = "squash", val_fraction: float = 0.2, layout: str = "auto", strict: bool = False,
-    shard_size: int = 256, xla: bool | None = None,
+    shard_size: int = 256, xla: bool | None = None, engine: str = "local",
     on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
     started = time.perf_counter()
     if batch_size < 1 or shard_size < 1:
         raise OptionError(f"batch_size and shard_size must be positive. Received: {batch_size}, {shard_size}")
+    get_engine(engine)  # an unknown or missing engine is refused before anything is read
     scan: Scan = scan_dataset(data, val_fraction=val_fraction, layout=layout)
     scan_rejects = [(e.path, e.reason) for e in scan.entries if e.reason]
     if strict and scan_rejects:
@@ -87,11 +100,19 @@ def run_extraction(
             if entry.hash not in catalog and entry.hash not in todo:
                 todo[entry.hash] = str(scan.root / entry.path)
         register_model(config, configured.model, use_xla)
-        task = ShardTask(str(store_layout.root), config, configured.weights, tuple(todo.values()),
-                         batch_size, shard_size, use_xla)
+        tasks = plan_tasks(str(store_layout.root), config, configured, list(todo.values()),
+                           batch_size, shard_size, use_xla, engine == "local")
         if on_start:
             on_start(len(todo))
-        result: TaskResult = run_task(task, {p: h for h, p in todo.items()}, on_progress)
+        extract_started = time.perf_counter()
+        results = get_engine(engine).run(tasks, {p: h for h, p in todo.items()}, on_progress)
+        result = TaskResult(
+            extracted=sum(r.extracted for r in results),
+            rejected=[item for r in results for item in r.rejected],
+            changed=[item for r in results for item in r.changed],
+            shards=[name for r in results for name in r.shards],
+            seconds=time.perf_counter() - extract_started,
+        )
 
         changed = {path: digest for path, digest in result.changed}
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))

@@ -22,7 +22,7 @@ SVM_KERNELS = ("linear", "rbf")
 
 class SVMHead(ClassifierMixin, BaseEstimator):
     def __init__(self, kernel: str = "rbf", C: float = 1.0, gamma="scale", class_weight=None,
-                 calibration_folds: int = 3, max_iter: int = 5000, random_state=None):
+                 calibration_folds: int = 3, max_iter: int | None = None, random_state=None):
         self.kernel = kernel
         self.C = C
         self.gamma = gamma
@@ -33,9 +33,11 @@ class SVMHead(ClassifierMixin, BaseEstimator):
 
     def _base(self):
         if self.kernel == "linear":
-            return LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
-        if self.kernel == "rbf":
-            return SVC(C=self.C, kernel="rbf", gamma=self.gamma, max_iter=-1, random_state=self.random_state)
+            return LinearSVC(C=self.C, max_iter=5000 if self.max_iter is None else self.max_iter,
+                             random_state=self.random_state)
+        if self.kernel == "rbf":  # libsvm: -1 is no limit
+            return SVC(C=self.C, kernel="rbf", gamma=self.gamma, random_state=self.random_state,
+                       max_iter=-1 if self.max_iter is None else self.max_iter)
         raise ValueError(f"Unknown SVM kernel {self.kernel!r}. Allowed: {', '.join(SVM_KERNELS)}")
 
     def fit(self, X, y):

@@ -1,0 +1,157 @@
+"""The kinds of head: one registry the API, the CLI choices and the search spaces all come from.
+
+A scikit-learn kind is a pipeline `reduce -> scale -> clf`, so the reduction and the
+standardisation a head was fitted with are saved with it and applied again at
+predict time. The dense kind is the Keras estimator alone (it reduces in its first layer).
+"""
+from __future__ import annotations
+
+import ast
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from heads.dense import DenseHead
+from heads.errors import HeadError
+from heads.reduce import REDUCE_MODES, SpatialReducer
+from heads.svm import SVMHead
+
+CLASS_WEIGHTS = ("none", "balanced")
+RESERVED = {"reduce": "--reduce", "class_weight": "--class-weight", "random_state": "--seed"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    summary: str
+    make: Callable[[], Any]  # the classifier with this kind's defaults
+    grid: tuple[dict, ...]  # search space, in the classifier's own parameter names
+    scale: bool = True  # standardise features before the classifier
+    linear: bool = False  # probabilities are one affine map + link: exportable as a Dense layer
+    incremental: bool = False  # trains from streamed batches (features larger than memory)
+    class_weight: bool = True
+    keras: bool = False
+
+    def parameters(self) -> list[str]:
+        return sorted(p for p in self.make().get_params(deep=False) if p not in RESERVED)
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in [
+    Kind("dense", "Keras top model: flatten -> Dense 256 -> Dropout 0.5 -> output (the blog's)",
+         DenseHead, ({"hidden": [(256,), (512,)], "dropout": [0.3, 0.5], "learning_rate": [3e-4, 1e-3]},),
+         scale=False, incremental=True, keras=True),
+    Kind("logreg", "scikit-learn logistic regression (multinomial), standardised features",
+         lambda: LogisticRegression(C=0.01, max_iter=500),
+         ({"C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]},), linear=True),
+    Kind("svm", "support vector machine, kernel linear or rbf, Platt-calibrated probabilities",
+         SVMHead, ({"kernel": ["linear"], "C": [1e-4, 1e-3, 1e-2, 1e-1]},
+                   {"kernel": ["rbf"], "C": [0.3, 1.0, 3.0, 10.0], "gamma": ["scale"]}),
+         linear=True),
+    Kind("knn", "k nearest neighbours on standardised features",
+         lambda: KNeighborsClassifier(n_neighbors=10, weights="distance"),
+         ({"n_neighbors": [1, 5, 10, 20, 40], "weights": ["uniform", "distance"]},), class_weight=False),
+    Kind("forest", "random forest (scale-free)",
+         lambda: RandomForestClassifier(n_estimators=300, n_jobs=-1),
+         ({"max_features": ["sqrt", 0.05], "min_samples_leaf": [1, 3]},), scale=False),
+    Kind("sgd", "linear model trained by SGD (log loss); streams batches when features exceed memory",
+         lambda: SGDClassifier(loss="log_loss", alpha=1e-3, max_iter=30, tol=1e-4),
+         ({"alpha": [1e-4, 1e-3, 1e-2, 1e-1]},), linear=True, incremental=True),
+]}
+
+KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)
+ReduceMode = enum.Enum("ReduceMode", {name: name for name in REDUCE_MODES}, type=str)
+ClassWeight = enum.Enum("ClassWeight", {name: name for name in CLASS_WEIGHTS}, type=str)
+
+
+def get_kind(name: str) -> Kind:
+    name = getattr(name, "value", name)
+    if name not in KINDS:
+        raise HeadError(f"Unknown kind {name!r}. Known: {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE` from the command line; VALUE read as JSON or a Python literal, else a string."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise HeadError(f"A parameter is NAME=VALUE. Received: {text!r}")
+    for read in (json.loads, ast.literal_eval):
+        try:
+            return name.strip(), read(raw)
+        except (ValueError, SyntaxError):
+            pass
+    return name.strip(), raw
+
+
+def _check_params(kind: Kind, params: dict[str, Any]) -> None:
+    for name in params:
+        if name in RESERVED:
+            raise HeadError(f"Set {name} with {RESERVED[name]} (or the argument of that name), not as a "
+                            f"parameter. Received: {name}={params[name]!r}")
+        if name not in kind.parameters():
+            raise HeadError(f"Kind {kind.name} has no parameter {name!r}. Its parameters: "
+                            f"{', '.join(kind.parameters())}")
+
+
+def make_head(kind: str, params: dict[str, Any] | None = None, reduce: str = "flatten",
+              class_weight: str | None = None, seed: int | None = 0):
+    """An unfitted estimator of this kind; parameters are checked by name here, by value in fit."""
+    spec = get_kind(kind)
+    params = dict(params or {})
+    _check_params(spec, params)
+    reduce = getattr(reduce, "value", reduce)
+    if reduce not in REDUCE_MODES:
+        raise HeadError(f"Unknown reduce mode {reduce!r}. Allowed: {', '.join(REDUCE_MODES)}")
+    class_weight = getattr(class_weight, "value", class_weight)
+    class_weight = None if class_weight in (None, "none") else class_weight
+    if class_weight is not None and class_weight != "balanced":
+        raise HeadError(f"Unknown class weight {class_weight!r}. Allowed: {', '.join(CLASS_WEIGHTS)}")
+    if class_weight and not spec.class_weight:
+        allowed = ", ".join(k.name for k in KINDS.values() if k.class_weight)
+        raise HeadError(f"Kind {spec.name} cannot weight classes. Kinds that can: {allowed}. "
+                        f"Received: --class-weight {class_weight}")
+    clf = spec.make()
+    fixed = {"class_weight": class_weight} if spec.class_weight else {}
+    if "random_state" in clf.get_params(deep=False):
+        fixed["random_state"] = seed
+    if spec.keras:
+        return clf.set_params(reduce=reduce, **fixed, **params)
+    clf.set_params(**fixed, **params)
+    return Pipeline([
+        ("reduce", SpatialReducer(reduce)),
+        ("scale", StandardScaler() if spec.scale else "passthrough"),
+        ("clf", clf),
+    ])
+
+
+def classifier_of(estimator):
+    """The classifier inside a head (the pipeline's last step, or the dense estimator itself)."""
+    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
+
+
+def search_space(kind: str, fixed: dict[str, Any]) -> list[dict[str, list]]:
+    """The kind's grid in the estimator's parameter names, minus what the user fixed.
+
+    A sub-grid that lists a fixed parameter without the user's value is dropped
+    (svm with kernel=rbf searches only the rbf sub-grid).
+    """
+    spec = get_kind(kind)
+    prefix = "" if spec.keras else "clf__"
+    grids = []
+    for grid in spec.grid:
+        if any(name in grid and value not in grid[name] for name, value in fixed.items()):
+            continue
+        kept = {f"{prefix}{name}": list(values) for name, values in grid.items() if name not in fixed}
+        if kept and kept not in grids:
+            grids.append(kept)
+    if not grids:
+        raise HeadError(f"Nothing left to search for kind {spec.name}: every searched parameter was fixed "
+                        f"({', '.join(sorted(fixed))}).")
+    return grids
