@@ -188,5 +188,29 @@ def backbones() -> None:
         ends = ", ".join(f"{block}: {end}" for block, end in spec.blocks)
         console.print(f"  [bold]{spec.name}[/]  {ends}", highlight=False, soft_wrap=True)
 
+
+@app.command()
+def verify(
+    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
+    repair: Annotated[bool, typer.Option(help="Drop what is broken; the next run re-extracts only that.")] = False,
+) -> None:
+    """Check every shard against its commit marker and the run index against the shards."""
+    from store.verify import verify_store
+
+    try:
+        report = verify_store(store, repair=repair)
+    except (ValueError, OSError) as error:
+        _fail(str(error))
+        return
+    for problem in report.problems:
+        console.print(f"[red]problem[/] {problem.path}: {problem.what}", highlight=False, soft_wrap=True)
+    console.print(f"{report.shards_checked} shards, {report.rows_checked} feature rows checked; "
+                  f"{len(report.problems)} problems.")
+    if repair and report.repaired:
+        console.print(f"Dropped {len(report.repaired)} files; `extract run` again re-extracts what they held.")
+    elif not report.ok:
+        raise typer.Exit(code=1)
+
+
 if __name__ == "__main__":
     app()
