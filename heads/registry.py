@@ -54,15 +54,17 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          SVMHead, ({"kernel": ["linear"], "C": [1e-4, 1e-3, 1e-2, 1e-1]},
                    {"kernel": ["rbf"], "C": [0.3, 1.0, 3.0, 10.0], "gamma": ["scale"]}),
          linear=True),
-    Kind("knn", "k nearest neighbours on standardised features",
-         lambda: KNeighborsClassifier(n_neighbors=10, weights="distance"),
-         ({"n_neighbors": [1, 5, 10, 20, 40], "weights": ["uniform", "distance"]},), class_weight=False),
+    # Cosine distance: 0.976 on VGG16 dogs-vs-cats features where standardised euclidean gave 0.68.
+    Kind("knn", "k nearest neighbours, cosine distance",
+         lambda: KNeighborsClassifier(n_neighbors=10, weights="distance", metric="cosine"),
+         ({"n_neighbors": [1, 5, 10, 20, 40], "weights": ["uniform", "distance"]},),
+         scale=False, class_weight=False),
     Kind("forest", "random forest (scale-free)",
          lambda: RandomForestClassifier(n_estimators=300, n_jobs=-1),
          ({"max_features": ["sqrt", 0.05], "min_samples_leaf": [1, 3]},), scale=False),
     Kind("sgd", "linear model trained by SGD (log loss); streams batches when features exceed memory",
-         lambda: SGDClassifier(loss="log_loss", alpha=1e-3, max_iter=30, tol=1e-4),
-         ({"alpha": [1e-4, 1e-3, 1e-2, 1e-1]},), linear=True, incremental=True),
+         lambda: SGDClassifier(loss="log_loss", alpha=0.1, max_iter=30, tol=1e-4),
+         ({"alpha": [1e-3, 1e-2, 1e-1, 1.0]},), linear=True, incremental=True),
 ]}
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)

@@ -1,0 +1,50 @@
+"""Pictures a person would rather look at than read: the confusion matrix and the learning curves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a server or in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
+
+
+def confusion_png(metrics: dict, path: Path, title: str) -> None:
+    matrix = np.asarray(metrics["confusion_matrix"])
+    names = metrics["confusion_labels"]
+    side = min(3.0 + 0.5 * len(names), 16.0)
+    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    ConfusionMatrixDisplay(matrix, display_labels=names).plot(
+        ax=ax, cmap="Blues", colorbar=True, xticks_rotation=45 if len(names) > 4 else "horizontal",
+        values_format="d", include_values=len(names) <= 30)
+    accuracy = metrics.get("accuracy")
+    ax.set_title(f"{title}\naccuracy {accuracy:.4f} on {metrics['n']} images" if accuracy is not None else title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def learning_curves_png(history: dict[str, list[float]], path: Path, title: str,
+                        best_epoch: int | None = None) -> None:
+    """Loss and accuracy per epoch: train rows, held-out train rows (early stopping), validation split."""
+    series = [("", "train"), ("val_", "held-out train rows (early stopping)"),
+              ("monitor_", "validation split (not used for stopping)")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, label in series:
+            values = history.get(f"{prefix}{metric}")
+            if values:
+                ax.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) < 60 else None,
+                        label=label)
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept epoch {best_epoch}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
