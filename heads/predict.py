@@ -1,0 +1,169 @@
+"""`heads predict`: new images -> the head's backbone -> the head -> top classes, as CSV or JSON.
+
+An image the store has already seen (same content hash, same configuration) is not
+run through the backbone again: its stored features are used. The others go through
+the same decode and resize path as `extract run`, then the rebuilt backbone.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from heads.artifact import load_head, resolve_head
+from heads.binding import build_extractor, check_reproduces, view_for_head
+from heads.errors import HeadError
+from store import atomic
+
+OUTPUT_FORMATS = ("csv", "json")
+
+
+@dataclass
+class Prediction:
+    path: str
+    sha256: str
+    features: str  # "store", "computed", or "" when the file could not be used
+    classes: list[str] = field(default_factory=list)  # best first
+    probabilities: list[float] = field(default_factory=list)
+    error: str = ""
+
+
+def output_format(out: str | Path | None, format: str | None) -> str:
+    fmt = getattr(format, "value", format) or (Path(out).suffix.lower().lstrip(".") if out else "csv")
+    if fmt not in OUTPUT_FORMATS:
+        raise HeadError(f"Unknown output format {fmt!r}. Allowed: {', '.join(OUTPUT_FORMATS)} "
+                        f"(from --format or the --out suffix)")
+    return fmt
+
+
+def collect_images(inputs: list[str | Path]) -> list[Path]:
+    """Files as given; folders walked (hidden entries skipped), keeping files that look like images."""
+    from extract.scan import sniff
+
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    candidate = Path(dirpath) / name
+                    if not name.startswith(".") and sniff(candidate.read_bytes()[:16]) is not None:
+                        found.append(candidate)
+        else:
+            raise HeadError(f"No such file or folder. Received: {item}")
+    if not found:
+        raise HeadError(f"No images found. Received: {', '.join(str(i) for i in inputs)}")
+    return found
+
+
+def _file_hash(path: Path) -> tuple[str, str]:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest(), ""
+    except OSError as error:
+        return "", f"unreadable: {error.strerror or error}"
+
+
+def compute_features(extractor, paths: list[str], batch_size: int,
+                     on_progress: Callable[[int], None] | None = None):
+    """(features, content hashes, reasons) for image files, through extract's own input pipeline."""
+    from extract.pipeline import image_batches
+
+    config = extractor.config
+    features = np.zeros((len(paths), *config.feature_shape), np.float32)
+    digests, reasons = [""] * len(paths), [""] * len(paths)
+    for images, positions, hashes, why in image_batches(paths, config.size, config.resize, batch_size):
+        images = images.numpy()
+        count = len(images)
+        if count < batch_size:  # one compiled shape, as in extraction
+            images = np.concatenate([images, np.zeros((batch_size - count, *images.shape[1:]), np.float32)])
+        batch_features = extractor.features(images)[:count]
+        for row, position in enumerate(positions.numpy()):
+            digests[position], reasons[position] = hashes[row].numpy().decode(), why[row].numpy().decode()
+            features[position] = batch_features[row]
+        if on_progress:
+            on_progress(count)
+    return features, digests, reasons
+
+
+def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path | None = None,
+                   out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
+                   verify: bool = True, on_progress: Callable[[int], None] | None = None) -> list[Prediction]:
+    """Predict classes of image files or folders with a head; writes `out` (CSV or JSON) when given."""
+    fmt = output_format(out, format)
+    if top < 1 or batch_size < 1:
+        raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
+    loaded = load_head(resolve_head(head, store))
+    view = view_for_head(loaded, store, required=False)
+    paths = collect_images(inputs)
+    hashes, errors = zip(*(_file_hash(p) for p in paths))
+    hashes, errors = list(hashes), list(errors)
+    known = view.catalog.rows if view is not None else {}
+    stored = [i for i, h in enumerate(hashes) if h and h in known]
+    fresh = [i for i, h in enumerate(hashes) if h and h not in known]
+    features = np.zeros((len(paths), *loaded.record["input_shape"]), np.float32)
+    source = [""] * len(paths)
+    if stored:
+        features[stored] = view.features_for([hashes[i] for i in stored]).astype(np.float32)
+        for i in stored:
+            source[i] = "store"
+        if on_progress:
+            on_progress(len(stored))
+    if fresh:
+        extractor = build_extractor(loaded.config)
+        if verify and stored:  # the rebuilt backbone must reproduce what the store holds
+            sample, _, _ = compute_features(extractor, [str(paths[stored[0]])], 1)
+            check_reproduces(loaded.config, view, sample, [hashes[stored[0]]])
+        computed, digests, reasons = compute_features(extractor, [str(paths[i]) for i in fresh], batch_size,
+                                                      on_progress)
+        for row, i in enumerate(fresh):
+            hashes[i] = digests[row] or hashes[i]
+            if reasons[row]:
+                errors[i] = reasons[row]
+            else:
+                features[i], source[i] = computed[row], "computed"
+    usable = [i for i in range(len(paths)) if source[i]]
+    proba = loaded.predict_proba(features[usable]) if usable else np.zeros((0, len(loaded.class_names)))
+    names = np.asarray(loaded.class_names)
+    predictions = [Prediction(str(p), hashes[i], source[i], error=errors[i]) for i, p in enumerate(paths)]
+    k = min(top, len(names))
+    for row, i in enumerate(usable):
+        best = np.argsort(-proba[row], kind="stable")[:k]
+        predictions[i].classes = names[best].tolist()
+        predictions[i].probabilities = [float(v) for v in proba[row][best]]
+    if out is not None:
+        write_predictions(predictions, Path(out), fmt, k, loaded.record)
+    return predictions
+
+
+def write_predictions(predictions: list[Prediction], out: Path, fmt: str, top: int, record: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        payload = {"head": record["head_id"], "kind": record["kind"], "config_id": record["config_id"],
+                   "classes": record["columns"],
+                   "predictions": [{"path": p.path, "sha256": p.sha256, "features": p.features,
+                                    "top": [{"class": c, "probability": v} for c, v in zip(p.classes, p.probabilities)],
+                                    "error": p.error} for p in predictions]}
+        atomic.write_bytes(out, (json.dumps(payload, indent=2) + "\n").encode())
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["path", "sha256", "features", "error"]
+    for rank in range(1, top + 1):
+        header += [f"class_{rank}", f"probability_{rank}"]
+    writer.writerow(header)
+    for p in predictions:
+        row = [p.path, p.sha256, p.features, p.error]
+        for rank in range(top):
+            row += ([p.classes[rank], f"{p.probabilities[rank]:.6f}"] if rank < len(p.classes) else ["", ""])
+        writer.writerow(row)
+    atomic.write_bytes(out, buffer.getvalue().encode())
