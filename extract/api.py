@@ -81,9 +81,8 @@ def run_extraction(
         raise OptionError(f"batch_size and shard_size must be positive. Received: {batch_size}, {shard_size}")
     get_engine(engine)  # an unknown or missing engine is refused before anything is read
     scan: Scan = scan_dataset(data, val_fraction=val_fraction, layout=layout)
-    scan_rejects = [(e.path, e.reason) for e in scan.entries if e.reason]
-    if strict and scan_rejects:
-        raise StrictModeError(scan_rejects)
+    if strict and any(e.reason for e in scan.entries):
+        raise StrictModeError([(e.path, e.reason) for e in scan.entries if e.reason])
     configured = configure(backbone, weights, size, layer, pool, dtype, preprocess, alpha, resize)
     config = configured.config
     use_xla = configured.backbone.xla_on_cpu if xla is None else xla
@@ -95,8 +94,10 @@ def run_extraction(
             leftover.unlink(missing_ok=True)  # a killed run's shard in flight: never committed
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
 
+        usable = scan.usable()
+        cached = sum(entry.hash in catalog for entry in usable)
         todo: dict[str, str] = {}  # content hash -> one absolute path holding it
-        for entry in scan.usable():
+        for entry in usable:
             if entry.hash not in catalog and entry.hash not in todo:
                 todo[entry.hash] = str(scan.root / entry.path)
         register_model(config, configured.model, use_xla)
@@ -115,17 +116,21 @@ def run_extraction(
         )
 
         changed = {path: digest for path, digest in result.changed}
+        failed = dict(result.rejected)  # absolute path -> reason, for what this run tried
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
         entries = scan.entries
         for entry in entries:
-            entry.hash = changed.get(str(scan.root / entry.path), entry.hash)
-        rejected = scan_rejects + [(e.path, catalog.rejected[e.hash]) for e in scan.usable()
-                                   if e.hash in catalog.rejected]
+            absolute = str(scan.root / entry.path)
+            entry.hash = changed.get(absolute, entry.hash)
+            if not entry.reason and absolute in failed and entry.hash not in catalog:
+                entry.reason = failed[absolute]  # unreadable at decode time: no content to key it on
+        rejected = [(e.path, e.reason or catalog.rejected[e.hash]) for e in entries
+                    if e.reason or e.hash in catalog.rejected]
         if strict and rejected:
             raise StrictModeError(rejected)
         summary = RunSummary(
-            config=config, images=len(scan.usable()), extracted=result.extracted,
-            cached=len(scan.usable()) - len(todo), rejected=rejected, changed=len(changed),
+            config=config, images=len(usable), extracted=result.extracted,
+            cached=cached, rejected=rejected, changed=len(changed),
             skipped_hidden=scan.skipped_hidden, skipped_non_image=scan.skipped_non_image,
             seconds=time.perf_counter() - started, extract_seconds=result.seconds, split_counts=scan.split_counts(),
         )

@@ -73,9 +73,17 @@ def _strings(dataset) -> list[str]:
     return [s.decode() if isinstance(s, bytes) else s for s in dataset[:]]
 
 
+def _check_relative(paths: list[str], source: Path) -> None:
+    """A store file must not be able to point a later command outside the data root."""
+    for rel in paths:
+        parts = Path(rel).parts
+        if not rel or Path(rel).is_absolute() or ".." in parts or rel.startswith("~"):
+            raise ValueError(f"Run index {source.name} holds a path outside its data root: {rel!r}")
+
+
 def read_run(path: Path) -> RunIndex:
     with h5py.File(path, "r") as f:
-        return RunIndex(
+        index = RunIndex(
             data_root=str(f.attrs["data_root"]),
             classes=json.loads(f.attrs["classes"]),
             paths=_strings(f["path"]),
@@ -86,6 +94,8 @@ def read_run(path: Path) -> RunIndex:
             stats=json.loads(f.attrs["stats"]),
             created=str(f.attrs["created"]),
         )
+    _check_relative(index.paths, path)
+    return index
 
 
 def latest_run(runs_dir: Path) -> Path | None:
