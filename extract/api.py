@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from extract.configure import OptionError, configure
 from extract.engines import get_engine
+from extract.engines.progress import WorkerMeter
 from extract.runner import ShardTask, TaskResult, register_model
 from extract.scan import Scan, scan_dataset
+from extract.slices import Slice, write_partial
 from store import atomic
 from store.catalog import ShardCatalog
 from store.config import ExtractorConfig
-from store.lock import writer_lock
+from store.lock import slice_lock, writer_lock
 from store.reader import init_store
 from store.runs import RunIndex, write_run
 from store.shards import uncommitted_files
@@ -41,6 +44,9 @@ class RunSummary:
     extract_seconds: float = 0.0  # the images through the pipeline and the base
     store_bytes: int = 0
     split_counts: dict[str, int] = field(default_factory=dict)
+    engine: str = "local"  # how the work was dispatched (engine, workers, retries)
+    workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # worker -> (images, images/s)
+    slice: str | None = None  # "i/n" for a --shard run: the counts above are the slice's
 
     @property
     def images_per_second(self) -> float:
@@ -73,28 +79,53 @@ def run_extraction(
     size: int | None = None, layer: str | None = None, pool: str = "none", dtype: str = "float16",
     batch_size: int = 32, preprocess: str | None = None, alpha: float | None = None,
     resize: str = "squash", val_fraction: float = 0.2, layout: str = "auto", strict: bool = False,
-    shard_size: int = 256, xla: bool | None = None, engine: str = "local",
+    shard_size: int = 256, xla: bool | None = None, engine: str = "local", shard: str | None = None,
+    address: str | None = None, workers: int | None = None, gpus_per_worker: float | None = None,
+    cpus_per_worker: float | None = None, max_retries: int | None = None,
     on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
+    on_worker_progress: Callable[[str, int], None] | None = None,
 ) -> RunSummary:
+    """Extract what is not cached. `shard="i/n"` does one deterministic slice of it (see extract.slices);
+    `engine="ray"` spreads the same shard tasks over Ray workers (see extract.engines.ray_engine)."""
     started = time.perf_counter()
     if batch_size < 1 or shard_size < 1:
         raise OptionError(f"batch_size and shard_size must be positive. Received: {batch_size}, {shard_size}")
-    get_engine(engine)  # an unknown or missing engine is refused before anything is read
+    part = Slice.parse(shard) if shard is not None else None
+    # An unknown or missing engine, or a bad engine option, is refused before anything is read.
+    dispatcher = get_engine(engine, address=address, workers=workers, gpus_per_worker=gpus_per_worker,
+                            cpus_per_worker=cpus_per_worker, max_retries=max_retries)
     scan: Scan = scan_dataset(data, val_fraction=val_fraction, layout=layout)
-    if strict and any(e.reason for e in scan.entries):
-        raise StrictModeError([(e.path, e.reason) for e in scan.entries if e.reason])
+    mine = [e for e in scan.entries if part is None or part.holds(e)]  # before any hash is updated
+    if strict and any(e.reason for e in mine):
+        raise StrictModeError([(e.path, e.reason) for e in mine if e.reason])
     configured = configure(backbone, weights, size, layer, pool, dtype, preprocess, alpha, resize)
     config = configured.config
     use_xla = configured.backbone.xla_on_cpu if xla is None else xla
 
-    store_layout = init_store(Path(store))
-    with writer_lock(store_layout.lock_file(config.config_id)):
+    dispatcher.open()  # starts or joins a cluster; refuses what it cannot provide before anything is written
+    try:
+        summary, store_layout = _extract(scan, mine, part, configured, use_xla, Path(store), dispatcher, strict,
+                                         batch_size, shard_size, started, on_start,
+                                         WorkerMeter(on_progress, on_worker_progress))
+    finally:
+        dispatcher.close()
+    summary.store_bytes = _store_bytes(store_layout.root)
+    return summary
+
+
+def _extract(scan: Scan, mine: list, part: Slice | None, configured, use_xla: bool, store: Path, dispatcher,
+             strict: bool, batch_size: int, shard_size: int, started: float, on_start, meter: WorkerMeter):
+    config = configured.config
+    store_layout = init_store(store)
+    lock = store_layout.lock_file(config.config_id)
+    # Only an exclusive holder deletes uncommitted leftovers: a slice's neighbours may have a shard in flight.
+    with writer_lock(lock) if part is None else slice_lock(lock, part.index, part.count):
         _record_config(store_layout, config)
-        for leftover in uncommitted_files(store_layout.shards_dir(config.config_id)):
-            leftover.unlink(missing_ok=True)  # a killed run's shard in flight: never committed
+        if part is None:
+            _delete_leftovers(store_layout, config)
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
 
-        usable = scan.usable()
+        usable = [e for e in mine if not e.reason]
         cached = sum(entry.hash in catalog for entry in usable)
         todo: dict[str, str] = {}  # content hash -> one absolute path holding it
         for entry in usable:
@@ -102,11 +133,13 @@ def run_extraction(
                 todo[entry.hash] = str(scan.root / entry.path)
         register_model(config, configured.model, use_xla)
         tasks = plan_tasks(str(store_layout.root), config, configured, list(todo.values()),
-                           batch_size, shard_size, use_xla, engine == "local")
+                           batch_size, shard_size, use_xla, dispatcher.name == "local")
         if on_start:
             on_start(len(todo))
         extract_started = time.perf_counter()
-        results = get_engine(engine).run(tasks, {p: h for h, p in todo.items()}, on_progress)
+        results = dispatcher.run(tasks, {p: h for h, p in todo.items()}, meter)
+        if part is None:
+            _delete_leftovers(store_layout, config)  # a dead worker's temporary file or unmarked shard
         result = TaskResult(
             extracted=sum(r.extracted for r in results),
             rejected=[item for r in results for item in r.rejected],
@@ -118,7 +151,7 @@ def run_extraction(
         changed = {path: digest for path, digest in result.changed}
         failed = dict(result.rejected)  # absolute path -> reason, for what this run tried
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
-        entries = scan.entries
+        entries = mine
         for entry in entries:
             absolute = str(scan.root / entry.path)
             entry.hash = changed.get(absolute, entry.hash)
@@ -132,17 +165,28 @@ def run_extraction(
             config=config, images=len(usable), extracted=result.extracted,
             cached=cached, rejected=rejected, changed=len(changed),
             skipped_hidden=scan.skipped_hidden, skipped_non_image=scan.skipped_non_image,
-            seconds=time.perf_counter() - started, extract_seconds=result.seconds, split_counts=scan.split_counts(),
+            seconds=time.perf_counter() - started, extract_seconds=result.seconds,
+            split_counts=dict(sorted(Counter(e.split for e in entries if not e.reason).items())), engine=dispatcher.describe(),
+            workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
         )
-        write_run(store_layout.runs_dir(config.config_id), config.config_id, RunIndex(
-            data_root=str(scan.root), classes=scan.classes,
-            paths=[e.path for e in entries], labels=[e.label for e in entries],
-            splits=[e.split for e in entries], hashes=[e.hash for e in entries],
-            reasons=[e.reason for e in entries],
-            stats={"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
-                   "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
-                   "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
-                   "layout": scan.layout},
-        ))
-    summary.store_bytes = _store_bytes(store_layout.root)
-    return summary
+        stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
+                 "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
+                 "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
+                 "layout": scan.layout, "engine": dispatcher.name}
+        runs_dir = store_layout.runs_dir(config.config_id)
+        if part is None:
+            write_run(runs_dir, config.config_id, RunIndex(
+                data_root=str(scan.root), classes=scan.classes,
+                paths=[e.path for e in entries], labels=[e.label for e in entries],
+                splits=[e.split for e in entries], hashes=[e.hash for e in entries],
+                reasons=[e.reason for e in entries], stats=stats,
+            ))
+        else:  # the slice's rows only: `extract merge` combines a complete set into the run index
+            position = {id(e): i for i, e in enumerate(scan.entries)}
+            write_partial(runs_dir, config.config_id, part, scan, [position[id(e)] for e in mine], stats)
+    return summary, store_layout
+
+
+def _delete_leftovers(layout, config: ExtractorConfig) -> None:
+    for leftover in uncommitted_files(layout.shards_dir(config.config_id)):
+        leftover.unlink(missing_ok=True)  # a killed writer's shard in flight: never committed

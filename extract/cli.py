@@ -15,6 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table  # noqa: E402
 
 from extract.backbones import BACKBONES  # noqa: E402
+from extract.engines import ENGINES  # noqa: E402
+from extract.engines.progress import WorkerMeter  # noqa: E402
 from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES  # noqa: E402
 from extract.weights import PREPROCESS_MODES  # noqa: E402
 
@@ -28,6 +30,7 @@ Dtype = Enum("Dtype", {name: name for name in DTYPES}, type=str)
 Resize = Enum("Resize", {name: name for name in RESIZE_MODES}, type=str)
 Preprocess = Enum("Preprocess", {name: name for name in PREPROCESS_MODES}, type=str)
 Layout = Enum("Layout", {name: name for name in ("auto", "splits", "classes")}, type=str)
+EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)
 
 
 def _human_bytes(count: float) -> str:
@@ -73,22 +76,35 @@ def run(
     strict: Annotated[bool, typer.Option(help="Fail (listing them) instead of skipping unusable files.")] = False,
     shard_size: Annotated[int, typer.Option(help="Images per committed shard (the most a kill can lose).")] = 256,
     xla: Annotated[Optional[bool], typer.Option(help="Force XLA on/off [default: per backbone, as measured].")] = None,
+    engine: Annotated[EngineName, typer.Option(help="local (this process) or ray (pip install -e \".[ray]\").")] = EngineName.local,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. auto [default: start a local instance].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Ray workers [default: as many as the cluster's CPUs or GPUs fit].")] = None,
+    gpus_per_worker: Annotated[Optional[float], typer.Option(help="GPUs per Ray worker (1: one worker per GPU) [default: 0].")] = None,
+    cpus_per_worker: Annotated[Optional[float], typer.Option(help="CPUs (TensorFlow threads) per Ray worker [default: 1].")] = None,
+    max_retries: Annotated[Optional[int], typer.Option(help="Retries of a failed shard task under Ray [default: 2].")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="Do only slice i of n (0 <= i < n), e.g. 3/16; then `extract merge`.")] = None,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
     from extract.api import RunSummary, run_extraction
 
     progress = Progress(TextColumn("[bold]extracting"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
-                        TimeRemainingColumn(), console=console, transient=False)
+                        TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=console, transient=False)
     task_id = None
+    meter = WorkerMeter()
 
     def on_start(total: int) -> None:
         nonlocal task_id
         if total:
             progress.start()
-            task_id = progress.add_task("extract", total=total)
+            task_id = progress.add_task("extract", total=total, workers="")
 
     def on_progress(count: int) -> None:
         progress.advance(task_id, count)
+
+    def on_worker_progress(worker: str, count: int) -> None:
+        meter(worker, count)
+        if engine is not EngineName.local:
+            progress.update(task_id, workers=_worker_rates(meter.summary()))
 
     try:
         summary: RunSummary = run_extraction(
@@ -96,7 +112,9 @@ def run(
             pool=pool.value, dtype=dtype.value, batch_size=batch_size,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
             val_fraction=val_fraction, layout=layout.value, strict=strict, shard_size=shard_size, xla=xla,
-            on_start=on_start, on_progress=on_progress,
+            engine=engine.value, address=address, workers=workers, gpus_per_worker=gpus_per_worker,
+            cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard,
+            on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress,
         )
     except (ValueError, RuntimeError, OSError) as error:
         progress.stop()
@@ -104,6 +122,18 @@ def run(
         return
     progress.stop()
     _print_summary(summary)
+    if summary.slice:
+        console.print(f"Slice {summary.slice} done. When every slice has finished: "
+                      f"extract merge --store {store}  (or a plain `extract run` without --shard).", highlight=False)
+
+
+def _worker_rates(workers: dict[str, tuple[int, float]]) -> str:
+    rates = sorted(rate for _, rate in workers.values() if rate)  # a worker's first report starts its clock
+    if not rates:
+        return ""
+    if len(rates) <= 4:
+        return f"{len(rates)} workers: " + ", ".join(f"{r:.1f}" for r in rates) + " images/s"
+    return f"{len(rates)} workers: min {rates[0]:.1f}, median {rates[len(rates) // 2]:.1f}, max {rates[-1]:.1f} images/s"
 
 
 def _print_summary(summary) -> None:
@@ -111,7 +141,8 @@ def _print_summary(summary) -> None:
     if summary.extracted == 0 and summary.cached:
         console.print(f"Nothing to extract: all {summary.cached} images are already cached "
                       f"for configuration {config.config_id}.")
-    table = Table(title=f"extract run: {config.config_id}", show_header=False)
+    scope = f" (slice {summary.slice})" if summary.slice else ""
+    table = Table(title=f"extract run: {config.config_id}{scope}", show_header=False)
     rows = [
         ("images found", f"{summary.images} ({', '.join(f'{k} {v}' for k, v in summary.split_counts.items())})"),
         ("extracted", str(summary.extracted)),
@@ -125,6 +156,10 @@ def _print_summary(summary) -> None:
     ]
     if summary.changed:
         rows.insert(4, ("changed during run", f"{summary.changed} (keyed by the content read)"))
+    if summary.workers:
+        rows.append(("engine", summary.engine))
+        rows += [(f"  worker {name}", f"{images} images" + (f", {rate:.1f} images/s" if rate else ""))
+                 for name, (images, rate) in sorted(summary.workers.items())]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
@@ -132,6 +167,35 @@ def _print_summary(summary) -> None:
         console.print(f"  rejected {path}: {reason}", highlight=False)
     if len(summary.rejected) > 20:
         console.print(f"  ... and {len(summary.rejected) - 20} more (see `extract ls --rejected`)")
+
+
+@app.command()
+def merge(
+    store: Annotated[Path, typer.Option(help="Feature store folder to merge into.")] = Path("cache"),
+    sources: Annotated[Optional[list[Path]], typer.Option(
+        "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.")] = None,
+) -> None:
+    """Record shards written by `--shard` slices (here or in other stores) and write the run index."""
+    from extract.merge import merge_store
+
+    try:
+        report = merge_store(store, sources or [])
+    except (ValueError, RuntimeError, OSError) as error:
+        _fail(str(error))
+        return
+    if sources:
+        console.print(f"Imported {report.imported_rows} feature rows in {report.imported_shards} shards "
+                      f"({report.skipped_rows} rows were already in the store).")
+    if report.leftovers_removed:
+        console.print(f"Removed {report.leftovers_removed} uncommitted leftovers of killed writers.")
+    for config_id, run in report.runs.items():
+        console.print(f"{config_id}: slices combined into the run index {run}.", highlight=False)
+    for config_id, why in report.waiting.items():
+        console.print(f"[yellow]{config_id}: no run index yet: {why}.[/]", highlight=False)
+    if not report.runs and not report.waiting:
+        console.print("No slice indexes to combine: the run indexes are up to date.")
+    if report.waiting:
+        raise typer.Exit(code=1)
 
 
 @app.command("ls")

@@ -2,6 +2,7 @@
 
 `local` runs the tasks in this process. A distributed engine (Ray) sends the same
 picklable tasks to workers that build the model themselves and write their own shards.
+An engine reports progress as (worker, images) so the driver can show every worker's speed.
 """
 from __future__ import annotations
 
@@ -10,11 +11,21 @@ from typing import Callable, Protocol
 from extract.runner import ShardTask, TaskResult
 
 ENGINES = ("local", "ray")
+Report = Callable[[str, int], None]  # (worker label, images done; negative when a retry takes some back)
 
 
 class Engine(Protocol):
-    def run(self, tasks: list[ShardTask], expected_hashes: dict[str, str],
-            on_progress: Callable[[int], None] | None) -> list[TaskResult]: ...
+    name: str
+    retries: int  # tasks re-dispatched after a failure, for the summary
+
+    def open(self) -> None:
+        """Reach the compute (start or join a cluster); refuses impossible requests before anything is written."""
+
+    def run(self, tasks: list[ShardTask], expected_hashes: dict[str, str], report: Report) -> list[TaskResult]: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...
 
 
 class EngineError(ValueError):
@@ -22,7 +33,12 @@ class EngineError(ValueError):
 
 
 def get_engine(name: str, **options) -> Engine:
+    """An engine by name; options left at None are the engine's defaults."""
+    options = {key: value for key, value in options.items() if value is not None}
     if name == "local":
+        if options:
+            flags = " ".join(f"--{key.replace('_', '-')}" for key in sorted(options))
+            raise EngineError(f"{flags} only apply to a distributed engine. Received: --engine local {flags}")
         from extract.engines.local import LocalEngine
 
         return LocalEngine()
