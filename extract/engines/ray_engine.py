@@ -158,7 +158,7 @@ class RayEngine:
     def describe(self) -> str:
         where = "local instance" if self.address is None else f"cluster {self.address}"
         each = f"{self.cpus_per_worker:g} CPU" + (f" + {self.gpus_per_worker:g} GPU" if self.gpus_per_worker else "")
-        retried = f", {self.retries} tasks retried" if self.retries else ""
+        retried = f", {self.retries} retried task{'s' if self.retries > 1 else ''}" if self.retries else ""
         return f"ray ({where}): {self.workers} workers x {each}{retried}"
 
     def close(self) -> None:
