@@ -135,11 +135,11 @@ class DenseHead(ClassifierMixin, BaseEstimator):
                 for features, batch_labels in subset.batches(self.batch_size, epoch_seed):
                     weights = np.array([weight_of[v] for v in batch_labels], np.float32)
                     yield features.astype(np.float32, copy=False), self._targets(batch_labels), weights
-            return dense_model.generator_dataset(generate, self.input_shape_, len(self.classes_))
+            return dense_model.generator_dataset(generate, self.input_shape_, len(self.classes_),
+                                                 batches=-(-len(subset) // self.batch_size))
 
-        train_source = source.subset(train)
         hold_data = None if hold is None else stream(source.subset(hold), False)
-        return self._train(hidden, seed, stream(train_source, True), hold_data, len(train), monitor, on_epoch)
+        return self._train(hidden, seed, stream(source.subset(train), True), hold_data, len(train), monitor, on_epoch)
 
     def _train(self, hidden, seed, train_data, hold_data, n_train, monitor, on_epoch):
         import keras
@@ -154,7 +154,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         )
         callbacks = dense_model.training_callbacks(self, hold_data is not None, monitor, on_epoch)
         history = self.model_.fit(train_data, validation_data=hold_data, epochs=int(self.epochs),
-                                  callbacks=callbacks, verbose=self.verbose)
+                                  callbacks=callbacks, verbose=self.verbose, shuffle=False)
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         for callback in callbacks:
             self.history_.update(getattr(callback, "curves", {}))
@@ -175,10 +175,14 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         X = self._features(X)
-        chunks = [np.asarray(self.model_(X[i:i + PREDICT_CHUNK], training=False))
+        from keras.ops import convert_to_numpy
+
+        chunks = [convert_to_numpy(self.model_(X[i:i + PREDICT_CHUNK], training=False))
                   for i in range(0, len(X), PREDICT_CHUNK)]
         proba = np.concatenate(chunks).astype(np.float64) if chunks else np.zeros((0, self.model_.output.shape[-1]))
-        return np.hstack([1.0 - proba, proba]) if len(self.classes_) == 2 else proba
+        if len(self.classes_) == 2:
+            return np.hstack([1.0 - proba, proba])
+        return proba / proba.sum(axis=1, keepdims=True)  # float32 softmax sums to 1 only within 1e-7
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)

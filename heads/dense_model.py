@@ -51,13 +51,14 @@ def memory_dataset(X: np.ndarray, y: np.ndarray, weights: np.ndarray, batch_size
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def generator_dataset(generate: Callable, input_shape: tuple[int, ...], n_classes: int):
-    """Batches produced by a generator (re-called every epoch), two batches read ahead."""
+def generator_dataset(generate: Callable, input_shape: tuple[int, ...], n_classes: int, batches: int):
+    """Batches produced by a generator (re-called every epoch), two read ahead; `batches` per epoch."""
     import tensorflow as tf
 
     target = (tf.TensorSpec((None, 1), tf.float32) if n_classes == 2 else tf.TensorSpec((None,), tf.int32))
     signature = (tf.TensorSpec((None, *input_shape), tf.float32), target, tf.TensorSpec((None,), tf.float32))
-    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+    data = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return data.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(2)
 
 
 def _callback_base():
@@ -94,7 +95,9 @@ def _monitor_callback(head, X, y):
             self.curves = {"monitor_loss": [], "monitor_accuracy": []}
 
         def on_epoch_end(self, epoch, logs=None):
-            proba = np.concatenate([np.asarray(self.model(X[i:i + 4096], training=False))
+            from keras.ops import convert_to_numpy
+
+            proba = np.concatenate([convert_to_numpy(self.model(X[i:i + 4096], training=False))
                                     for i in range(0, len(X), 4096)]).astype(np.float64)
             if proba.shape[1] == 1:
                 proba = np.hstack([1.0 - proba, proba])

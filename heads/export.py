@@ -133,7 +133,7 @@ def export_head(head: str | Path, out: str | Path, store: str | Path | None = No
                 image, _, reason = read_and_decode(str(path))
                 if image is None:
                     continue
-                got = np.asarray(reloaded(image[None].astype(np.float32), training=False))[0]
+                got = keras.ops.convert_to_numpy(reloaded(image[None].astype(np.float32), training=False))[0]
                 diffs.append(float(np.abs(got - want).max()))
                 agree.append(int(np.argmax(got) == np.argmax(want)))
         worst = max(diffs, default=0.0)

@@ -141,14 +141,16 @@ def classifier_of(estimator):
 def search_space(kind: str, fixed: dict[str, Any]) -> list[dict[str, list]]:
     """The kind's grid in the estimator's parameter names, minus what the user fixed.
 
-    A sub-grid that lists a fixed parameter without the user's value is dropped
-    (svm with kernel=rbf searches only the rbf sub-grid).
+    A sub-grid that lists a fixed parameter without the user's value is dropped when
+    another sub-grid lists it (svm with kernel=rbf searches only the rbf sub-grid).
     """
     spec = get_kind(kind)
     prefix = "" if spec.keras else "clf__"
+    listed = {name: value for name, value in fixed.items()
+              if any(name in grid and value in grid[name] for grid in spec.grid)}
     grids = []
     for grid in spec.grid:
-        if any(name in grid and value not in grid[name] for name, value in fixed.items()):
+        if any(name in grid and value not in grid[name] for name, value in listed.items()):
             continue
         kept = {f"{prefix}{name}": list(values) for name, values in grid.items() if name not in fixed}
         if kept and kept not in grids:

@@ -19,7 +19,7 @@ from heads import artifact, metrics as metrics_mod, plots
 from heads.data import (StreamSource, buffer_rows_for, default_memory_limit_mb, read_split, row_bytes,
                         split_keys)
 from heads.errors import HeadError
-from heads.incremental import fit_pipeline_stream, predict_proba_stream
+from heads.incremental import STREAM_BATCH, fit_pipeline_stream, predict_proba_stream
 from heads.registry import KINDS, classifier_of, get_kind, make_head, search_space
 from store import FeatureStore
 
@@ -115,7 +115,7 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
         raise HeadError("--search needs the train split in memory (cross-validation); it does not stream. "
                         f"The train split needs about {need_mb:.0f} MB; memory limit {limit:.0f} MB.")
     fixed = {name: value for name, value in params.items()}
-    batch = int(getattr(estimator, "batch_size", 0) or 512)
+    batch = int(getattr(estimator, "batch_size", 0) or STREAM_BATCH)
     buffer_rows = buffer_rows_for(feature_shape, limit, batch)
 
     started = time.perf_counter()
@@ -153,7 +153,8 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
             data = in_memory[split]
             proba, labels = _proba_in_chunks(estimator, data.features), data.labels
         else:
-            proba, labels = predict_proba_stream(estimator, StreamSource.for_split(view, split, buffer_rows))
+            proba, labels = predict_proba_stream(estimator, StreamSource.for_split(view, split, buffer_rows),
+                                                 batch_size=min(STREAM_BATCH, buffer_rows))
         scores[split] = metrics_mod.classification_metrics(labels, proba, classes, view.class_names)
 
     head_id = artifact.new_head_id(kind)
