@@ -12,6 +12,7 @@ from typing import Annotated, Optional  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -29,7 +30,7 @@ HANDLED = (ValueError, KeyError, OSError)  # HeadError, StoreError, sklearn's In
 
 
 def _fail(error: BaseException) -> None:
-    errors.print(f"[bold red]error:[/] {first_line(error)}", highlight=False, soft_wrap=True, markup=True)
+    errors.print(f"[bold red]error:[/] {escape(first_line(error))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

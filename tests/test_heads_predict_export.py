@@ -1,0 +1,154 @@
+"""Predict and export: stored features reused, new images through the backbone, the exported model
+agreeing with `heads predict`, linear heads folded exactly, and heads refused on another configuration."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from extract.decode import read_and_decode
+from heads.artifact import load_head
+from heads.binding import build_extractor, check_reproduces, resolve_config_weights
+from heads.errors import HeadError
+from heads.evaluate import eval_head
+from heads.export import export_head
+from heads.linear import keras_layers, linear_form
+from heads.predict import compute_features, predict_images
+from heads.reduce import reduce_features
+from heads.registry import make_head
+from heads.train import fit_head
+from store import FeatureStore
+from tests.test_heads_support import binary_store, features, multi_store, new_images, pooled_store  # noqa: F401
+
+DENSE_FAST = {"epochs": 15, "batch_size": 8, "hidden": (32,), "patience": 0, "learning_rate": 3e-3}
+
+
+@pytest.fixture(scope="module")
+def logreg_head(binary_store, tmp_path_factory):
+    return fit_head(binary_store, "logreg", out=tmp_path_factory.mktemp("heads") / "logreg").folder
+
+
+@pytest.fixture(scope="module")
+def new_folder(tmp_path_factory):
+    return new_images(tmp_path_factory.mktemp("new"), classes=("cats", "dogs"), count=3)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("kind,params", [("logreg", {}), ("svm", {"kernel": "linear"}), ("sgd", {})])
+def test_linear_heads_fold_into_one_exact_dense_layer(kind, params, n_classes):
+    X, y = features(n_per_class=20, n_classes=n_classes, seed=11, spread=1.5)
+    head = make_head(kind, params, seed=0).fit(X, y)
+    form = linear_form(head)
+    reduced = reduce_features(X, "flatten")
+    # float64 here, float32 in the fitted pipeline: equal to float32 rounding
+    np.testing.assert_allclose(form.predict_proba(reduced), head.predict_proba(X), atol=1e-6)
+    inputs = keras.Input((reduced.shape[1],))
+    model = keras.Model(inputs, keras_layers(form, inputs))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(reduced)), head.predict_proba(X), atol=2e-5)
+
+
+def test_non_linear_heads_are_not_folded():
+    X, y = features(n_per_class=10)
+    for kind, params in (("svm", {"kernel": "rbf"}), ("knn", {}), ("sgd", {"loss": "hinge"})):
+        with pytest.raises(HeadError, match="(rbf|not a linear head|log_loss)"):
+            linear_form(make_head(kind, params).fit(X, y))
+
+
+def test_predict_reuses_stored_features_and_computes_new_ones(binary_store, logreg_head, new_folder, tmp_path):
+    view = FeatureStore(binary_store).view()
+    stored_path = view.index.data_root + "/" + view.index.paths[0]
+    copy = shutil.copy(stored_path, tmp_path / "renamed.png")  # same content, new name: still stored
+    out = tmp_path / "predictions.csv"
+    predictions = predict_images(logreg_head, [new_folder, stored_path, copy], out=out, top=2)
+    sources = {p.path: p.features for p in predictions}
+    assert sources[stored_path] == "store" and sources[str(copy)] == "store"
+    fresh = [p for p in predictions if p.features == "computed"]
+    assert len(fresh) == 6
+    for p in fresh:  # new images of each colour land in their folder's class
+        assert p.classes[0] == ("cats" if "/cats/" in p.path else "dogs")
+        assert p.probabilities[0] >= p.probabilities[1] and abs(sum(p.probabilities) - 1) < 1e-6
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 8 and rows[0].keys() >= {"path", "sha256", "class_1", "probability_1", "class_2"}
+
+
+def test_backbone_rebuilt_from_the_record_reproduces_stored_features(binary_store, logreg_head):
+    view = FeatureStore(binary_store).view()
+    extractor = build_extractor(load_head(logreg_head).config)
+    paths = [view.index.data_root + "/" + p for p in view.index.paths[:4]]
+    computed, hashes, reasons = compute_features(extractor, paths, batch_size=4)
+    assert reasons == [""] * 4 and hashes == view.index.hashes[:4]
+    np.testing.assert_allclose(computed, view.features_for(hashes).astype(np.float32), atol=1e-2, rtol=1e-2)
+    check_reproduces(extractor.config, view, computed, hashes)  # passes
+    with pytest.raises(HeadError, match="does not reproduce configuration"):
+        check_reproduces(extractor.config, view, computed + 1.0, hashes)
+
+
+def test_changed_weights_are_refused(logreg_head):
+    config = load_head(logreg_head).config
+    tampered = dataclasses.replace(config, weights_sha256="0" * 64)
+    with pytest.raises(HeadError, match="was extracted with 0000"):
+        resolve_config_weights(tampered)
+
+
+@pytest.mark.parametrize("kind,store_name", [("dense", "binary"), ("logreg", "multi")])
+def test_exported_model_agrees_with_predict(kind, store_name, binary_store, multi_store, new_folder, tmp_path):
+    store = binary_store if store_name == "binary" else multi_store
+    params = DENSE_FAST if kind == "dense" else {}
+    head = fit_head(store, kind, out=tmp_path / "head", **params).folder
+    classes = ("cats", "dogs") if store_name == "binary" else ("birds", "cats", "dogs")
+    images = new_images(tmp_path / "new", classes=classes, count=2)
+    result = export_head(head, tmp_path / "model.keras", check=4)
+    assert result.checked == 4 and result.max_difference < 1e-3 and result.agreement == 1.0
+    model = keras.models.load_model(tmp_path / "model.keras")  # plain: no custom objects
+    predictions = predict_images(head, [images], top=len(classes))
+    names = load_head(head).class_names
+    for p in predictions:
+        image, _, _ = read_and_decode(p.path)
+        exported = keras.ops.convert_to_numpy(model(image[None].astype(np.float32)))[0]
+        expected = np.array([p.probabilities[p.classes.index(n)] for n in names])
+        np.testing.assert_allclose(exported, expected, atol=1e-3)
+        assert names[int(np.argmax(exported))] == p.classes[0]
+
+
+def test_unexportable_head_refused_and_nothing_written(binary_store, tmp_path):
+    head = fit_head(binary_store, "knn", out=tmp_path / "knn").folder
+    with pytest.raises(HeadError, match="exportable kinds: dense, logreg, svm, sgd"):
+        export_head(head, tmp_path / "model.keras")
+    assert not (tmp_path / "model.keras").exists()
+    with pytest.raises(HeadError, match=r"\.keras file"):
+        export_head(head, tmp_path / "model.h5")
+
+
+def test_head_refused_on_a_store_of_another_configuration(logreg_head, pooled_store, new_folder, tmp_path):
+    out = tmp_path / "predictions.csv"
+    with pytest.raises(HeadError, match="was trained on configuration .* but store .* holds .*Refusing"):
+        predict_images(logreg_head, [new_folder], store=pooled_store, out=out)
+    assert not out.exists()
+    with pytest.raises(HeadError, match="was trained on configuration"):
+        eval_head(logreg_head, "validation", store=pooled_store)
+    with pytest.raises(HeadError, match="was trained on configuration"):
+        export_head(logreg_head, tmp_path / "model.keras", store=pooled_store)
+    assert not (tmp_path / "model.keras").exists()
+
+
+def test_predict_input_refusals(logreg_head, tmp_path):
+    with pytest.raises(HeadError, match="No such file or folder"):
+        predict_images(logreg_head, [tmp_path / "missing"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HeadError, match="No images found"):
+        predict_images(logreg_head, [tmp_path / "empty"])
+    with pytest.raises(HeadError, match="Unknown output format 'txt'"):
+        predict_images(logreg_head, [tmp_path], out=tmp_path / "p.txt")
+
+
+def test_unreadable_image_is_reported_not_fatal(logreg_head, new_folder, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really")
+    predictions = predict_images(logreg_head, [new_folder, broken])
+    failed = [p for p in predictions if p.error]
+    assert [p.path for p in failed] == [str(broken)] and failed[0].classes == []
+    assert sum(p.features == "computed" for p in predictions) == 6
