@@ -32,6 +32,10 @@ class TaskFailedError(RuntimeError):
     pass
 
 
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @ray.remote(max_restarts=0, max_task_retries=0)  # the driver retries, knowing what was committed
 class ShardWorker:
     def __init__(self, threads: int | None):
@@ -95,14 +99,17 @@ class RayEngine:
         self._owns_ray = False
         self._saved_env: tuple[str | None, object] | None = None
         self._actors: list = []
+        self._where = "not started"
 
     # --- reaching the cluster -------------------------------------------------------------
     def _loopback_only(self) -> None:
         """Ray's single-node mode: every address it binds and advertises is 127.0.0.1."""
-        constants = sys.modules["ray._private.ray_constants"]
-        self._saved_env = (os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"), constants.ENABLE_RAY_CLUSTER)
+        constants = sys.modules.get("ray._private.ray_constants")
+        self._saved_env = (os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"),
+                           getattr(constants, "ENABLE_RAY_CLUSTER", None))
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # for the processes Ray starts
-        constants.ENABLE_RAY_CLUSTER = False  # for this one, where ray is already imported
+        if self._saved_env[1] is not None:  # for this one, where ray is already imported
+            constants.ENABLE_RAY_CLUSTER = False  # (_check_resources refuses a non-loopback node anyway)
 
     def _restore_env(self) -> None:
         if self._saved_env is not None:
@@ -111,17 +118,18 @@ class RayEngine:
                 os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
             else:
                 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = env
-            sys.modules["ray._private.ray_constants"].ENABLE_RAY_CLUSTER = flag
+            if flag is not None:
+                sys.modules["ray._private.ray_constants"].ENABLE_RAY_CLUSTER = flag
             self._saved_env = None
 
     def open(self) -> None:
         if ray.is_initialized():  # a notebook that already called ray.init: use it, leave it running
-            self._owns_ray = False
+            self._owns_ray, self._where = False, "the caller's ray.init"
         else:
             try:
                 if self.address is None:
                     self._loopback_only()
-                    ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False,
+                    ray.init(num_cpus=_usable_cpus(), include_dashboard=False,
                              _node_ip_address=LOOPBACK, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                              log_to_driver=False, logging_level=logging.WARNING)
                 else:
@@ -131,6 +139,7 @@ class RayEngine:
                 raise EngineError(f"Cannot start or join Ray ({type(error).__name__}: {error}). "
                                   f"Received: --address {self.address or '(none: local instance)'}") from None
             self._owns_ray = True
+            self._where = "local instance" if self.address is None else f"cluster {self.address}"
         try:
             self._check_resources()
         except BaseException:
@@ -156,10 +165,9 @@ class RayEngine:
                 f"--cpus-per-worker {self.cpus_per_worker:g} --gpus-per-worker {self.gpus_per_worker:g}")
 
     def describe(self) -> str:
-        where = "local instance" if self.address is None else f"cluster {self.address}"
         each = f"{self.cpus_per_worker:g} CPU" + (f" + {self.gpus_per_worker:g} GPU" if self.gpus_per_worker else "")
         retried = f", {self.retries} retried task{'s' if self.retries > 1 else ''}" if self.retries else ""
-        return f"ray ({where}): {self.workers} workers x {each}{retried}"
+        return f"ray ({self._where}): {self.workers} workers x {each}{retried}"
 
     def close(self) -> None:
         for actor in self._actors:
