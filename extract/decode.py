@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 
 import numpy as np
@@ -51,9 +52,11 @@ def decode_rgb(data: bytes) -> np.ndarray:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DecodeError(f"image too large: {error}") from None
+    except Image.UnidentifiedImageError:
+        raise DecodeError("cannot decode: unrecognised image data") from None
     except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError... by format
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DecodeError(f"cannot decode: {message}") from None
+        raise DecodeError(f"cannot decode: {re.sub(r' at 0x[0-9a-f]+', '', message)}") from None
 
 
 def read_and_decode(path: str) -> tuple[np.ndarray | None, str, str]:

@@ -13,6 +13,7 @@ import h5py
 from store import atomic, runs, shards
 from store.config import ExtractorConfig
 from store.layout import StoreLayout
+from store.lock import writer_lock
 from store.reader import FeatureStore
 
 
@@ -94,8 +95,14 @@ def verify_store(root: str | Path, repair: bool = False) -> VerifyReport:
                     run_path, f"{len(missing)} indexed images have no features (e.g. {missing[0]}); "
                               f"`extract run` again re-extracts them"))
     if repair:
+        by_config: dict[str, list[Path]] = {}
         for problem in report.problems:
-            for path in problem.removable:
-                path.unlink(missing_ok=True)
-                report.repaired.append(path)
+            config_id = problem.path.relative_to(layout.configs_dir).parts[0]
+            by_config.setdefault(config_id, []).extend(problem.removable)
+        for config_id, paths in by_config.items():
+            # Exclusive, like a full run: no writer may have a shard in flight while we delete.
+            with writer_lock(layout.lock_file(config_id)):
+                for path in paths:
+                    path.unlink(missing_ok=True)
+                    report.repaired.append(path)
     return report
