@@ -3,8 +3,10 @@
 Keras trains it; scikit-learn conventions hold outside (parameters stored as given,
 validated in `fit`, fitted attributes end in `_`), so `clone`, `GridSearchCV` and
 `cross_val_score` treat it like any other head. It is fast where the blog's recipe
-is slow (per-step overhead): larger batches, XLA, the data in memory as one tensor,
-and early stopping on a slice of the *train* rows, never the validation split.
+is slow (per-step overhead): larger batches, the data in memory as one tensor, and
+early stopping on a slice of the *train* rows, never the validation split. XLA is an
+option (`jit_compile`), off by default: on a 2-core CPU it made this model's train step
+about 2x slower (35 -> 68 ms at batch 256 on 4x4x512 features), measured.
 Features that do not fit in memory stream through `fit_stream`.
 """
 from __future__ import annotations

@@ -91,6 +91,8 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
                                            "learning_rate": learning_rate, "epochs": epochs,
                                            "batch_size": batch_size, "patience": patience, "xla": xla})
     estimator = make_head(kind, params, reduce, class_weight, seed)
+    if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
+        raise HeadError(f"Output folder exists and is not empty. Received: --out {out}")
     reduce, class_weight = getattr(reduce, "value", reduce), getattr(class_weight, "value", class_weight)
     view = FeatureStore(store).view(config)
     feature_shape = tuple(view.config.feature_shape)
