@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from extract.augment import AugmentSpec
 from extract.configure import OptionError, configure
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
@@ -82,11 +83,14 @@ def run_extraction(
     shard_size: int = 256, xla: bool | None = None, engine: str = "local", shard: str | None = None,
     address: str | None = None, workers: int | None = None, gpus_per_worker: float | None = None,
     cpus_per_worker: float | None = None, max_retries: int | None = None,
+    augment: dict | None = None, splits: list[str] | None = None,
     on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
     on_worker_progress: Callable[[str, int], None] | None = None,
 ) -> RunSummary:
     """Extract what is not cached. `shard="i/n"` does one deterministic slice of it (see extract.slices);
-    `engine="ray"` spreads the same shard tasks over Ray workers (see extract.engines.ray_engine)."""
+    `engine="ray"` spreads the same shard tasks over Ray workers (see extract.engines.ray_engine).
+    `augment` (one view of extract.augment) caches that augmented view; `splits` limits the run
+    (and its index) to those splits."""
     started = time.perf_counter()
     if batch_size < 1 or shard_size < 1:
         raise OptionError(f"batch_size and shard_size must be positive. Received: {batch_size}, {shard_size}")
@@ -95,10 +99,14 @@ def run_extraction(
     dispatcher = get_engine(engine, address=address, workers=workers, gpus_per_worker=gpus_per_worker,
                             cpus_per_worker=cpus_per_worker, max_retries=max_retries)
     scan: Scan = scan_dataset(data, val_fraction=val_fraction, layout=layout)
-    mine = [e for e in scan.entries if part is None or part.holds(e)]  # before any hash is updated
+    if splits is not None and not set(splits) & {e.split for e in scan.entries}:
+        known = ", ".join(sorted({e.split for e in scan.entries}))
+        raise OptionError(f"No split among {', '.join(splits)} in the data. Known: {known}")
+    mine = [e for e in scan.entries  # chosen before any hash is updated
+            if (part is None or part.holds(e)) and (splits is None or e.split in splits)]
     if strict and any(e.reason for e in mine):
         raise StrictModeError([(e.path, e.reason) for e in mine if e.reason])
-    configured = configure(backbone, weights, size, layer, pool, dtype, preprocess, alpha, resize)
+    configured = configure(backbone, weights, size, layer, pool, dtype, preprocess, alpha, resize, augment)
     config = configured.config
     use_xla = configured.backbone.xla_on_cpu if xla is None else xla
 
@@ -111,6 +119,19 @@ def run_extraction(
         dispatcher.close()
     summary.store_bytes = _store_bytes(store_layout.root)
     return summary
+
+
+def run_views(views: int, spec: AugmentSpec, views_splits: list[str] | None = None,
+              **options) -> list[RunSummary]:
+    """The plain configuration, then `views` augmented views of the images of `views_splits`
+    (default train: augmenting validation images serves no purpose), one configuration each."""
+    if views < 0:
+        raise OptionError(f"views must be 0 or more. Received: {views}")
+    summaries = [run_extraction(**options)]
+    for view in range(views):
+        summaries.append(run_extraction(**options, augment=spec.for_view(view),
+                                        splits=views_splits or ["train"]))
+    return summaries
 
 
 def _extract(scan: Scan, mine: list, part: Slice | None, configured, use_xla: bool, store: Path, dispatcher,

@@ -85,11 +85,18 @@ def run(
     cpus_per_worker: Annotated[Optional[float], typer.Option(help="CPUs (TensorFlow threads) per Ray worker [default: 1].")] = None,
     max_retries: Annotated[Optional[int], typer.Option(help="Retries of a failed shard task under Ray [default: 2].")] = None,
     shard: Annotated[Optional[str], typer.Option(help="Do only slice i of n (0 <= i < n), e.g. 3/16; then `extract merge`.")] = None,
+    views: Annotated[int, typer.Option(help="Also cache K fixed augmented views of the train images (for fine-tuning).")] = 0,
+    flip: Annotated[bool, typer.Option(help="Views: random horizontal flips.")] = True,
+    rotation: Annotated[float, typer.Option(help="Views: rotation range, fraction of a full turn.")] = 0.1,
+    zoom: Annotated[float, typer.Option(help="Views: zoom range (scale 1 +/- zoom).")] = 0.1,
+    shift: Annotated[float, typer.Option(help="Views: shift range, fraction of the size.")] = 0.1,
+    augment_seed: Annotated[int, typer.Option(help="Views: seed; a view is a function of seed, view and image.")] = 0,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
-    from extract.api import RunSummary, run_extraction
+    from extract.api import RunSummary, run_extraction, run_views
+    from extract.augment import AugmentSpec
 
-    progress = Progress(TextColumn("[bold]extracting"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
                         TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=console, transient=False)
     task_id = None
     meter = WorkerMeter()
@@ -98,7 +105,8 @@ def run(
         nonlocal task_id
         if total:
             progress.start()
-            task_id = progress.add_task("extract", total=total, workers="")
+            label = "extracting" if task_id is None else "next view"
+            task_id = progress.add_task(label, total=total, workers="")
 
     def on_progress(count: int) -> None:
         progress.advance(task_id, count)
@@ -109,7 +117,9 @@ def run(
             progress.update(task_id, workers=_worker_rates(meter.summary()))
 
     try:
-        summary: RunSummary = run_extraction(
+        if views and shard:
+            raise ValueError(f"--views and --shard do not combine; run the slices without views. Received: --views {views}")
+        options = dict(
             data=data, store=store, backbone=backbone.value, weights=weights, size=size, layer=layer,
             pool=pool.value, dtype=dtype.value, batch_size=batch_size,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
@@ -118,12 +128,18 @@ def run(
             cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard,
             on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress,
         )
+        if views:
+            spec = AugmentSpec(flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=augment_seed)
+            summaries: list[RunSummary] = run_views(views, spec, **options)
+        else:
+            summaries = [run_extraction(**options)]
     except (ValueError, RuntimeError, OSError) as error:
         progress.stop()
         _fail(str(error))
         return
     progress.stop()
-    _print_summary(summary)
+    for summary in summaries:
+        _print_summary(summary)
     if summary.slice:
         console.print(f"Slice {summary.slice} done. When every slice has finished: "
                       f"extract merge --store {store}  (or a plain `extract run` without --shard).", highlight=False)
@@ -144,6 +160,8 @@ def _print_summary(summary) -> None:
         console.print(f"Nothing to extract: all {summary.cached} images are already cached "
                       f"for configuration {config.config_id}.")
     scope = f" (slice {summary.slice})" if summary.slice else ""
+    if config.augment:
+        scope += f" (augmented view {config.augment['view']})"
     table = Table(title=f"extract run: {config.config_id}{scope}", show_header=False)
     rows = [
         ("images found", f"{summary.images} ({', '.join(f'{k} {v}' for k, v in summary.split_counts.items())})"),
@@ -226,6 +244,7 @@ def list_store(
             ("weights", f"{config.weights_source} (sha256 {config.weights_sha256[:12]})"),
             ("preprocess / size / resize", f"{config.preprocess} / {config.size} px / {config.resize}"),
             ("layer / pool / dtype", f"{config.layer} / {config.pool} / {config.dtype}"),
+            ("augmentation", "none" if not config.augment else ", ".join(f"{k} {v}" for k, v in config.augment.items())),
             ("feature shape", str(config.feature_shape)),
             ("images per split", ", ".join(f"{k} {v}" for k, v in counts.items()) or "no completed run yet"),
             ("features cached", str(len(view.catalog.rows))),

@@ -82,7 +82,7 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
     result = TaskResult(rejected=[], changed=[])
     try:
         for images, positions, hashes, reasons in image_batches(
-                list(task.paths), config.size, config.resize, task.batch_size):
+                list(task.paths), config.size, config.resize, task.batch_size, config.augment):
             count = int(images.shape[0])
             if count < task.batch_size:  # pad the last batch: one compiled shape, no recompilation
                 images = np.concatenate([images, np.zeros((task.batch_size - count, *images.shape[1:]),

@@ -15,7 +15,7 @@ from extract.model import resizing_layer
 from extract.scan import ScanError
 from extract.weights import WeightsError
 from store import FeatureStore
-from tests.conftest import TINY, make_dataset
+from tests.conftest import TINY, assert_features_close, make_dataset
 
 
 def expected_features(configured, paths):
@@ -35,7 +35,7 @@ def test_features_are_aligned_with_labels_and_paths(dataset, tmp_path):
     assert [split.class_names[label] for label in split.labels] == [p.split("/")[1] for p in split.paths]
     want = expected_features(configure(**{k: v for k, v in TINY.items() if k != "batch_size"}),
                              [dataset / p for p in split.paths])
-    np.testing.assert_allclose(split.features.astype("float32"), want, rtol=2e-2, atol=2e-3)
+    assert_features_close(split.features, want, rtol=2e-2)
     batches = list(view.iter_batches("validation", batch_size=5, shuffle=True, seed=1))
     assert [len(b) for b in batches] == [5, 5, 2]
     rows = {p: f for b in batches for p, f in zip(b.paths, b.features)}
@@ -138,7 +138,7 @@ def test_configurations_live_side_by_side(dataset, tmp_path):
     assert spatial.config.config_id != pooled.config.config_id
     feature_store = FeatureStore(store)
     assert {c.config_id for c in feature_store.configs()} == {spatial.config.config_id, pooled.config.config_id}
-    assert feature_store.view(pooled.config.config_id).read("train").features.shape == (12, 256)
+    assert feature_store.view(pooled.config.config_id).read("train").features.shape == (12, 16)
     assert feature_store.view(pooled.config.config_id).read("train").features.dtype == np.float32
     with pytest.raises(ValueError, match="Several configurations match"):
         feature_store.select("mobilenet")

@@ -22,7 +22,8 @@ pytestmark = [
 ]
 cli = CliRunner()
 # Larger images and shards than the other tests: a shard takes long enough to be killed inside.
-KILL = {"backbone": "mobilenet", "weights": "none", "size": 128, "alpha": 0.25, "batch_size": 4, "shard_size": 32}
+KILL = {"backbone": "mobilenet", "weights": "none", "size": 128, "alpha": 0.25, "batch_size": 4, "shard_size": 32,
+        "layer": "conv_pw_3_relu"}
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from store.layout import StoreLayout
 from store.lock import StoreBusyError, slice_lock, writer_lock
 from store.shards import committed_shards, read_keys
 from store.verify import verify_store
-from tests.conftest import TINY, make_dataset
+from tests.conftest import TINY, assert_features_close, make_dataset
 
 OPTIONS = {**TINY, "shard_size": 8}
 cli = CliRunner()
@@ -67,7 +67,7 @@ def assert_same_store(got: Path, want: Path) -> None:
     for split in want_view.index.split_names():
         a, b = got_view.read(split), want_view.read(split)
         assert a.paths == b.paths and a.hashes == b.hashes and (a.labels == b.labels).all()
-        np.testing.assert_allclose(a.features.astype("float32"), b.features.astype("float32"), rtol=1e-2, atol=1e-3)
+        assert_features_close(a.features, b.features)
     assert verify_store(got).ok
 
 
