@@ -64,8 +64,8 @@ def heads_dir(store: str | Path) -> Path:
 
 
 def new_head_id(kind: str) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    return f"{kind}-{stamp}-{uuid.uuid4().hex[:6]}"
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{kind}-{stamp}-{uuid.uuid4().hex[:4]}"
 
 
 def library_versions() -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path  # noqa: E402
 from typing import Annotated, Optional  # noqa: E402
 
 import typer  # noqa: E402
+from rich import box  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
@@ -118,6 +119,8 @@ def fit(
 def _print_fit(result) -> None:
     record = result.record
     table = Table(title=f"heads fit: {record['head_id']}", show_header=False, title_justify="left")
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     rows = [("folder", str(result.folder)), ("kind", record["kind"]), ("configuration", record["config_id"]),
             ("parameters", json.dumps(record["user_params"]) if record["user_params"] else "defaults"),
             ("reduce / class weight / seed", f"{record['reduce']} / {record['class_weight']} / {record['seed']}"),
@@ -157,15 +160,25 @@ def list_heads(
     if not rows:
         console.print(f"{store}: no heads yet (`heads fit --store {store} --kind logreg`).")
         return
-    table = Table(title=f"heads of {store}, best first")
-    for column in ("#", "head", "kind", "config", "parameters", "val acc", "val log loss", "train acc", "fit s"):
-        table.add_column(column, justify="right" if column in ("#", "val acc", "val log loss", "train acc", "fit s") else "left")
-    for rank, row in enumerate(rows, 1):
+    configs = sorted({row["config_id"] for row in rows})
+    title = f"heads of {store}" + (f" ({configs[0]})" if len(configs) == 1 else "") + ", best first"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = ["head", "parameters"] + (["config"] if len(configs) > 1 else []) + \
+        ["val acc", "val loss", "train acc", "fit s"]
+    for column in columns:
+        numeric = column in ("val acc", "val loss", "train acc", "fit s")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold",
+                         no_wrap=numeric or column == "head", min_width=12 if column == "parameters" else None)
+    for row in rows:
         val, train = row["metrics"].get("validation", {}), row["metrics"].get(row.get("train_split", "train"), {})
-        params = ", ".join(f"{k}={v}" for k, v in row["user_params"].items())
-        table.add_row(str(rank), row["head_id"], row["kind"], row["config_id"], params or "defaults",
-                      _number(val.get("accuracy")), _number(val.get("log_loss")), _number(train.get("accuracy")),
-                      f"{row['fit_seconds']:.1f}")
+        params = [f"{k}={v}" for k, v in row["user_params"].items()]
+        params += [f"{k}={row[k]}" for k in ("reduce", "class_weight") if row[k] not in ("flatten", "none")]
+        params += ["searched"] * bool(row.get("search")) + ["streamed"] * bool(row.get("streamed"))
+        cells = [row["head_id"], ", ".join(params) or "defaults"]
+        cells += [row["config_id"]] if len(configs) > 1 else []
+        cells += [_number(val.get("accuracy")), _number(val.get("log_loss")), _number(train.get("accuracy")),
+                  f"{row['fit_seconds']:.1f}"]
+        table.add_row(*cells)
     console.print(table)
 
 

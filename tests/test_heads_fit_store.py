@@ -12,7 +12,7 @@ from heads.errors import HeadError
 from heads.evaluate import eval_head, list_store_heads
 from heads.train import fit_head
 from store import ConfigView, FeatureStore
-from tests.test_heads_support import binary_store, multi_store, private_copy  # noqa: F401 (fixtures)
+from tests.test_heads_support import binary_store, multi_store, pooled_store, private_copy  # noqa: F401
 
 DENSE_FAST = {"epochs": 15, "batch_size": 8, "hidden": (32,), "patience": 0, "learning_rate": 3e-3}
 PARAMS = {"dense": {}, "logreg": {}, "svm": {"kernel": "linear"}, "knn": {"n_neighbors": 3},
@@ -156,3 +156,12 @@ def test_list_ranks_heads_best_first_and_eval_recomputes_metrics(binary_store, t
         eval_head(good.head_id, "test", store=store)
     with pytest.raises(HeadError, match="No head 'nope'"):
         resolve_head("nope", store)
+
+
+@pytest.mark.parametrize("kind", ["logreg", "dense"])
+def test_pooled_features_work_too(pooled_store, tmp_path, kind):
+    result = _fit(pooled_store, kind, tmp_path / "head")
+    assert result.record["input_shape"] == [64]
+    assert result.record["metrics"]["validation"]["accuracy"] >= 0.9
+    with pytest.raises(HeadError, match="pools a spatial grid"):
+        fit_head(pooled_store, "logreg", reduce="avg", out=tmp_path / "avg")

@@ -152,3 +152,17 @@ def test_unreadable_image_is_reported_not_fatal(logreg_head, new_folder, tmp_pat
     failed = [p for p in predictions if p.error]
     assert [p.path for p in failed] == [str(broken)] and failed[0].classes == []
     assert sum(p.features == "computed" for p in predictions) == 6
+
+
+def test_predict_refuses_a_backbone_that_does_not_reproduce_the_store(logreg_head, binary_store, new_folder,
+                                                                    monkeypatch, tmp_path):
+    from heads import binding
+
+    real = binding.Extractor.features
+    monkeypatch.setattr(binding.Extractor, "features", lambda self, images: real(self, images) + 0.5)
+    view = FeatureStore(binary_store).view()
+    stored = view.index.data_root + "/" + view.index.paths[0]
+    out = tmp_path / "predictions.csv"
+    with pytest.raises(HeadError, match="does not reproduce configuration"):
+        predict_images(logreg_head, [new_folder, stored], out=out)
+    assert not out.exists()
