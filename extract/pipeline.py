@@ -6,6 +6,8 @@ so the writer records it and the positions of the other images never shift.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from extract.augment import apply_view, view_parameters
@@ -23,9 +25,22 @@ def _loader(augment: dict | None):
     return load
 
 
-def image_batches(paths: list[str], size: int, resize: str, batch_size: int, augment: dict | None = None):
+def default_decode_threads() -> int | None:
+    """Threads for decoding: all of them (tf.data's default) when a GPU runs the model; on a CPU
+    the model needs the cores, and a full tf.data thread pool beside it slowed VGG16 from 11 to
+    7 images/s on 2 cores (bench/bench_extract.py), while one decoding thread keeps up with it."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    return max(1, (os.cpu_count() or 1) // 4)
+
+
+def image_batches(paths: list[str], size: int, resize: str, batch_size: int, augment: dict | None = None,
+                  decode_threads: int | None = -1):
     """Yields (images float32 [B,size,size,3] in 0..255, positions, content hashes, reasons).
-    With `augment` (a view of extract.augment), each image is that view of itself."""
+    With `augment` (a view of extract.augment), each image is that view of itself.
+    `decode_threads`: -1 for the default above, None for tf.data's own choice, or a count."""
     import tensorflow as tf
 
     resizer = resizing_layer(size, resize)
@@ -45,9 +60,13 @@ def image_batches(paths: list[str], size: int, resize: str, batch_size: int, aug
     dataset = tf.data.Dataset.from_tensor_slices((positions, tf.constant(paths, dtype=tf.string)))
     options = tf.data.Options()
     options.deterministic = True
+    threads = default_decode_threads() if decode_threads == -1 else decode_threads
+    if threads:
+        options.threading.private_threadpool_size = threads
+        options.threading.max_intra_op_parallelism = 1
     return (
         dataset.with_options(options)
-        .map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(load, num_parallel_calls=threads or tf.data.AUTOTUNE)
         .batch(batch_size)
         .prefetch(2)
     )

@@ -34,6 +34,7 @@ class ShardTask:
     batch_size: int
     shard_size: int
     xla: bool
+    decode_threads: int | None = -1  # extract.pipeline's default: a quarter of the cores on a CPU
 
 
 @dataclass
@@ -82,7 +83,8 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
     result = TaskResult(rejected=[], changed=[])
     try:
         for images, positions, hashes, reasons in image_batches(
-                list(task.paths), config.size, config.resize, task.batch_size, config.augment):
+                list(task.paths), config.size, config.resize, task.batch_size, config.augment,
+                task.decode_threads):
             count = int(images.shape[0])
             if count < task.batch_size:  # pad the last batch: one compiled shape, no recompilation
                 images = np.concatenate([images, np.zeros((task.batch_size - count, *images.shape[1:]),
