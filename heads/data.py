@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from heads.errors import HeadError
-from store import ConfigView, SplitData
+from store import ConfigView, SplitData, StoreError
 
 MEMORY_FRACTION = 0.5  # of the memory available now, for the features of all splits a fit reads
 
@@ -53,15 +53,11 @@ class SplitKeys:
 
 
 def split_keys(view: ConfigView, split: str) -> SplitKeys:
-    index = view.index
-    if index is None:
-        raise HeadError(f"Configuration {view.config.config_id} has no completed extract run yet.")
-    if split not in index.split_names():
-        raise HeadError(f"No split {split!r} in configuration {view.config.config_id}. "
-                        f"Known: {', '.join(index.split_names())}")
-    rows = [i for i, (s, h) in enumerate(zip(index.splits, index.hashes)) if s == split and h in view.catalog.rows]
-    return SplitKeys(split, [index.hashes[i] for i in rows], np.asarray(index.labels)[rows].astype(np.int64),
-                     [index.paths[i] for i in rows])
+    try:
+        hashes, labels, paths = view.keys(split)
+    except StoreError as error:  # no completed run, or an unknown split: one clear line
+        raise HeadError(f"{error} (configuration {view.config.config_id})") from None
+    return SplitKeys(split, hashes, labels, paths)
 
 
 def read_split(view: ConfigView, split: str) -> SplitData:

@@ -125,6 +125,13 @@ class ConfigView:
             return {}
         return {name: len(self._rows(name)) for name in self.index.split_names()}
 
+    def keys(self, split: str) -> tuple[list[str], np.ndarray, list[str]]:
+        """(content hashes, labels, paths) of a split's rows that have features, without reading them."""
+        rows = self._rows(split)
+        index = self.index
+        return ([index.hashes[i] for i in rows], np.asarray(index.labels)[rows].astype(np.int64),
+                [index.paths[i] for i in rows])
+
     def features_for(self, hashes: list[str]) -> np.ndarray:
         """Feature rows for these content hashes, in the order given."""
         shard_ids, rows = self.catalog.locate(hashes)
