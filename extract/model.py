@@ -97,3 +97,20 @@ def build_feature_model(backbone: Backbone, base, preprocess: str, layer: str, p
     elif pool == "max":
         x = keras.layers.GlobalMaxPooling2D(name="pool_max")(x)
     return keras.Model(inputs, x, name="feature_extractor")
+
+
+def build_section(base, start: str | None, end: str, name: str | None = None):
+    """The part of a base between two layers' outputs (from its input when `start` is None).
+
+    Fine-tuning trains the blocks above a cut on activations cached at the cut: this is that
+    part. It shares the base's layers, so training it trains the base, and works for residual
+    graphs as long as no connection crosses the cut (block ends are chosen so none does).
+    """
+    import keras
+
+    names = {layer.name for layer in base.layers}
+    for layer in (start, end):
+        if layer is not None and layer not in names:
+            raise ValueError(f"The base {base.name} has no layer {layer!r}.")
+    inputs = base.input if start is None else base.get_layer(start).output
+    return keras.Model(inputs, base.get_layer(end).output, name=name or f"{start or 'input'}_to_{end}")

@@ -148,6 +148,10 @@ def load_estimator(folder: Path, record: dict):
     model_file = folder / record["model_file"]
     if not model_file.is_file():
         raise HeadError(f"Head folder has no model file {record['model_file']}. Received: {folder}")
+    if record.get("kind") == "finetune":  # the whole fine-tuned classifier, images in
+        from heads.finetune_use import FineTunedHead
+
+        return FineTunedHead(folder, record)
     if record["model_file"] == KERAS_FILE:
         import keras
 

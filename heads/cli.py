@@ -282,3 +282,8 @@ def kinds() -> None:
         table.add_row(spec.name, spec.summary, ", ".join(spec.parameters()), "yes" if spec.incremental else "-",
                       "yes" if spec.keras or spec.linear else "-")
     console.print(table)
+
+
+from heads.finetune_cli import finetune  # noqa: E402  (a long command: its own module)
+
+app.command()(finetune)

@@ -20,6 +20,10 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
               memory_limit_mb: float | None = None) -> dict:
     """Metrics of a head on one split of its configuration's features."""
     loaded = load_head(resolve_head(head, store))
+    if loaded.record["kind"] == "finetune":
+        from heads.finetune_use import eval_finetuned
+
+        return eval_finetuned(loaded, split, store)
     view = view_for_head(loaded, store)
     limit = default_memory_limit_mb() if memory_limit_mb is None else float(memory_limit_mb)
     source = StreamSource.for_split(view, split, buffer_rows_for(view.config.feature_shape, limit, 512))

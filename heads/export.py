@@ -109,6 +109,10 @@ def export_head(head: str | Path, out: str | Path, store: str | Path | None = No
     if out.exists():
         raise HeadError(f"Output file exists. Received: --out {out}")
     loaded = load_head(resolve_head(head, store))
+    if loaded.record["kind"] == "finetune":
+        from heads.finetune_export import export_finetuned
+
+        return export_finetuned(loaded, out, store, check)
     spec = get_kind(loaded.record["kind"])
     if not (spec.keras or spec.linear):
         exportable = ", ".join(k.name for k in KINDS.values() if k.keras or k.linear)

@@ -26,11 +26,14 @@ def confusion_png(metrics: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+DENSE_SERIES = (("", "train"), ("val_", "held-out train rows (early stopping)"),
+                ("monitor_", "validation split (not used for stopping)"))
+
+
 def learning_curves_png(history: dict[str, list[float]], path: Path, title: str,
-                        best_epoch: int | None = None) -> None:
-    """Loss and accuracy per epoch: train rows, held-out train rows (early stopping), validation split."""
-    series = [("", "train"), ("val_", "held-out train rows (early stopping)"),
-              ("monitor_", "validation split (not used for stopping)")]
+                        best_epoch: int | None = None, series=DENSE_SERIES) -> None:
+    """Loss and accuracy per epoch, one line per (history key prefix, label) of `series`
+    (a dense head: train rows, held-out train rows (early stopping), validation split)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for prefix, label in series:

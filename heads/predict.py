@@ -103,6 +103,10 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
     if top < 1 or batch_size < 1:
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     loaded = load_head(resolve_head(head, store))
+    if loaded.record["kind"] == "finetune":  # images through the fine-tuned base, not the store's old features
+        from heads.finetune_use import predict_finetuned
+
+        return predict_finetuned(loaded, inputs, store, out, top, batch_size, fmt, verify, on_progress)
     view = view_for_head(loaded, store, required=False)
     paths = collect_images(inputs)
     hashes, errors = zip(*(_file_hash(p) for p in paths))
@@ -133,6 +137,12 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
                 features[i], source[i] = computed[row], "computed"
     usable = [i for i in range(len(paths)) if source[i]]
     proba = loaded.predict_proba(features[usable]) if usable else np.zeros((0, len(loaded.class_names)))
+    return finish_predictions(loaded, paths, hashes, source, errors, usable, proba, top, out, fmt)
+
+
+def finish_predictions(loaded, paths: list[Path], hashes: list[str], source: list[str], errors: list[str],
+                       usable: list[int], proba: np.ndarray, top: int, out, fmt: str) -> list[Prediction]:
+    """The top classes of each usable image (rows of `proba` follow `usable`); written to `out` when given."""
     names = np.asarray(loaded.class_names)
     predictions = [Prediction(str(p), hashes[i], source[i], error=errors[i]) for i, p in enumerate(paths)]
     k = min(top, len(names))

@@ -1,0 +1,103 @@
+"""`heads finetune`: the command-line face of heads.finetune.finetune_head (same parameter names).
+
+Registered on the `heads` app by heads.cli; it lives apart because its options are many.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+FinetunePath = Enum("FinetunePath", {name: name for name in ("cached", "full")}, type=str)
+
+
+def finetune(
+    head: Annotated[str, typer.Option(help="Dense head to start from: folder, or head id with --store.")],
+    data: Annotated[Path, typer.Option(help="Images, DATA/train/<class>/* and DATA/validation/<class>/* (the head's classes).")],
+    store: Annotated[Optional[Path], typer.Option(help="Feature store of the head, where the cut activations are cached (default: the head's store).")] = None,
+    blocks: Annotated[int, typer.Option(help="Top convolutional blocks to reopen (VGG16: 1 = block5, 2 = block4 + block5).")] = 1,
+    path: Annotated[FinetunePath, typer.Option(help="cached: train on activations cached below the reopened blocks (extracted here when missing); full: the whole base on every image every epoch.")] = FinetunePath.cached,
+    views: Annotated[Optional[int], typer.Option(help="cached: fixed augmented views cached per train image (default: 5).")] = None,
+    epochs: Annotated[int, typer.Option(help="Most epochs.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
+    learning_rate: Annotated[float, typer.Option(help="SGD learning rate (small: the blocks are pretrained).")] = 1e-4,
+    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.9,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a lower validation loss, keeping the best epoch's weights; 0 = all epochs, last weights.")] = 5,
+    flip: Annotated[bool, typer.Option(help="Augment: random horizontal flips.")] = True,
+    rotation: Annotated[float, typer.Option(help="Augment: rotation range, fraction of a full turn.")] = 0.1,
+    zoom: Annotated[float, typer.Option(help="Augment: zoom range (scale 1 +/- zoom).")] = 0.1,
+    shift: Annotated[float, typer.Option(help="Augment: shift range, fraction of the size.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the views, the online augmentation and the batch order.")] = 0,
+    memory_limit: Annotated[Optional[float], typer.Option(help="MB of activations or images to hold in memory (default: half of the available).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Head folder (default: STORE/heads/HEAD-ID).")] = None,
+) -> None:
+    """Fine-tune a dense head together with the top blocks of its backbone (SGD, augmentation, early stopping)."""
+    from heads.cli import HANDLED, _epoch_progress, _fail, console
+    from heads.finetune import finetune_head
+
+    images = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True)
+    epoch_bar, task = None, None
+
+    def on_images(label: str, total, done: int) -> None:
+        if total is not None:
+            images.start()
+            for old in list(images.task_ids):
+                images.remove_task(old)
+            images.add_task(label, total=total)
+        elif images.task_ids:
+            images.advance(images.task_ids[-1], done)
+
+    def on_epoch(epoch: int, logs: dict) -> None:
+        nonlocal epoch_bar, task
+        if epoch_bar is None:
+            images.stop()
+            epoch_bar = _epoch_progress(epochs)
+            epoch_bar.start()
+            task = epoch_bar.add_task("", total=epochs)
+        described = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
+        epoch_bar.update(task, completed=epoch, description=described)
+
+    try:
+        result = finetune_head(head, data, store=store, blocks=blocks, path=path.value, views=views, epochs=epochs,
+                               batch_size=batch_size, learning_rate=learning_rate, momentum=momentum,
+                               patience=patience, flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=seed,
+                               memory_limit_mb=memory_limit, out=out, on_epoch=on_epoch, on_images=on_images,
+                               on_stage=lambda message: console.print(f"[dim]{escape(message)}[/]", highlight=False))
+    except HANDLED as error:
+        _fail(error)
+        return
+    finally:
+        images.stop()
+        if epoch_bar is not None:
+            epoch_bar.stop()
+    _print_finetune(result.record, result.folder)
+
+
+def _print_finetune(record: dict, folder: Path) -> None:
+    from heads.cli import _number, console
+
+    ft = record["finetune"]
+    table = Table(title=f"heads finetune: {record['head_id']}", show_header=False, title_justify="left")
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    views = f", {ft['views']} views per train image" if ft["path"] == "cached" else ", online augmentation"
+    rows = [("from", f"{ft['from_head']} (validation accuracy {_number(ft['from_metrics'].get('validation', {}).get('accuracy'))})"),
+            ("reopened", f"{', '.join(ft['reopened'])}: {', '.join(ft['trainable_layers'])} (batch norm frozen)"),
+            ("path", f"{ft['path']}{views}" + (f"; activations at {ft['cut_layer']}" if ft["path"] == "cached" else "")),
+            ("epochs", f"{ft['epochs_run']} run, weights of epoch {ft['best_epoch']} kept; "
+                       f"{ft['seconds_per_epoch']:.1f} s per epoch"),
+            ("time", f"{ft['total_seconds']:.0f} s: preparing {ft['prepare_seconds']:.0f} s, training "
+                     f"{ft['fit_seconds']:.0f} s, scoring {ft['score_seconds']:.0f} s")]
+    for split, summary in record["metrics"].items():
+        rows.append((f"{split} ({summary['n']})", f"accuracy {_number(summary['accuracy'])}   "
+                                                  f"log loss {_number(summary['log_loss'])}"))
+    rows.append(("folder", str(folder)))
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
