@@ -4,6 +4,7 @@ Registered on the `heads` app by heads.cli; it lives apart because its options a
 """
 from __future__ import annotations
 
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -43,8 +44,10 @@ def finetune(
     images = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True)
     epoch_bar, task = None, None
+    clock = {"last": time.perf_counter()}
 
     def on_images(label: str, total, done: int) -> None:
+        clock["last"] = time.perf_counter()
         if total is not None:
             images.start()
             for old in list(images.task_ids):
@@ -52,6 +55,10 @@ def finetune(
             images.add_task(label, total=total)
         elif images.task_ids:
             images.advance(images.task_ids[-1], done)
+
+    def on_stage(message: str) -> None:
+        clock["last"] = time.perf_counter()
+        console.print(f"[dim]{escape(message)}[/]", highlight=False)
 
     def on_epoch(epoch: int, logs: dict) -> None:
         nonlocal epoch_bar, task
@@ -62,13 +69,16 @@ def finetune(
             task = epoch_bar.add_task("", total=epochs)
         described = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
         epoch_bar.update(task, completed=epoch, description=described)
+        now = time.perf_counter()
+        console.print(f"epoch {epoch}/{epochs}: {described}  ({now - clock['last']:.0f} s)", highlight=False)
+        clock["last"] = now  # epochs take minutes: a line each, kept in the terminal or a log
 
     try:
         result = finetune_head(head, data, store=store, blocks=blocks, path=path.value, views=views, epochs=epochs,
                                batch_size=batch_size, learning_rate=learning_rate, momentum=momentum,
                                patience=patience, flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=seed,
                                memory_limit_mb=memory_limit, out=out, on_epoch=on_epoch, on_images=on_images,
-                               on_stage=lambda message: console.print(f"[dim]{escape(message)}[/]", highlight=False))
+                               on_stage=on_stage)
     except HANDLED as error:
         _fail(error)
         return

@@ -26,6 +26,13 @@ def cut_config_id(config, cut: str | None) -> str | None:
     return dataclasses.replace(config, layer=cut, pool="none", augment=None).config_id if cut else None
 
 
+def _start_levels(record: dict):
+    """The starting head's validation numbers, drawn as levels on the learning curves."""
+    validation = record.get("metrics", {}).get("validation") or {}
+    return (f"starting head {record['head_id']} (validation)",
+            {"loss": validation.get("log_loss"), "accuracy": validation.get("accuracy")})
+
+
 def publish(target: Path, head_id: str, start, net, settings, training, scan, store: Path, history: dict,
             timing: dict, scores: dict, memory_limit_mb: float) -> dict:
     """Write the head folder (staged, renamed into place); returns the record."""
@@ -83,7 +90,8 @@ def publish(target: Path, head_id: str, start, net, settings, training, scan, st
         artifact.write_json(tmp / artifact.HISTORY_FILE, history)
         plots.learning_curves_png(history, tmp / "learning_curves.png",
                                   f"{head_id}: {settings.path} path, {', '.join(net.plan.reopened)} reopened",
-                                  timing["best_epoch"] if settings.patience else None, series=FINETUNE_SERIES)
+                                  timing["best_epoch"] if settings.patience else None, series=FINETUNE_SERIES,
+                                  baseline=_start_levels(begun))
         for split, split_metrics in scores.items():
             plots.confusion_png(split_metrics, tmp / f"confusion_{split}.png", f"{head_id}: {split}")
         artifact.write_json(tmp / artifact.METRICS_FILE, scores)

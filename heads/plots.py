@@ -31,9 +31,11 @@ DENSE_SERIES = (("", "train"), ("val_", "held-out train rows (early stopping)"),
 
 
 def learning_curves_png(history: dict[str, list[float]], path: Path, title: str,
-                        best_epoch: int | None = None, series=DENSE_SERIES) -> None:
+                        best_epoch: int | None = None, series=DENSE_SERIES,
+                        baseline: tuple[str, dict[str, float]] | None = None) -> None:
     """Loss and accuracy per epoch, one line per (history key prefix, label) of `series`
-    (a dense head: train rows, held-out train rows (early stopping), validation split)."""
+    (a dense head: train rows, held-out train rows (early stopping), validation split);
+    `baseline` (label, {"loss": ..., "accuracy": ...}) draws a level to compare with."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for prefix, label in series:
@@ -41,6 +43,8 @@ def learning_curves_png(history: dict[str, list[float]], path: Path, title: str,
             if values:
                 ax.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) < 60 else None,
                         label=label)
+        if baseline is not None and baseline[1].get(metric) is not None:
+            ax.axhline(baseline[1][metric], color="grey", linestyle=":", linewidth=1, label=baseline[0])
         if best_epoch:
             ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept epoch {best_epoch}")
         ax.set_xlabel("epoch")
