@@ -99,10 +99,6 @@ def _check_images(view, count: int) -> list[tuple[Path, str]]:
 
 def export_head(head: str | Path, out: str | Path, store: str | Path | None = None, check: int = 8) -> ExportResult:
     """Write the head with its backbone as one `.keras` model, after checking it against the head."""
-    import keras
-
-    from extract.decode import read_and_decode
-
     out = Path(out)
     if out.suffix != ".keras":
         raise HeadError(f"The exported model is a .keras file. Received: --out {out}")
@@ -124,25 +120,35 @@ def export_head(head: str | Path, out: str | Path, store: str | Path | None = No
     extractor = build_extractor(loaded.config)
     model = build_export_model(loaded, extractor)
 
+    pairs = _check_images(view, check)
+    expected = loaded.predict_proba(view.features_for([h for _, h in pairs]).astype(np.float32)) if pairs else []
+    return save_checked(model, out, [(path, want) for (path, _), want in zip(pairs, expected)],
+                        "the head on stored features")
+
+
+def save_checked(model, out: Path, expected: list, what: str) -> ExportResult:
+    """Save under a temporary name, load it back with plain load_model, compare it on raw images
+    with what the head predicts, and only then put it in place."""
+    import keras
+
+    from extract.decode import read_and_decode
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.keras")
     try:
         model.save(tmp)
         reloaded = keras.models.load_model(tmp)  # plain: no custom objects, no Lambda
-        pairs = _check_images(view, check)
         diffs, agree = [], []
-        if pairs:
-            expected = loaded.predict_proba(view.features_for([h for _, h in pairs]).astype(np.float32))
-            for (path, _), want in zip(pairs, expected):
-                image, _, reason = read_and_decode(str(path))
-                if image is None:
-                    continue
-                got = keras.ops.convert_to_numpy(reloaded(image[None].astype(np.float32), training=False))[0]
-                diffs.append(float(np.abs(got - want).max()))
-                agree.append(int(np.argmax(got) == np.argmax(want)))
+        for path, want in expected:
+            image, _, reason = read_and_decode(str(path))
+            if image is None:
+                continue
+            got = keras.ops.convert_to_numpy(reloaded(image[None].astype(np.float32), training=False))[0]
+            diffs.append(float(np.abs(got - want).max()))
+            agree.append(int(np.argmax(got) == np.argmax(want)))
         worst = max(diffs, default=0.0)
         if worst > TOLERANCE:
-            raise HeadError(f"The exported model differs from the head on stored features by up to {worst:.4f} "
+            raise HeadError(f"The exported model differs from {what} by up to {worst:.4f} "
                             f"in probability (allowed {TOLERANCE}) over {len(diffs)} images; not written.")
         os.replace(tmp, out)
     finally:

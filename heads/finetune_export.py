@@ -10,12 +10,9 @@ what `heads predict` gives for a few images of the store.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
-
-from heads.errors import HeadError
 
 
 def build_finetuned_export(loaded):
@@ -53,31 +50,8 @@ def _expected(loaded, store, count: int):
 
 def export_finetuned(loaded, out: Path, store, check: int):
     """Write, reload, compare, then put in place (heads.export's contract)."""
-    import keras
-
-    from extract.decode import read_and_decode
-    from heads.export import TOLERANCE, ExportResult
+    from heads.export import save_checked
 
     model = build_finetuned_export(loaded)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(tmp)
-        reloaded = keras.models.load_model(tmp)  # plain: no custom objects, no Lambda
-        files, expected = _expected(loaded, store, check) if check > 0 else ([], [])
-        diffs, agree = [], []
-        for path, want in zip(files, expected):
-            image, _, reason = read_and_decode(str(path))
-            if image is None:
-                continue
-            got = keras.ops.convert_to_numpy(reloaded(image[None].astype(np.float32), training=False))[0]
-            diffs.append(float(np.abs(got - want).max()))
-            agree.append(int(np.argmax(got) == np.argmax(want)))
-        worst = max(diffs, default=0.0)
-        if worst > TOLERANCE:
-            raise HeadError(f"The exported model differs from the fine-tuned head by up to {worst:.4f} in "
-                            f"probability (allowed {TOLERANCE}) over {len(diffs)} images; not written.")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return ExportResult(out, len(diffs), worst, float(np.mean(agree)) if agree else float("nan"))
+    files, expected = _expected(loaded, store, check) if check > 0 else ([], [])
+    return save_checked(model, out, list(zip(files, expected)), "the fine-tuned head")
