@@ -94,9 +94,10 @@ def test_the_head_is_carried_over_with_its_weights(tiny_base):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("factory,layer,cut", [("MobileNetV2", "out_relu", "block_14_add"),
+@pytest.mark.parametrize("factory,layer,cut", [("VGG16", "block5_pool", "block4_pool"),
+                                               ("MobileNetV2", "out_relu", "block_14_add"),
                                                ("ResNet50", "conv5_block3_out", "conv4_block6_out")])
-def test_sections_of_residual_graphs_compose_exactly(factory, layer, cut):
+def test_sections_compose_exactly_residual_graphs_included(factory, layer, cut):
     keras.utils.set_random_seed(0)
     kwargs = {"alpha": 0.35} if factory == "MobileNetV2" else {}
     base = getattr(keras.applications, factory)(include_top=False, weights=None, input_shape=(32, 32, 3), **kwargs)
