@@ -82,28 +82,34 @@ def cached_data(store: Path, plain_id: str, view_ids: list[str]) -> TrainingData
                         validation.labels, rejected)
 
 
+def decode_resized(paths: list[str], size: int, resize: str, batch_size: int,
+                   on_progress: Callable[[int], None] | None = None):
+    """(images, content hashes, reasons) of files decoded and resized exactly as `extract run` does."""
+    from extract.pipeline import image_batches
+
+    images = np.zeros((len(paths), size, size, 3), np.float32)
+    digests, reasons = [""] * len(paths), [""] * len(paths)
+    for batch, positions, hashes, why in image_batches(paths, size, resize, batch_size):
+        batch = batch.numpy()
+        for row, position in enumerate(positions.numpy()):
+            digests[position], reasons[position] = hashes[row].numpy().decode(), why[row].numpy().decode()
+            images[position] = batch[row]
+        if on_progress:
+            on_progress(len(batch))
+    return images, digests, reasons
+
+
 def image_data(scan, size: int, resize: str, batch_size: int = 32,
                on_progress: Callable[[int], None] | None = None) -> TrainingData:
     """The train and validation images decoded and resized once (exactly as `extract run` does)."""
-    from extract.pipeline import image_batches
-
     arrays, labels, rejected = {}, {}, []
     for split in (TRAIN, VALIDATION):
         entries = [e for e in scan.entries if e.split == split and not e.reason]
         rejected += [(e.path, e.reason) for e in scan.entries if e.split == split and e.reason]
-        images = np.zeros((len(entries), size, size, 3), np.float32)
-        ok = np.zeros(len(entries), bool)
-        for batch, positions, _, reasons in image_batches([str(scan.root / e.path) for e in entries], size,
-                                                          resize, batch_size):
-            batch = batch.numpy()
-            for row, position in enumerate(positions.numpy()):
-                reason = reasons[row].numpy().decode()
-                if reason:
-                    rejected.append((entries[position].path, reason))
-                else:
-                    images[position], ok[position] = batch[row], True
-            if on_progress:
-                on_progress(len(batch))
+        images, _, reasons = decode_resized([str(scan.root / e.path) for e in entries], size, resize, batch_size,
+                                            on_progress)
+        rejected += [(e.path, reason) for e, reason in zip(entries, reasons) if reason]
+        ok = np.array([not reason for reason in reasons], bool)
         arrays[split] = images[ok]
         labels[split] = np.array([e.label for e in entries], np.int64)[ok]
     return TrainingData(arrays[TRAIN][None], labels[TRAIN], arrays[TRAIN], arrays[VALIDATION],

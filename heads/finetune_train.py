@@ -53,10 +53,10 @@ def prepare_data(net, settings, config, resolved, scan, store: Path, extract_bat
     seconds = time.perf_counter() - started
     from heads.finetune_record import cut_config_id
 
+    plain_is_cut = summaries[0].config.config_id == cut_config_id(config, net.plan.cut)
     for summary in summaries:
-        if summary.config.weights_sha256 != config.weights_sha256 or \
-                tuple(summary.config.feature_shape) != net.cut_shape or \
-                summaries[0].config.config_id != cut_config_id(config, net.plan.cut):
+        if not plain_is_cut or summary.config.weights_sha256 != config.weights_sha256 or \
+                tuple(summary.config.feature_shape) != net.cut_shape:
             raise HeadError(f"Extraction at {net.plan.cut} built configuration {summary.config.config_id}, which "
                             f"does not match the head's backbone (weights or shape). Refusing.")
     stage(f"reading the activations at {net.plan.cut} into memory")

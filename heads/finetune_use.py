@@ -16,6 +16,7 @@ import numpy as np
 from heads import metrics as metrics_mod
 from heads.artifact import KERAS_FILE
 from heads.errors import HeadError
+from heads.finetune_data import decode_resized
 from store import FeatureStore, is_store
 
 CHUNK = 64
@@ -92,20 +93,8 @@ def index_view(loaded, store: str | Path | None):
 
 
 def resized_images(loaded, paths: list[str], batch_size: int, on_progress: Callable[[int], None] | None = None):
-    """(images, content hashes, reasons) decoded and resized exactly as `extract run` does."""
-    from extract.pipeline import image_batches
-
-    config = loaded.config
-    images = np.zeros((len(paths), config.size, config.size, 3), np.float32)
-    digests, reasons = [""] * len(paths), [""] * len(paths)
-    for batch, positions, hashes, why in image_batches(paths, config.size, config.resize, batch_size):
-        batch = batch.numpy()
-        for row, position in enumerate(positions.numpy()):
-            digests[position], reasons[position] = hashes[row].numpy().decode(), why[row].numpy().decode()
-            images[position] = batch[row]
-        if on_progress:
-            on_progress(len(batch))
-    return images, digests, reasons
+    """(images, content hashes, reasons) at the head's configuration's size and resize."""
+    return decode_resized(paths, loaded.config.size, loaded.config.resize, batch_size, on_progress)
 
 
 def eval_finetuned(loaded, split: str, store: str | Path | None) -> dict:
