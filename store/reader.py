@@ -1,6 +1,9 @@
 """The read API later stages use: configurations, aligned splits, batch iteration."""
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -39,14 +42,35 @@ def is_store(path: Path) -> bool:
 def init_store(path: Path) -> StoreLayout:
     """Create the store folder (or check an existing one is a store of this format)."""
     layout = StoreLayout(Path(path))
-    if layout.marker.is_file():
-        FeatureStore(path)  # validates format
-        return layout
-    if layout.root.exists() and any(layout.root.iterdir()):
+    if not layout.marker.is_file():
+        _publish_new_store(layout)
+    if not layout.marker.is_file():
         raise StoreError(f"Folder exists and is not a feature store (no store.json). Received: {layout.root}")
-    layout.root.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(layout.marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION})
+    FeatureStore(layout.root)  # validates format
     return layout
+
+
+def _publish_new_store(layout: StoreLayout) -> None:
+    """Build the store in a staging folder and rename it into place: processes that create the
+    same store at once (`--shard i/n` slices started together) see no store or a whole one,
+    never a folder whose store.json is still being written."""
+    root = layout.root
+    if root.exists() and any(root.iterdir()):
+        return  # not ours to fill; the caller refuses it unless it is (now) a store
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = atomic.temporary_name(root)
+    staging.mkdir()
+    try:
+        atomic.write_json(StoreLayout(staging).marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION})
+        try:
+            os.rename(staging, root)  # replaces a missing or empty folder, never a filled one
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            return  # another creator published first
+        atomic.fsync_dir(root.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class FeatureStore:
