@@ -15,6 +15,7 @@ from rich.markup import escape  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from extract import augment_options  # noqa: E402
 from extract.backbones import BACKBONES  # noqa: E402
 from extract.engines import ENGINES  # noqa: E402
 from extract.engines.progress import WorkerMeter  # noqa: E402
@@ -86,10 +87,10 @@ def run(
     max_retries: Annotated[Optional[int], typer.Option(help="Retries of a failed shard task under Ray [default: 2].")] = None,
     shard: Annotated[Optional[str], typer.Option(help="Do only slice i of n (0 <= i < n), e.g. 3/16; then `extract merge`.")] = None,
     views: Annotated[int, typer.Option(help="Also cache K fixed augmented views of the train images (for fine-tuning).")] = 0,
-    flip: Annotated[bool, typer.Option(help="Views: random horizontal flips.")] = True,
-    rotation: Annotated[float, typer.Option(help="Views: rotation range, fraction of a full turn.")] = 0.1,
-    zoom: Annotated[float, typer.Option(help="Views: zoom range (scale 1 +/- zoom).")] = 0.1,
-    shift: Annotated[float, typer.Option(help="Views: shift range, fraction of the size.")] = 0.1,
+    flip: augment_options.Flip = augment_options.DEFAULT.flip,
+    rotation: augment_options.Rotation = augment_options.DEFAULT.rotation,
+    zoom: augment_options.Zoom = augment_options.DEFAULT.zoom,
+    shift: augment_options.Shift = augment_options.DEFAULT.shift,
     augment_seed: Annotated[int, typer.Option(help="Views: seed; a view is a function of seed, view and image.")] = 0,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""

@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from extract import augment_options
+
 FinetunePath = Enum("FinetunePath", {name: name for name in ("cached", "full")}, type=str)
 
 
@@ -29,10 +31,10 @@ def finetune(
     learning_rate: Annotated[float, typer.Option(help="SGD learning rate (small: the blocks are pretrained).")] = 1e-4,
     momentum: Annotated[float, typer.Option(help="SGD momentum.")] = 0.9,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without a lower validation loss, keeping the best epoch's weights; 0 = all epochs, last weights.")] = 5,
-    flip: Annotated[bool, typer.Option(help="Augment: random horizontal flips.")] = True,
-    rotation: Annotated[float, typer.Option(help="Augment: rotation range, fraction of a full turn.")] = 0.1,
-    zoom: Annotated[float, typer.Option(help="Augment: zoom range (scale 1 +/- zoom).")] = 0.1,
-    shift: Annotated[float, typer.Option(help="Augment: shift range, fraction of the size.")] = 0.1,
+    flip: augment_options.Flip = augment_options.DEFAULT.flip,
+    rotation: augment_options.Rotation = augment_options.DEFAULT.rotation,
+    zoom: augment_options.Zoom = augment_options.DEFAULT.zoom,
+    shift: augment_options.Shift = augment_options.DEFAULT.shift,
     seed: Annotated[int, typer.Option(help="Seed of the views, the online augmentation and the batch order.")] = 0,
     memory_limit: Annotated[Optional[float], typer.Option(help="MB of activations or images to hold in memory (default: half of the available).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Head folder (default: STORE/heads/HEAD-ID).")] = None,
