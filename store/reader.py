@@ -45,7 +45,7 @@ def init_store(path: Path) -> StoreLayout:
     if not layout.marker.is_file():
         _publish_new_store(layout)
     if not layout.marker.is_file():
-        raise StoreError(f"Folder exists and is not a feature store (no store.json). Received: {layout.root}")
+        raise StoreError(f"Path exists and is not a feature store (no store.json). Received: {layout.root}")
     FeatureStore(layout.root)  # validates format
     return layout
 
@@ -55,7 +55,7 @@ def _publish_new_store(layout: StoreLayout) -> None:
     same store at once (`--shard i/n` slices started together) see no store or a whole one,
     never a folder whose store.json is still being written."""
     root = layout.root
-    if root.exists() and any(root.iterdir()):
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
         return  # not ours to fill; the caller refuses it unless it is (now) a store
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = atomic.temporary_name(root)

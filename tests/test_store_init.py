@@ -67,3 +67,11 @@ def test_store_of_another_format_version_is_refused(tmp_path):
         f'{{"format": "bottleneck-feature-store", "version": {FORMAT_VERSION + 1}}}')
     with pytest.raises(StoreError, match="Unsupported store format"):
         init_store(tmp_path / "store")
+
+
+def test_a_file_given_as_the_store_is_refused_untouched(tmp_path):
+    (tmp_path / "features.h5").write_bytes(b"mine")
+    with pytest.raises(StoreError, match=r"not a feature store \(no store.json\)\. Received: .*features.h5"):
+        init_store(tmp_path / "features.h5")
+    assert (tmp_path / "features.h5").read_bytes() == b"mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["features.h5"]
