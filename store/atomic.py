@@ -27,6 +27,11 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def is_temporary_of(path: Path, final: Path) -> bool:
+    """True for a temporary name of `final` (any process's)."""
+    return path.name.startswith(f".{final.name}.") and path.name.endswith(TMP_SUFFIX)
+
+
 def publish(tmp: Path, final: Path) -> None:
     """fsync a finished temporary file and rename it to its final name."""
     with open(tmp, "rb+") as handle:

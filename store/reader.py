@@ -1,9 +1,6 @@
 """The read API later stages use: configurations, aligned splits, batch iteration."""
 from __future__ import annotations
 
-import errno
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -42,35 +39,23 @@ def is_store(path: Path) -> bool:
 def init_store(path: Path) -> StoreLayout:
     """Create the store folder (or check an existing one is a store of this format)."""
     layout = StoreLayout(Path(path))
-    if not layout.marker.is_file():
-        _publish_new_store(layout)
+    if not layout.marker.is_file() and _free_for_a_store(layout):
+        layout.root.mkdir(parents=True, exist_ok=True)
+        # Creators racing here (`--shard i/n` slices started together) each publish the same marker.
+        atomic.write_json(layout.marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION})
     if not layout.marker.is_file():
         raise StoreError(f"Path exists and is not a feature store (no store.json). Received: {layout.root}")
     FeatureStore(layout.root)  # validates format
     return layout
 
 
-def _publish_new_store(layout: StoreLayout) -> None:
-    """Build the store in a staging folder and rename it into place: processes that create the
-    same store at once (`--shard i/n` slices started together) see no store or a whole one,
-    never a folder whose store.json is still being written."""
+def _free_for_a_store(layout: StoreLayout) -> bool:
+    """Missing, or a folder holding nothing but temporaries of store.json (another creator's,
+    in flight or dead); the folder itself is kept, so a mount point or a symlink works."""
     root = layout.root
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        return  # not ours to fill; the caller refuses it unless it is (now) a store
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = atomic.temporary_name(root)
-    staging.mkdir()
-    try:
-        atomic.write_json(StoreLayout(staging).marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION})
-        try:
-            os.rename(staging, root)  # replaces a missing or empty folder, never a filled one
-        except OSError as error:
-            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            return  # another creator published first
-        atomic.fsync_dir(root.parent)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    if not root.exists():
+        return True
+    return root.is_dir() and all(atomic.is_temporary_of(entry, layout.marker) for entry in root.iterdir())
 
 
 class FeatureStore:

@@ -24,7 +24,8 @@ def _create_each_round(roots: list[str], barrier, report: str) -> None:
 
 def test_concurrent_creators_all_get_one_valid_store(tmp_path):
     parent, reports = tmp_path / "stores", tmp_path / "reports"
-    parent.mkdir(), reports.mkdir()
+    parent.mkdir()
+    reports.mkdir()
     roots = [str(parent / f"store{i}") for i in range(ROUNDS)]
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TensorFlow threads
     barrier = context.Barrier(CREATORS)
@@ -40,14 +41,31 @@ def test_concurrent_creators_all_get_one_valid_store(tmp_path):
     for root in roots:
         FeatureStore(root)
         assert [p.name for p in Path(root).iterdir()] == ["store.json"]
-    assert sorted(p.name for p in parent.iterdir()) == sorted(f"store{i}" for i in range(ROUNDS)), "staging left behind"
+    assert sorted(p.name for p in parent.iterdir()) == sorted(f"store{i}" for i in range(ROUNDS)), "nothing written beside the stores"
 
 
-def test_existing_empty_folder_becomes_a_store(tmp_path):
+def test_existing_empty_folder_becomes_a_store_in_place(tmp_path):
     (tmp_path / "store").mkdir()
+    folder = (tmp_path / "store").stat().st_ino
     init_store(tmp_path / "store")
-    assert FeatureStore(tmp_path / "store")
+    FeatureStore(tmp_path / "store")
+    assert (tmp_path / "store").stat().st_ino == folder, "a pre-made folder (a mount point, say) must be kept"
     assert init_store(tmp_path / "store").root == tmp_path / "store"  # a second call reuses it
+
+
+def test_symlink_to_an_empty_folder_becomes_a_store(tmp_path):
+    (tmp_path / "volume").mkdir()
+    (tmp_path / "store").symlink_to(tmp_path / "volume")
+    init_store(tmp_path / "store")
+    assert (tmp_path / "store").is_symlink()
+    assert [p.name for p in (tmp_path / "volume").iterdir()] == ["store.json"]
+
+
+def test_folder_left_with_a_dead_creators_temporary_becomes_a_store(tmp_path):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / ".store.json.otherhost.4242.tmp").write_text("{")
+    init_store(tmp_path / "store")
+    FeatureStore(tmp_path / "store")
 
 
 def test_folder_that_is_not_a_store_is_refused_untouched(tmp_path):
