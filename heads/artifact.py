@@ -39,7 +39,7 @@ KERAS_FILE, SKOPS_FILE = "model.keras", "model.skops"
 # Every type a scikit-learn head may hold beyond skops' own defaults. Anything else in a
 # model.skops file is refused at load time instead of being trusted blindly.
 TRUSTED_TYPES = frozenset({
-    "heads.reduce.SpatialReducer", "heads.svm.SVMHead",
+    "heads.kinds.reduce.SpatialReducer", "heads.kinds.svm.SVMHead",
     "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler",
     "sklearn.linear_model._logistic.LogisticRegression", "sklearn.linear_model._stochastic_gradient.SGDClassifier",
     "sklearn.linear_model._sgd_fast.Hinge", "sklearn.linear_model._sgd_fast.Log",
@@ -122,7 +122,7 @@ def staged_folder(final: Path) -> Iterator[Path]:
 
 # -- the model file ---------------------------------------------------------------------------
 def save_estimator(estimator, folder: Path) -> str:
-    from heads.dense import DenseHead
+    from heads.kinds.dense import DenseHead
 
     if isinstance(estimator, DenseHead):
         estimator.model_.save(folder / KERAS_FILE)
@@ -155,7 +155,7 @@ def load_estimator(folder: Path, record: dict):
     if record["model_file"] == KERAS_FILE:
         import keras
 
-        from heads.dense import DenseHead
+        from heads.kinds.dense import DenseHead
 
         params = dict(record["params"])
         params["hidden"] = tuple(params["hidden"])

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table  # noqa: E402
 
 from heads.errors import first_line  # noqa: E402
-from heads.registry import KINDS, ClassWeight, KindName, ReduceMode, parse_param  # noqa: E402
+from heads.kinds.registry import KINDS, ClassWeight, KindName, ReduceMode, parse_param  # noqa: E402
 
 app = typer.Typer(help="Stage two: train, evaluate, compare and use classifier heads on cached features.",
                   no_args_is_help=True, pretty_exceptions_enable=False)

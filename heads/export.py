@@ -18,8 +18,8 @@ import numpy as np
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.binding import build_extractor, view_for_head
 from heads.errors import HeadError
-from heads.linear import keras_layers, linear_form
-from heads.registry import KINDS, get_kind
+from heads.kinds.linear import keras_layers, linear_form
+from heads.kinds.registry import KINDS, get_kind
 
 TOLERANCE = 0.02  # probability; features are stored as float16, the export computes them in float32
 

@@ -117,7 +117,7 @@ def image_data(scan, size: int, resize: str, batch_size: int = 32,
 
 
 def encode_targets(labels: np.ndarray, classes) -> np.ndarray:
-    """Store label ids -> what the head's output is trained against (as heads.dense does)."""
+    """Store label ids -> what the head's output is trained against (as heads.kinds.dense does)."""
     classes = np.asarray(classes)
     encoded = np.searchsorted(classes, labels)
     return encoded.astype(np.float32).reshape(-1, 1) if len(classes) == 2 else encoded.astype(np.int32)

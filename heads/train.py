@@ -20,7 +20,7 @@ from heads.data import (StreamSource, buffer_rows_for, default_memory_limit_mb, 
                         split_keys)
 from heads.errors import HeadError
 from heads.incremental import STREAM_BATCH, fit_pipeline_stream, predict_proba_stream
-from heads.registry import KINDS, classifier_of, get_kind, make_head, search_space
+from heads.kinds.registry import KINDS, classifier_of, get_kind, make_head, search_space
 from store import FeatureStore
 
 # --option -> estimator parameter, for the options the CLI spells out

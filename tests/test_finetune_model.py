@@ -8,7 +8,7 @@ import pytest
 
 from extract.backbones import get_backbone
 from extract.model import build_section
-from heads.dense_model import build_top_model
+from heads.kinds.dense_model import build_top_model
 from heads.errors import HeadError
 from heads.finetune_model import FineTuneNet, is_batch_norm, plan_reopen
 from tests.test_heads_support import tiny_weights

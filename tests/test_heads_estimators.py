@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from heads.dense import DenseHead
-from heads.reduce import SpatialReducer
-from heads.svm import SVMHead
+from heads.kinds.dense import DenseHead
+from heads.kinds.reduce import SpatialReducer
+from heads.kinds.svm import SVMHead
 
 # Small and quick, but the same code path as the default head.
 DENSE = DenseHead(hidden=(16,), epochs=12, batch_size=64, learning_rate=3e-2, patience=0, random_state=0)

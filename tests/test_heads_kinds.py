@@ -6,7 +6,7 @@ import pytest
 from sklearn.model_selection import cross_val_score
 
 from heads.errors import HeadError
-from heads.registry import KINDS, get_kind, make_head, parse_param, search_space
+from heads.kinds.registry import KINDS, get_kind, make_head, parse_param, search_space
 from tests.test_heads_support import features
 
 FAST = {"dense": {"epochs": 30, "hidden": (16,), "batch_size": 16, "patience": 0, "learning_rate": 3e-3},

@@ -16,10 +16,10 @@ from heads.binding import build_extractor, check_reproduces, resolve_config_weig
 from heads.errors import HeadError
 from heads.evaluate import eval_head
 from heads.export import export_head
-from heads.linear import keras_layers, linear_form
+from heads.kinds.linear import keras_layers, linear_form
 from heads.predict import compute_features, predict_images
-from heads.reduce import reduce_features
-from heads.registry import make_head
+from heads.kinds.reduce import reduce_features
+from heads.kinds.registry import make_head
 from heads.train import fit_head
 from store import FeatureStore
 from tests.test_heads_support import binary_store, features, multi_store, new_images, pooled_store  # noqa: F401

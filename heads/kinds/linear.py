@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from heads.errors import HeadError
-from heads.svm import SVMHead
+from heads.kinds.svm import SVMHead
 
 LINKS = ("binary", "softmax", "ovr")
 

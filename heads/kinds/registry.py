@@ -18,10 +18,10 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from heads.dense import DenseHead
+from heads.kinds.dense import DenseHead
 from heads.errors import HeadError
-from heads.reduce import REDUCE_MODES, SpatialReducer
-from heads.svm import SVMHead
+from heads.kinds.reduce import REDUCE_MODES, SpatialReducer
+from heads.kinds.svm import SVMHead
 
 CLASS_WEIGHTS = ("none", "balanced")
 RESERVED = {"reduce": "--reduce", "class_weight": "--class-weight", "random_state": "--seed"}

@@ -22,8 +22,8 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from heads import dense_model
-from heads.reduce import check_reduce
+from heads.kinds import dense_model
+from heads.kinds.reduce import check_reduce
 
 OPTIMIZERS = ("rmsprop", "adam", "adamw", "sgd", "nadam")
 PREDICT_CHUNK = 4096
