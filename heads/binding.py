@@ -1,117 +1,156 @@
-"""A head is bound to one extractor configuration: find its features, rebuild its backbone, refuse the rest.
+"""Which rows of today's data a head may be scored on, and in which of its classes.
 
-A head fitted on one configuration's features gives meaningless numbers on another's
-(other backbone, weights, size, layer, pooling...). Every stage that feeds a head
-(eval, predict, export) goes through here, and refuses with one line instead.
+A head's labels are integers into its own class names. The data of the day may name its
+classes in another order, have gained or lost classes, moved files between splits or
+relabelled them. Everything here is compared by class NAME and by content HASH:
+
+- a row's class is mapped to the head's class of the same name; a class the head does not
+  know is never scored as one it knows (those rows are left out, and said so);
+- a row keeps the split the head recorded for its content; content the head trained on is
+  a train row wherever else it appears (a copy in the validation folder is not scored as
+  validation); a row the head never saw takes its current split;
+- every difference is counted and said in one line each.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from heads.artifact import LoadedHead
 from heads.errors import HeadError
-from store import ConfigView, FeatureStore, is_store
-from store.config import ExtractorConfig
+from heads.record import HeadRows
 
-
-def _describe(config: ExtractorConfig) -> str:
-    pool = f", pool {config.pool}" if config.pool != "none" else ""
-    return f"{config.config_id} ({config.backbone} {config.size}px, {config.layer}{pool})"
-
-
-def view_for_head(head: LoadedHead, store: str | Path | None = None, required: bool = True) -> ConfigView | None:
-    """The store view of the head's configuration; the head's own store unless another is given.
-
-    With required=False a missing default store yields None (predict then computes every
-    feature itself); a store that is given but lacks the configuration is always refused.
-    """
-    explicit = store is not None
-    store = Path(store) if explicit else Path(head.record["store"])
-    if not is_store(store):
-        if explicit or required:
-            raise HeadError(f"Not a feature store (no store.json). Received: {store}")
-        return None
-    config = head.config
-    configs = FeatureStore(store).configs()
-    if config.config_id not in {c.config_id for c in configs}:
-        held = "; ".join(_describe(c) for c in configs) or "no configurations"
-        raise HeadError(f"Head {head.record['head_id']} was trained on configuration {_describe(config)}, "
-                        f"but store {store} holds {held}. Refusing: use the head with its own store.")
-    view = FeatureStore(store).view(config.config_id)
-    if tuple(view.config.feature_shape) != tuple(head.record["input_shape"]):
-        raise HeadError(f"Configuration {config.config_id} in store {store} has features of shape "
-                        f"{tuple(view.config.feature_shape)}; head {head.record['head_id']} takes "
-                        f"{tuple(head.record['input_shape'])}.")
-    return view
+UNLABELLED = -1
 
 
 @dataclass
-class Extractor:
-    """The head's backbone rebuilt from its configuration: raw RGB (0..255, size x size) -> features."""
+class SplitRows:
+    """The rows of one split to fit or score on, labels in the head's class space, aligned."""
 
-    config: ExtractorConfig
-    weights: object  # extract.weights.ResolvedWeights
-    model: object  # keras.Model
-    infer: object  # compiled images -> float32 features
+    split: str
+    hashes: list[str]
+    labels: np.ndarray  # index into the head's class names
+    paths: list[str]
+    notes: list[str] = field(default_factory=list)
 
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """Features as the store would hold them (rounded through the store's dtype)."""
-        out = np.asarray(self.infer(images), dtype=np.float32)
-        return out.astype(self.config.dtype).astype(np.float32)
+    def __len__(self) -> int:
+        return len(self.hashes)
 
-
-def resolve_config_weights(config: ExtractorConfig):
-    """The weights a configuration was extracted with, checked by sha256 (refused when they changed)."""
-    from extract.backbones import get_backbone
-    from extract.weights import resolve_weights
-
-    try:
-        resolved = resolve_weights(get_backbone(config.backbone), config.weights_source or "imagenet",
-                                   config.alpha, config.preprocess)
-    except ValueError as error:
-        raise HeadError(f"Cannot rebuild the backbone of configuration {config.config_id}: {error}") from None
-    if resolved.sha256 and resolved.sha256 != config.weights_sha256:
-        raise HeadError(f"Weights {config.weights_source} now have sha256 {resolved.sha256[:16]}...; configuration "
-                        f"{config.config_id} was extracted with {config.weights_sha256[:16]}... Refusing: the "
-                        f"features would not match the head.")
-    return resolved
+    def subset(self, keep: np.ndarray) -> "SplitRows":
+        keep = np.asarray(keep, dtype=bool)
+        return SplitRows(self.split, [h for h, k in zip(self.hashes, keep) if k], self.labels[keep],
+                         [p for p, k in zip(self.paths, keep) if k], list(self.notes))
 
 
-def build_extractor(config: ExtractorConfig, xla: bool | None = None) -> Extractor:
-    """Backbone + preprocessing + layer + pooling exactly as `extract run` built them for this configuration."""
-    from extract.backbones import get_backbone
-    from extract.model import build_base, build_feature_model
-    from extract.runner import compile_inference
-
-    resolved = resolve_config_weights(config)
-    backbone = get_backbone(config.backbone)
-    base, sha = build_base(backbone, config.size, resolved)
-    if sha != config.weights_sha256:
-        raise HeadError(f"The rebuilt {config.backbone} weights have identity {sha[:24]}...; configuration "
-                        f"{config.config_id} was extracted with {config.weights_sha256[:24]}... Refusing.")
-    model = build_feature_model(backbone, base, config.preprocess, config.layer, config.pool)
-    shape = tuple(int(d) for d in model.output.shape[1:])
-    if shape != tuple(config.feature_shape):
-        raise HeadError(f"The rebuilt backbone gives features of shape {shape}; configuration {config.config_id} "
-                        f"holds {tuple(config.feature_shape)}. Refusing.")
-    use_xla = backbone.xla_on_cpu if xla is None else xla
-    return Extractor(config, resolved, model, compile_inference(model, use_xla))
+def class_map(head_names: list[str], data_names: list[str]) -> np.ndarray:
+    """data label id -> head label id, or -1 for a class the head does not know."""
+    position = {name: i for i, name in enumerate(head_names)}
+    return np.array([position.get(name, UNLABELLED) for name in data_names], dtype=np.int64)
 
 
-def check_reproduces(config: ExtractorConfig, view: ConfigView, fresh: np.ndarray, hashes: list[str],
-                     tolerance: float = 0.02) -> None:
-    """Refuse when features recomputed here for stored images differ from the store's.
+def _usable(index) -> np.ndarray:
+    labels = np.asarray(index.labels, dtype=np.int64)
+    return np.flatnonzero((np.asarray(index.reasons, dtype=object) == "") & (labels >= 0))
 
-    This catches a configuration that does not match the images the store holds
-    (another backbone build, other weights under the same name, other resizing).
-    """
-    stored = view.features_for(hashes).astype(np.float32)
-    scale = max(float(np.abs(stored).max()), 1e-6)
-    worst = float(np.abs(np.asarray(fresh, np.float32) - stored).max()) / scale
-    if worst > tolerance:
-        raise HeadError(f"Features recomputed for {len(hashes)} stored images differ from the store's by "
-                        f"{worst:.3f} of their range (allowed {tolerance}): this backbone does not reproduce "
-                        f"configuration {config.config_id}. Refusing.")
+
+def index_rows(index, class_names: list[str]) -> HeadRows:
+    """Every usable labelled row of a dataset index, in the class space of `class_names` (at fit time)."""
+    rows = _usable(index)
+    mapping = class_map(class_names, list(index.classes))
+    labels = mapping[np.asarray(index.labels, dtype=np.int64)[rows]]
+    known = labels >= 0
+    hashes = np.asarray(index.hashes, dtype=object)[rows][known].astype(str)
+    splits = np.asarray(index.splits, dtype=object)[rows][known].astype(str)
+    return HeadRows(hashes, splits, labels[known])
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n != 1 else f"1 {what.replace('rows', 'row').replace('images', 'image')}"
+
+
+def rows_to_score(head_names: list[str], recorded: HeadRows, index, split: str,
+                  train_split: str = "train") -> SplitRows:
+    """The rows of `split` a head with `recorded` rows may be scored on in today's `index`."""
+    rows = _usable(index)
+    data_labels = np.asarray(index.labels, dtype=np.int64)[rows]
+    labels = class_map(head_names, list(index.classes))[data_labels]
+    hashes = np.asarray(index.hashes, dtype=object)[rows].astype(str)
+    now = np.asarray(index.splits, dtype=object)[rows].astype(str)
+    paths = np.asarray(index.paths, dtype=object)[rows].astype(str)
+    split_of = recorded.split_of()
+    trained = recorded.trained(train_split)
+    known = np.array([h in split_of for h in hashes], dtype=bool)
+    was_trained = np.array([h in trained for h in hashes], dtype=bool)
+    then = np.array([split_of.get(h, s) for h, s in zip(hashes, now)], dtype=object).astype(str)
+    chosen = then == split
+    notes: list[str] = []
+
+    if split != train_split:
+        leaked = was_trained & (now == split)
+        if leaked.any():
+            notes.append(f"{_count(int(leaked.sum()), 'rows')} of {split} hold content the head was trained on "
+                         f"(a copy of a {train_split} image, or a file moved from {train_split}; e.g. "
+                         f"{paths[leaked][0]}): not scored as {split}.")
+    moved_in = chosen & known & ~was_trained & (now != split)
+    moved_out = ~chosen & known & ~was_trained & (now == split)
+    if moved_in.any() or moved_out.any():
+        example = paths[moved_in | moved_out][0]
+        notes.append(f"{_count(int((moved_in | moved_out).sum()), 'rows')} changed split since the head was fitted "
+                     f"(e.g. {example}); scored by the head's own split record: {int(moved_out.sum())} left out of "
+                     f"{split}, {int(moved_in.sum())} kept in it.")
+    new = chosen & ~known
+    if new.any():
+        notes.append(f"{_count(int(new.sum()), 'rows')} of {split} are new since the head was fitted "
+                     f"(the head never saw them; scored).")
+    unknown = chosen & (labels < 0)
+    if unknown.any():
+        names = sorted({index.classes[c] for c in data_labels[unknown]})
+        notes.append(f"{_count(int(unknown.sum()), 'rows')} of {split} are of classes the head was not trained on "
+                     f"({', '.join(names)}): not scored.")
+    recorded_label = dict(zip(recorded.hashes.tolist(), recorded.labels.tolist()))
+    relabelled = chosen & known & (labels >= 0) & np.array(
+        [recorded_label.get(h, c) != c for h, c in zip(hashes, labels)], dtype=bool)
+    if relabelled.any():
+        notes.append(f"{_count(int(relabelled.sum()), 'rows')} of {split} changed class since the head was fitted "
+                     f"(e.g. {paths[relabelled][0]}); scored with their class of today.")
+    present = set(hashes.tolist())
+    gone = sum(1 for h, s in zip(recorded.hashes.tolist(), recorded.splits.tolist()) if s == split and h not in present)
+    if gone:
+        notes.append(f"{_count(gone, 'rows')} of the head's {split} split are no longer in the data.")
+    keep = chosen & (labels >= 0)
+    return SplitRows(split, hashes[keep].tolist(), labels[keep], paths[keep].tolist(), notes)
+
+
+def fit_rows(index, class_names: list[str], split: str, train_split: str = "train") -> SplitRows:
+    """At fit time: the rows of a split; outside the train split, content also in the train split is
+    left out (a copy of a training image is no validation image), and said so."""
+    current = index_rows(index, class_names)
+    return rows_to_score(class_names, current, index, split, train_split) if split != train_split else \
+        _exact_split(index, class_names, split)
+
+
+def _exact_split(index, class_names: list[str], split: str) -> SplitRows:
+    rows = _usable(index)
+    labels = class_map(class_names, list(index.classes))[np.asarray(index.labels, dtype=np.int64)[rows]]
+    splits = np.asarray(index.splits, dtype=object)[rows].astype(str)
+    keep = (splits == split) & (labels >= 0)
+    hashes = np.asarray(index.hashes, dtype=object)[rows][keep].astype(str)
+    paths = np.asarray(index.paths, dtype=object)[rows][keep].astype(str)
+    return SplitRows(split, hashes.tolist(), labels[keep], paths.tolist())
+
+
+def check_classes(head_names: list[str], index) -> list[str]:
+    """One line when the data's classes differ from the head's (by name); refuses when none is shared."""
+    data = list(index.classes)
+    shared = [c for c in data if c in head_names]
+    if not shared:
+        raise HeadError(f"The data names the classes {', '.join(data)}; the head knows {', '.join(head_names)}: "
+                        f"none in common. Refusing.")
+    added = [c for c in data if c not in head_names]
+    removed = [c for c in head_names if c not in data]
+    notes = []
+    if added or removed:
+        parts = ([f"added {', '.join(added)} (not scored)"] if added else []) + \
+                ([f"removed {', '.join(removed)}"] if removed else [])
+        notes.append(f"The data's classes changed since the head was fitted: {'; '.join(parts)}.")
+    return notes

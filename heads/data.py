@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
-from heads.errors import HeadError
-from store import ConfigView, SplitData, StoreError
+from store import ConfigView
 
 MEMORY_FRACTION = 0.5  # of the memory available now, for the features of all splits a fit reads
 
@@ -39,32 +37,6 @@ def row_bytes(feature_shape: tuple[int, ...]) -> int:
     return 4 * math.prod(feature_shape)
 
 
-@dataclass
-class SplitKeys:
-    """A split's rows without their features: content hashes, labels and paths, aligned."""
-
-    split: str
-    hashes: list[str]
-    labels: np.ndarray
-    paths: list[str]
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-
-def split_keys(view: ConfigView, split: str) -> SplitKeys:
-    try:
-        hashes, labels, paths = view.keys(split)
-    except StoreError as error:  # no completed run, or an unknown split: one clear line
-        raise HeadError(f"{error} (configuration {view.config.config_id})") from None
-    return SplitKeys(split, hashes, labels, paths)
-
-
-def read_split(view: ConfigView, split: str) -> SplitData:
-    split_keys(view, split)  # the same clear refusal for an unknown split
-    return view.read(split)
-
-
 class StreamSource:
     """Batches of (features, labels) for some rows of a configuration, read from the store as needed."""
 
@@ -77,9 +49,9 @@ class StreamSource:
         self.batches_read = 0
 
     @classmethod
-    def for_split(cls, view: ConfigView, split: str, buffer_rows: int) -> "StreamSource":
-        keys = split_keys(view, split)
-        return cls(view, keys.hashes, keys.labels, buffer_rows)
+    def for_rows(cls, view: ConfigView, rows, buffer_rows: int) -> "StreamSource":
+        """A source over the rows of a split (heads.binding.SplitRows)."""
+        return cls(view, rows.hashes, rows.labels, buffer_rows)
 
     def __len__(self) -> int:
         return len(self.hashes)

@@ -1,38 +1,70 @@
 """`heads eval` and `heads list`: a head's numbers again on any split, and every head of a store ranked.
 
-Eval reads the split from the store the head was trained on (or one given, which
-must hold the head's exact configuration), streaming it when it is larger than memory.
+Eval reads the head's inputs from the store it was trained on (or one given, which must hold
+the head's exact configurations) for the rows heads.binding allows: classes matched by name,
+rows kept in the split the head recorded for them, every difference said in one line. Rows
+are read a bounded number at a time, so a split larger than memory is scored all the same.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from heads import metrics as metrics_mod
-from heads.artifact import list_heads, load_head, resolve_head
-from heads.binding import view_for_head
-from heads.data import StreamSource, buffer_rows_for, default_memory_limit_mb
+import numpy as np
+
+from heads import binding, metrics as metrics_mod
+from heads.artifact import LoadedHead, list_heads, load_head, resolve_head
+from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
-from heads.incremental import predict_proba_stream
-from store import FeatureStore
+from store import FeatureStore, is_store
+
+
+def head_data(loaded: LoadedHead, store: str | Path | None = None, dataset: str | None = None):
+    """(dataset index, a view per input configuration, notes) for scoring a head.
+
+    The default dataset is the head's own; another (a test folder extracted as its own dataset)
+    is named with `dataset`."""
+    store = Path(store) if store is not None else loaded.store
+    if not is_store(store):
+        raise HeadError(f"Not a feature store (no store.json). Received: {store}")
+    features = FeatureStore(store)
+    own = loaded.record["data"]["dataset"]
+    notes: list[str] = []
+    if dataset is None and own not in features.datasets():
+        index, _ = features.dataset_choice(None)
+        notes.append(f"Store {store} has no dataset {own!r} (the head's); scoring on dataset {index.name!r}.")
+    else:
+        index = features.dataset(dataset or own)
+    views = loaded.inputs.views(store, index.name, loaded.head_id)
+    notes += binding.check_classes(loaded.class_names, index)
+    if index.name == own and index.digest() != loaded.record["data"]["digest"]:
+        notes.append(f"The data under head {loaded.head_id} changed since it was fitted (dataset {own}): rows are "
+                     f"matched by content and class name, and keep the split the head recorded.")
+    return index, views, notes
+
+
+def predict_rows(loaded: LoadedHead, views, hashes: list[str], chunk_rows: int) -> np.ndarray:
+    """The head's probabilities for stored rows, a bounded number of rows at a time."""
+    proba = np.zeros((len(hashes), len(loaded.classes_)))
+    for positions, parts in loaded.inputs.read_chunks(views, hashes, chunk_rows):
+        proba[positions] = loaded.predict_proba(parts)
+    return proba
 
 
 def eval_head(head: str | Path, split: str = "validation", store: str | Path | None = None,
-              memory_limit_mb: float | None = None) -> dict:
-    """Metrics of a head on one split of its configuration's features."""
+              dataset: str | None = None, memory_limit_mb: float | None = None) -> dict:
+    """Metrics of a head on one split of its data (or of `dataset`), with a note for each difference."""
     loaded = load_head(resolve_head(head, store))
-    if loaded.record["kind"] == "finetune":
-        from heads.finetune_use import eval_finetuned
-
-        return eval_finetuned(loaded, split, store)
-    view = view_for_head(loaded, store)
+    index, views, notes = head_data(loaded, store, dataset)
+    rows = binding.rows_to_score(loaded.class_names, loaded.rows, index, split, loaded.record["train_split"])
+    rows = loaded.inputs.with_features(views, rows)
+    if len(rows) == 0:
+        raise HeadError(f"The {split!r} split of dataset {index.name} has no rows head {loaded.head_id} can be "
+                        f"scored on. Splits: {', '.join(index.split_names())}")
     limit = default_memory_limit_mb() if memory_limit_mb is None else float(memory_limit_mb)
-    source = StreamSource.for_split(view, split, buffer_rows_for(view.config.feature_shape, limit, 512))
-    if len(source) == 0:
-        raise HeadError(f"The {split!r} split of configuration {view.config.config_id} has no features.")
-    proba, labels = predict_proba_stream(loaded.estimator, source)
-    result = metrics_mod.classification_metrics(labels, proba, loaded.estimator.classes_, view.class_names)
-    result["head_id"] = loaded.record["head_id"]
-    result["split"] = split
+    chunk = buffer_rows_for(loaded.inputs.shapes[0], limit, 512)
+    proba = predict_rows(loaded, views, rows.hashes, chunk)
+    result = metrics_mod.classification_metrics(rows.labels, proba, loaded.classes_, loaded.class_names)
+    result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes)
     return result
 
 
@@ -44,11 +76,18 @@ def _rank_key(record: dict, split: str):
 
 
 def list_store_heads(store: str | Path, config: str | None = None, split: str = "validation") -> list[dict]:
-    """Every head of the store (optionally of one configuration), best first by `split` accuracy then log loss."""
-    wanted = FeatureStore(store).select(config).config_id if config is not None else None
+    """Every head of the store (optionally reading one configuration), best first by `split` accuracy then log
+    loss; `data_changed` says when the dataset a head was fitted on has changed since (compared by digest)."""
+    features = FeatureStore(store)
+    wanted = features.select(config).config_id if config is not None else None
+    digests: dict[str, str | None] = {}
     rows = []
     for folder, record in list_heads(store):
-        if wanted is not None and record.get("config_id") != wanted:
+        ids = [c["config_id"] for c in record["inputs"]]
+        if wanted is not None and wanted not in ids:
             continue
-        rows.append({**record, "folder": str(folder)})
+        name = record["data"]["dataset"]
+        if name not in digests:
+            digests[name] = features.dataset(name).digest() if name in features.datasets() else None
+        rows.append({**record, "folder": str(folder), "data_changed": digests[name] != record["data"]["digest"]})
     return sorted(rows, key=lambda r: _rank_key(r, split))

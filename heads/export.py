@@ -1,11 +1,12 @@
-"""`heads export`: one Keras model from raw images to class probabilities.
+"""`heads export`: one Keras model from raw images to class probabilities, for every kind.
 
-    image (any size, RGB 0..255) -> Resizing (as extraction) -> preprocessing (frozen Dense(3))
-        -> frozen base up to the configuration's layer (+ pooling) -> head -> probabilities
+    image (any size, RGB 0..255) -> per input configuration: Resizing (as extraction)
+        -> the configuration's extractor (preprocessing -> frozen base up to its layer [+ pooling])
+    -> the head's model as Keras layers (heads.kinds.models) -> probabilities
 
-Built only from Keras's own layers, so plain `keras.models.load_model` reads it. Before
-the file is put in place, it is loaded back and its probabilities are compared with
-the head's own on stored features (what `heads predict` gives) for a few images of the store.
+Built only from Keras's own layers, so plain `keras.models.load_model` reads it. Before the
+file is put in place, it is loaded back and its probabilities are compared, on images of the
+store, with what `heads predict` gives for them (the head on the stored features).
 """
 from __future__ import annotations
 
@@ -16,10 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from heads.artifact import LoadedHead, load_head, resolve_head
-from heads.binding import build_extractor, view_for_head
 from heads.errors import HeadError
-from heads.kinds.linear import keras_layers, linear_form
-from heads.kinds.registry import KINDS, get_kind
+from heads.kinds.registry import KINDS
 
 TOLERANCE = 0.02  # probability; features are stored as float16, the export computes them in float32
 
@@ -32,98 +31,66 @@ class ExportResult:
     agreement: float  # share of checked images with the same top class
 
 
-def _dense_layers(estimator, x):
-    """The dense head's layers, copied; a sigmoid output becomes the equivalent 2-class softmax."""
+def check_exportable(loaded: LoadedHead) -> None:
+    """Refuse a head that is no Keras layer, before any backbone is built (a dry run on symbolic inputs)."""
     import keras
 
-    layers = [layer for layer in estimator.model_.layers if not isinstance(layer, keras.layers.InputLayer)]
-    for layer in layers[:-1]:
-        copy = layer.__class__.from_config(layer.get_config())
-        x = copy(x)
-        if copy.weights:
-            copy.set_weights(layer.get_weights())
-    output = layers[-1]
-    kernel, bias = output.get_weights()
-    if kernel.shape[1] == 1:  # softmax([0, s]) == [1 - sigmoid(s), sigmoid(s)]
-        kernel = np.concatenate([np.zeros_like(kernel), kernel], axis=1)
-        bias = np.concatenate([np.zeros_like(bias), bias])
-    final = keras.layers.Dense(kernel.shape[1], activation="softmax", name="output")
-    x = final(x)
-    final.set_weights([kernel, bias])
-    return x
+    if not loaded.kind.exportable:
+        exportable = ", ".join(k.name for k in KINDS.values() if k.exportable)
+        raise HeadError(f"A {loaded.kind.name} head is not a Keras layer; exportable kinds: {exportable} "
+                        f"(svm with kernel=linear, sgd with loss=log_loss). Received: {loaded.head_id}")
+    loaded.model.to_keras([keras.Input(shape) for shape in loaded.inputs.shapes])
 
 
-def _reduce_layer(mode: str, rank: int):
+def build_export_model(loaded: LoadedHead, size: int | None = None):
+    """The whole classifier (not yet saved); `size` fixes the input size (None: any size)."""
     import keras
 
-    if mode == "flatten" or rank == 1:
-        return keras.layers.Flatten(name="reduce_flatten")
-    return keras.layers.GlobalAveragePooling2D(name="reduce_avg") if mode == "avg" else \
-        keras.layers.GlobalMaxPooling2D(name="reduce_max")
+    image = keras.Input(shape=(size, size, 3), name="image")
+    tensors = []
+    for extractor in loaded.inputs.extractors():
+        extractor.model.trainable = False
+        tensors.append(extractor.model(extractor.resizing_layer()(image)))
+    probabilities = loaded.model.to_keras(tensors)
+    names = "_".join(c.backbone for c in loaded.inputs.configs)
+    return keras.Model(image, probabilities, name=f"{names}_{loaded.kind.name}_classifier")
 
 
-def build_export_model(head: LoadedHead, extractor):
-    """The full model (not yet saved)."""
-    import keras
-
-    from extract.model import resizing_layer
-
-    config = head.config
-    extractor.model.trainable = False
-    inputs = keras.Input(shape=(None, None, 3), name="image")
-    x = resizing_layer(config.size, config.resize)(inputs)
-    x = extractor.model(x)
-    if get_kind(head.record["kind"]).keras:
-        x = _dense_layers(head.estimator, x)
-    else:
-        form = linear_form(head.estimator)
-        x = keras_layers(form, _reduce_layer(form.reduce, len(config.feature_shape))(x))
-    return keras.Model(inputs, x, name=f"{config.backbone}_{head.record['kind']}_classifier")
-
-
-def _check_images(view, count: int) -> list[tuple[Path, str]]:
-    """Up to `count` (file, content hash) pairs of the store that are still on disk, validation split first."""
-    if view is None or view.index is None or count <= 0:
+def check_images(loaded: LoadedHead, store: str | Path | None, count: int) -> list[tuple[Path, np.ndarray]]:
+    """Up to `count` images of the store still on disk (validation split first), each with the
+    probabilities `heads predict` gives for it (the head on the stored features)."""
+    if count <= 0:
         return []
-    index, root = view.index, Path(view.index.data_root)
-    order = sorted(range(len(index)), key=lambda i: index.splits[i] != "validation")
-    picked = []
+    views = loaded.inputs.views(store if store is not None else loaded.store, head_id=loaded.head_id,
+                                required=store is not None)
+    if not views or views[0].index is None:
+        return []
+    index, root = views[0].index, Path(views[0].index.data_root)
+    order = sorted(range(len(index.paths)), key=lambda i: index.splits[i] != "validation")
+    picked: list[tuple[Path, str]] = []
     for i in order:
         path = root / index.paths[i]
-        if index.hashes[i] in view.catalog.rows and path.is_file():
+        if index.hashes[i] and loaded.inputs.present(views, [index.hashes[i]])[0] and path.is_file():
             picked.append((path, index.hashes[i]))
             if len(picked) == count:
                 break
-    return picked
+    if not picked:
+        return []
+    expected = loaded.predict_proba(loaded.inputs.stored(views, [h for _, h in picked]))
+    return [(path, want) for (path, _), want in zip(picked, expected)]
 
 
 def export_head(head: str | Path, out: str | Path, store: str | Path | None = None, check: int = 8) -> ExportResult:
-    """Write the head with its backbone as one `.keras` model, after checking it against the head."""
+    """Write the head with its inputs' backbones as one `.keras` model, after checking it against the head."""
     out = Path(out)
     if out.suffix != ".keras":
         raise HeadError(f"The exported model is a .keras file. Received: --out {out}")
     if out.exists():
         raise HeadError(f"Output file exists. Received: --out {out}")
     loaded = load_head(resolve_head(head, store))
-    if loaded.record["kind"] == "finetune":
-        from heads.finetune_export import export_finetuned
-
-        return export_finetuned(loaded, out, store, check)
-    spec = get_kind(loaded.record["kind"])
-    if not (spec.keras or spec.linear):
-        exportable = ", ".join(k.name for k in KINDS.values() if k.keras or k.linear)
-        raise HeadError(f"A {spec.name} head is not a Keras layer; exportable kinds: {exportable} "
-                        f"(svm with kernel=linear, sgd with loss=log_loss). Received: {loaded.record['head_id']}")
-    if not spec.keras:
-        linear_form(loaded.estimator)  # refuses rbf SVMs and the like before the backbone is built
-    view = view_for_head(loaded, store, required=False)
-    extractor = build_extractor(loaded.config)
-    model = build_export_model(loaded, extractor)
-
-    pairs = _check_images(view, check)
-    expected = loaded.predict_proba(view.features_for([h for _, h in pairs]).astype(np.float32)) if pairs else []
-    return save_checked(model, out, [(path, want) for (path, _), want in zip(pairs, expected)],
-                        "the head on stored features")
+    check_exportable(loaded)
+    expected = check_images(loaded, store, check)
+    return save_checked(build_export_model(loaded), out, expected, "the head on stored features")
 
 
 def save_checked(model, out: Path, expected: list, what: str) -> ExportResult:
@@ -131,7 +98,7 @@ def save_checked(model, out: Path, expected: list, what: str) -> ExportResult:
     with what the head predicts, and only then put it in place."""
     import keras
 
-    from extract.decode import read_and_decode
+    from extract import read_and_decode
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.keras")

@@ -1,8 +1,10 @@
-"""`heads predict`: new images -> the head's backbone -> the head -> top classes, as CSV or JSON.
+"""`heads predict`: new images -> the head's inputs -> the head -> top classes, as CSV or JSON.
 
-An image the store has already seen (same content hash, same configuration) is not
-run through the backbone again: its stored features are used. The others go through
-the same decode and resize path as `extract run`, then the rebuilt backbone.
+One path for every kind. An image the store has already seen (same content hash, and
+features of every configuration the head reads) is not run through a backbone again: its
+stored features are used. The others go through the same decode and resize path as
+`extract run`, then each configuration rebuilt by extract.Extractor (for a fine-tuned head:
+the frozen part below its cut, then its fine-tuned top).
 """
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from heads.artifact import load_head, resolve_head
-from heads.binding import build_extractor, check_reproduces, view_for_head
+from extract import sniff
+from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from store import atomic
 
@@ -45,8 +47,6 @@ def output_format(out: str | Path | None, format: str | None) -> str:
 
 def collect_images(inputs: list[str | Path]) -> list[Path]:
     """Files as given; folders walked (hidden entries skipped), keeping files that look like images."""
-    from extract.scan import sniff
-
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
@@ -73,28 +73,6 @@ def _file_hash(path: Path) -> tuple[str, str]:
         return "", f"unreadable: {error.strerror or error}"
 
 
-def compute_features(extractor, paths: list[str], batch_size: int,
-                     on_progress: Callable[[int], None] | None = None):
-    """(features, content hashes, reasons) for image files, through extract's own input pipeline."""
-    from extract.pipeline import image_batches
-
-    config = extractor.config
-    features = np.zeros((len(paths), *config.feature_shape), np.float32)
-    digests, reasons = [""] * len(paths), [""] * len(paths)
-    for images, positions, hashes, why in image_batches(paths, config.size, config.resize, batch_size):
-        images = images.numpy()
-        count = len(images)
-        if count < batch_size:  # one compiled shape, as in extraction
-            images = np.concatenate([images, np.zeros((batch_size - count, *images.shape[1:]), np.float32)])
-        batch_features = extractor.features(images)[:count]
-        for row, position in enumerate(positions.numpy()):
-            digests[position], reasons[position] = hashes[row].numpy().decode(), why[row].numpy().decode()
-            features[position] = batch_features[row]
-        if on_progress:
-            on_progress(count)
-    return features, digests, reasons
-
-
 def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path | None = None,
                    out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
                    verify: bool = True, on_progress: Callable[[int], None] | None = None) -> list[Prediction]:
@@ -103,47 +81,45 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
     if top < 1 or batch_size < 1:
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     loaded = load_head(resolve_head(head, store))
-    if loaded.record["kind"] == "finetune":  # images through the fine-tuned base, not the store's old features
-        from heads.finetune_use import predict_finetuned
-
-        return predict_finetuned(loaded, inputs, store, out, top, batch_size, fmt, verify, on_progress)
-    view = view_for_head(loaded, store, required=False)
+    views = loaded.inputs.views(store if store is not None else loaded.store, head_id=loaded.head_id,
+                                required=store is not None)
     paths = collect_images(inputs)
-    hashes, errors = zip(*(_file_hash(p) for p in paths))
-    hashes, errors = list(hashes), list(errors)
-    known = view.catalog.rows if view is not None else {}
-    stored = [i for i, h in enumerate(hashes) if h and h in known]
-    fresh = [i for i, h in enumerate(hashes) if h and h not in known]
-    features = np.zeros((len(paths), *loaded.record["input_shape"]), np.float32)
+    hashes, errors = (list(column) for column in zip(*(_file_hash(p) for p in paths)))
+    parts = [np.zeros((len(paths), *shape), np.float32) for shape in loaded.inputs.shapes]
     source = [""] * len(paths)
+    readable = [i for i, h in enumerate(hashes) if h]
+    in_store = loaded.inputs.present(views, [hashes[i] for i in readable]) if views else np.zeros(len(readable), bool)
+    stored = [i for i, ok in zip(readable, in_store) if ok]
+    fresh = [i for i, ok in zip(readable, in_store) if not ok]
     if stored:
-        features[stored] = view.features_for([hashes[i] for i in stored]).astype(np.float32)
+        for part, values in zip(parts, loaded.inputs.stored(views, [hashes[i] for i in stored])):
+            part[stored] = values
         for i in stored:
             source[i] = "store"
         if on_progress:
             on_progress(len(stored))
     if fresh:
-        extractor = build_extractor(loaded.config)
-        if verify and stored:  # the rebuilt backbone must reproduce what the store holds
-            sample, _, _ = compute_features(extractor, [str(paths[stored[0]])], 1)
-            check_reproduces(loaded.config, view, sample, [hashes[stored[0]]])
-        computed, digests, reasons = compute_features(extractor, [str(paths[i]) for i in fresh], batch_size,
-                                                      on_progress)
+        if verify and stored:  # the rebuilt inputs must reproduce what the store holds
+            loaded.inputs.check_reproduces(views, str(paths[stored[0]]), hashes[stored[0]])
+        computed, digests, reasons = loaded.inputs.compute([str(paths[i]) for i in fresh], batch_size, on_progress)
         for row, i in enumerate(fresh):
             hashes[i] = digests[row] or hashes[i]
             if reasons[row]:
                 errors[i] = reasons[row]
-            else:
-                features[i], source[i] = computed[row], "computed"
+                continue
+            for part, values in zip(parts, computed):
+                part[i] = values[row]
+            source[i] = "computed"
     usable = [i for i in range(len(paths)) if source[i]]
-    proba = loaded.predict_proba(features[usable]) if usable else np.zeros((0, len(loaded.class_names)))
+    proba = loaded.predict_proba([part[usable] for part in parts]) if usable else \
+        np.zeros((0, len(loaded.columns)))
     return finish_predictions(loaded, paths, hashes, source, errors, usable, proba, top, out, fmt)
 
 
-def finish_predictions(loaded, paths: list[Path], hashes: list[str], source: list[str], errors: list[str],
+def finish_predictions(loaded: LoadedHead, paths: list[Path], hashes: list[str], source: list[str], errors: list[str],
                        usable: list[int], proba: np.ndarray, top: int, out, fmt: str) -> list[Prediction]:
     """The top classes of each usable image (rows of `proba` follow `usable`); written to `out` when given."""
-    names = np.asarray(loaded.class_names)
+    names = np.asarray(loaded.columns)
     predictions = [Prediction(str(p), hashes[i], source[i], error=errors[i]) for i, p in enumerate(paths)]
     k = min(top, len(names))
     for row, i in enumerate(usable):
@@ -158,7 +134,7 @@ def finish_predictions(loaded, paths: list[Path], hashes: list[str], source: lis
 def write_predictions(predictions: list[Prediction], out: Path, fmt: str, top: int, record: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
-        payload = {"head": record["head_id"], "kind": record["kind"], "config_id": record["config_id"],
+        payload = {"head": record["head_id"], "kind": record["kind"], "inputs": [c["config_id"] for c in record["inputs"]],
                    "classes": record["columns"],
                    "predictions": [{"path": p.path, "sha256": p.sha256, "features": p.features,
                                     "top": [{"class": c, "probability": v} for c, v in zip(p.classes, p.probabilities)],

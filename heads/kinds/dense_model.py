@@ -118,3 +118,26 @@ def _epoch_callback(on_epoch: Callable[[int, dict], None]):
             on_epoch(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
 
     return EpochReport()
+
+
+def export_layers(model, x):
+    """The dense head's layers applied to a Keras tensor, for an exported model: copies of its layers,
+    without Dropout (the identity in inference, and a preprocessing layer in front could switch it on),
+    and a sigmoid output as the equivalent 2-class softmax (softmax([0, s]) == [1 - sigmoid(s), sigmoid(s)])."""
+    import keras
+
+    layers = [layer for layer in model.layers
+              if not isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout))]
+    for layer in layers[:-1]:
+        copy = layer.__class__.from_config(layer.get_config())
+        x = copy(x)
+        if copy.weights:
+            copy.set_weights(layer.get_weights())
+    kernel, bias = layers[-1].get_weights()
+    if kernel.shape[1] == 1:
+        kernel = np.concatenate([np.zeros_like(kernel), kernel], axis=1)
+        bias = np.concatenate([np.zeros_like(bias), bias])
+    final = keras.layers.Dense(kernel.shape[1], activation="softmax", name="output")
+    x = final(x)
+    final.set_weights([kernel, bias])
+    return x

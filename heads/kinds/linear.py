@@ -107,3 +107,17 @@ def keras_layers(form: LinearForm, x):
     if form.link == "ovr":  # softmax(log sigmoid(s)) == sigmoid(s) / sum(sigmoid(s))
         x = keras.layers.Softmax(name="head_normalise")(x)
     return x
+
+
+def export_layers(pipeline, x, rank: int):
+    """A linear head applied to a Keras tensor of features: its reduction, then one Dense layer."""
+    import keras
+
+    form = linear_form(pipeline)
+    if form.reduce == "flatten" or rank == 1:
+        reduce = keras.layers.Flatten(name="reduce_flatten")
+    elif form.reduce == "avg":
+        reduce = keras.layers.GlobalAveragePooling2D(name="reduce_avg")
+    else:
+        reduce = keras.layers.GlobalMaxPooling2D(name="reduce_max")
+    return keras_layers(form, reduce(x))

@@ -1,8 +1,11 @@
-"""The kinds of head: one registry the API, the CLI choices and the search spaces all come from.
+"""The kinds of head: one registry the API, the CLI choices, the search spaces and the loaders come from.
 
 A scikit-learn kind is a pipeline `reduce -> scale -> clf`, so the reduction and the
 standardisation a head was fitted with are saved with it and applied again at
 predict time. The dense kind is the Keras estimator alone (it reduces in its first layer).
+The finetune kind is not fitted on features by `heads fit`: `heads finetune` starts it from a
+dense head (its parameters are the recipe). Every kind says how its fitted model is loaded
+back, so eval, predict and export treat all kinds alike.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import ast
 import enum
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from sklearn.ensemble import RandomForestClassifier
@@ -18,8 +22,11 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from heads.kinds.dense import DenseHead
 from heads.errors import HeadError
+from heads.kinds import persist
+from heads.kinds.dense import DenseHead
+from heads.kinds.finetune import FineTunedTop, FineTuneRecipe
+from heads.kinds.models import EstimatorModel, HeadModel
 from heads.kinds.reduce import REDUCE_MODES, SpatialReducer
 from heads.kinds.svm import SVMHead
 
@@ -38,9 +45,21 @@ class Kind:
     incremental: bool = False  # trains from streamed batches (features larger than memory)
     class_weight: bool = True
     keras: bool = False
+    starts_from: str | None = None  # a kind fitted from a head of another kind, not by `heads fit`
 
     def parameters(self) -> list[str]:
         return sorted(p for p in self.make().get_params(deep=False) if p not in RESERVED)
+
+    @property
+    def exportable(self) -> bool:
+        return self.keras or self.linear
+
+    def load(self, model_file: Path, record: dict, history: dict) -> HeadModel:
+        """The fitted model of a head folder of this kind."""
+        if self.starts_from:
+            return FineTunedTop.load(model_file, record)
+        estimator = persist.load_dense(model_file, record, history) if self.keras else persist.load_skops(model_file)
+        return EstimatorModel(estimator, self)
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
@@ -65,9 +84,12 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("sgd", "linear model trained by SGD (log loss); streams batches when features exceed memory",
          lambda: SGDClassifier(loss="log_loss", alpha=0.1, max_iter=30, tol=1e-4),
          ({"alpha": [1e-3, 1e-2, 1e-1, 1.0]},), linear=True, incremental=True),
+    Kind("finetune", "a dense head trained on with the top blocks of its backbone reopened (heads finetune)",
+         FineTuneRecipe, (), scale=False, class_weight=False, keras=True, starts_from="dense"),
 ]}
+FITTED_KINDS = tuple(name for name, kind in KINDS.items() if not kind.starts_from)  # what `heads fit` makes
 
-KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)
+KindName = enum.Enum("KindName", {name: name for name in FITTED_KINDS}, type=str)
 ReduceMode = enum.Enum("ReduceMode", {name: name for name in REDUCE_MODES}, type=str)
 ClassWeight = enum.Enum("ClassWeight", {name: name for name in CLASS_WEIGHTS}, type=str)
 
@@ -106,6 +128,9 @@ def make_head(kind: str, params: dict[str, Any] | None = None, reduce: str = "fl
               class_weight: str | None = None, seed: int | None = 0):
     """An unfitted estimator of this kind; parameters are checked by name here, by value in fit."""
     spec = get_kind(kind)
+    if spec.starts_from:
+        raise HeadError(f"A {spec.name} head starts from a {spec.starts_from} head: `heads {spec.name} --head "
+                        f"<{spec.starts_from} head>`. Received: kind {spec.name}")
     params = dict(params or {})
     _check_params(spec, params)
     reduce = getattr(reduce, "value", reduce)

@@ -3,9 +3,11 @@
 Every model here shares one set of layers (the base's and the dense head's), so training any
 of them trains the one that is saved:
 
-    saved      image (size x size, 0..255) -> preprocessing -> base up to the layer -> [pool] -> head
-    full path  image -> random flip/rotation/zoom/shift -> the saved model
+    full path  image (size x size, 0..255) -> random flip/rotation/zoom/shift -> preprocessing
+               -> base up to the layer -> [pool] -> head
     cached     activations at the cut -> reopened blocks -> [pool] -> head
+    saved      activations at the cut -> reopened blocks -> [pool] -> head without dropout (the top:
+               below the cut nothing changed, so the cut configuration's extractor gives its input)
 
 Batch normalization stays in inference mode: its layers are made non-trainable, which in
 Keras 3 also makes them use their moving statistics under `training=True`. That keeps
@@ -15,10 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from extract.backbones import Backbone
+from extract import Backbone, build_section
 from heads.errors import HeadError
-
-AUGMENT_DEFAULTS = {"flip": True, "rotation": 0.1, "zoom": 0.1, "shift": 0.1}
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class ReopenPlan:
     layer: str  # the feature layer the head was trained on
     blocks: int
     reopened: tuple[str, ...]  # block names, bottom to top
-    cut: str | None
+    cut: str | None  # the block end below the reopened blocks; None when every block is reopened
 
 
 def plan_reopen(backbone: Backbone, layer: str, blocks: int) -> ReopenPlan:
@@ -66,30 +66,18 @@ def pool_layer(pool: str):
 class FineTuneNet:
     """A base and a dense head assembled for fine-tuning; only the reopened blocks and the head train."""
 
-    def __init__(self, base, plan: ReopenPlan, preprocess: str, pool: str, head_model, size: int):
-        from extract.model import build_section, preprocessing_layer
-
+    def __init__(self, base, plan: ReopenPlan, preprocess_layer, pool: str, head_model, size: int):
         self.base, self.plan, self.head = base, plan, head_model
+        self.cut_layer = plan.cut or base.layers[0].name  # every block reopened: the top starts at the input
         self.section = build_section(base, plan.cut, plan.layer, name="reopened")
         reopened = {id(layer) for layer in self.section.layers}
         for layer in base.layers:
             layer.trainable = id(layer) in reopened and not is_batch_norm(layer)
         head_model.trainable = True
         self.pool = pool_layer(pool)
-        self.preprocess = preprocessing_layer(preprocess)
+        self.preprocess = preprocess_layer
         self.trunk = build_section(base, None, plan.layer, name=f"{plan.backbone}_to_{plan.layer}")
         self.size = size
-        self.model = self._images_model(inference_head(head_model), name=f"{plan.backbone}_finetuned")
-
-    def _images_model(self, head, augment: list | None = None, name: str | None = None):
-        import keras
-
-        inputs = keras.Input((self.size, self.size, 3), name="image")
-        x = inputs
-        for layer in augment or []:
-            x = layer(x)
-        x = self.trunk(self.preprocess(x))
-        return keras.Model(inputs, head(self.pool(x) if self.pool else x), name=name)
 
     @property
     def trainable_layers(self) -> list[str]:
@@ -100,19 +88,33 @@ class FineTuneNet:
     def cut_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.section.input.shape[1:])
 
-    def cached_model(self):
-        """Activations at the cut -> reopened blocks -> [pool] -> head (the cached path trains this)."""
+    def _top(self, head, name: str):
         import keras
 
-        if self.plan.cut is None:
-            raise HeadError("No frozen part is left below the reopened blocks, so there is nothing to cache.")
         inputs = keras.Input(self.cut_shape, name="cut_activations")
         x = self.section(inputs)
-        return keras.Model(inputs, self.head(self.pool(x) if self.pool else x), name="reopened_and_head")
+        return keras.Model(inputs, head(self.pool(x) if self.pool else x), name=name)
+
+    def cached_model(self):
+        """Activations at the cut -> reopened blocks -> [pool] -> head (the cached path trains this)."""
+        if self.plan.cut is None:
+            raise HeadError("No frozen part is left below the reopened blocks, so there is nothing to cache.")
+        return self._top(self.head, "reopened_and_head")
+
+    def top_model(self):
+        """What is saved: the cached model with the inference head (no Dropout), the same weights."""
+        return self._top(inference_head(self.head), "finetuned_top")
 
     def full_model(self, augment: dict, seed: int):
-        """Images -> online augmentation (active in training only) -> the saved model's layers (the full path)."""
-        return self._images_model(self.head, augmentation_layers(augment, seed), name="augmented_finetune")
+        """Images -> online augmentation (active in training only) -> preprocessing -> base -> head (the full path)."""
+        import keras
+
+        inputs = keras.Input((self.size, self.size, 3), name="image")
+        x = inputs
+        for layer in augmentation_layers(augment, seed):
+            x = layer(x)
+        x = self.trunk(self.preprocess(x))
+        return keras.Model(inputs, self.head(self.pool(x) if self.pool else x), name="augmented_finetune")
 
 
 def inference_head(head):
@@ -150,35 +152,3 @@ def augmentation_layers(augment: dict, seed: int) -> list:
         layers.append(keras.layers.RandomTranslation(augment["shift"], augment["shift"], fill_mode="reflect",
                                                      seed=seed + 3, name="random_shift"))
     return layers
-
-
-def probability_columns(raw):
-    """The model's output as one probability per class (a sigmoid unit becomes two columns)."""
-    import numpy as np
-
-    raw = np.asarray(raw, dtype=np.float64)
-    if raw.shape[1] == 1:
-        return np.hstack([1.0 - raw, raw])
-    return raw / raw.sum(axis=1, keepdims=True)
-
-
-def loaded_parts(model, record: dict):
-    """From a saved fine-tuned model: (images -> cut activations, cut activations -> raw output)."""
-    import keras
-
-    finetune = record["finetune"]
-    trunk = model.get_layer(f"{record['config']['backbone']}_to_{finetune['feature_layer']}")
-    head = model.get_layer("dense_head")
-    pool = next((layer for layer in model.layers if layer.name in ("pool_avg", "pool_max")), None)
-    cut = finetune["cut_layer"]
-    if cut is None:
-        return None, None
-    section = keras.Model(trunk.get_layer(cut).output, trunk.output)
-    inputs = keras.Input(tuple(section.input.shape[1:]))
-    x = section(inputs)
-    top = keras.Model(inputs, head(pool(x) if pool else x), name="finetuned_top")
-    images = keras.Input(tuple(model.input.shape[1:]))
-    preprocess = model.get_layer(f"preprocess_{record['config']['preprocess']}")
-    below = keras.Model(trunk.input, trunk.get_layer(cut).output)
-    bottom = keras.Model(images, below(preprocess(images)), name="frozen_bottom")
-    return bottom, top

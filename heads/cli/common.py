@@ -1,0 +1,39 @@
+"""What every `heads` command shares: the consoles, the one-line error answer, number formatting, progress bars.
+
+Exit codes: 2 for a usage error (typer/Click's own), 3 for input the tool refuses (a bad head, store,
+kind or parameter: every ValueError the API raises), 1 for a failure while working (an OSError such as a
+full disk). Anything else is a bug and is raised as it is, with its traceback.
+"""
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from heads.errors import first_line
+
+console = Console()
+errors = Console(stderr=True)
+
+REFUSED, FAILED = 3, 1
+HANDLED = (ValueError, OSError)  # HeadError, StoreError, sklearn's InvalidParameterError..., and I/O failures
+
+
+def fail(error: BaseException) -> None:
+    """Print the error as one line and exit with its code (see the module docstring)."""
+    errors.print(f"[bold red]error:[/] {escape(first_line(error))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=FAILED if isinstance(error, OSError) else REFUSED)
+
+
+def number(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def epoch_progress() -> Progress:
+    return Progress(TextColumn("[bold]epoch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def stage_printer(message: str) -> None:
+    console.print(f"[dim]{escape(message)}[/]", highlight=False)

@@ -1,0 +1,114 @@
+"""`heads fit`: the command-line face of heads.fit.fit_head (same parameter names)."""
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from heads.cli.common import HANDLED, console, epoch_progress, fail, number, stage_printer
+from heads.kinds.registry import ClassWeight, KindName, ReduceMode, parse_param
+
+Optimizer = Enum("Optimizer", {name: name for name in ("rmsprop", "adam", "adamw", "sgd", "nadam")}, type=str)
+
+
+def _hidden(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise typer.BadParameter(f"layer sizes separated by commas, e.g. 256 or 512,128. Received: {text!r}")
+    return sizes
+
+
+def fit(
+    store: Annotated[Path, typer.Option(help="Feature store folder (from `extract run`).")],
+    kind: Annotated[KindName, typer.Option(help="Kind of head (see `heads kinds`).")],
+    config: Annotated[Optional[str], typer.Option(help="Configuration id, id prefix or backbone.", show_default="the only one")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset of the store to fit on.", show_default="the only one, or the newest")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="Kind parameter NAME=VALUE (repeatable), e.g. C=0.1.")] = None,
+    reduce: Annotated[ReduceMode, typer.Option(help="Spatial features to vectors: flatten, or global avg/max pooling.")] = ReduceMode.flatten,
+    class_weight: Annotated[ClassWeight, typer.Option(help="Weight classes inversely to their frequency.")] = ClassWeight.none,
+    seed: Annotated[int, typer.Option(help="Random seed (initialisation, shuffling, CV folds).")] = 0,
+    search: Annotated[bool, typer.Option(help="Cross-validated search of the kind's main parameters, on the train split only.")] = False,
+    cv: Annotated[int, typer.Option(help="Folds for --search.")] = 5,
+    hidden: Annotated[Optional[str], typer.Option(help="dense: hidden layer sizes, e.g. 256 or 512,128.", show_default="256")] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="dense: dropout after each hidden layer.", show_default="0.5")] = None,
+    optimizer: Annotated[Optional[Optimizer], typer.Option(help="dense: optimizer.", show_default="rmsprop")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="dense: learning rate.", show_default="0.001")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="dense: most epochs.", show_default="50")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="dense: batch size.", show_default="128")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="dense: early-stopping patience on held-out train rows, 0 = off.", show_default="5")] = None,
+    xla: Annotated[Optional[bool], typer.Option(help="dense: XLA-compile the train step.", show_default="off: slower on CPU, measured")] = None,
+    stream: Annotated[Optional[bool], typer.Option(help="Stream features from the store.", show_default="when they exceed --memory-limit")] = None,
+    memory_limit: Annotated[Optional[float], typer.Option(help="MB of features to hold in memory.", show_default="half of the available")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/<head-id>")] = None,
+) -> None:
+    """Fit a head on cached features, score it on every split, save it with its record and pictures."""
+    from heads.fit import fit_head
+
+    try:
+        params = dict(parse_param(p) for p in (param or []))
+    except ValueError as error:
+        fail(error)
+        return
+    progress, task = None, None
+
+    def on_epoch(epoch: int, logs: dict) -> None:
+        nonlocal progress, task
+        if progress is None:
+            total = int(epochs or params.get("epochs", 50)) if kind.value == "dense" else int(params.get("max_iter", 30))
+            progress = epoch_progress()
+            progress.start()
+            task = progress.add_task("", total=total)
+        described = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss"))
+        progress.update(task, completed=epoch, description=described)
+
+    try:
+        result = fit_head(store=store, kind=kind.value, config=config, dataset=dataset, params=params,
+                          reduce=reduce.value, class_weight=class_weight.value, seed=seed, search=search, cv=cv,
+                          stream=stream, memory_limit_mb=memory_limit, out=out, hidden=_hidden(hidden),
+                          dropout=dropout, optimizer=optimizer.value if optimizer else None,
+                          learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, patience=patience,
+                          xla=xla, on_epoch=on_epoch, on_stage=stage_printer)
+    except HANDLED as error:
+        if progress is not None:
+            progress.stop()
+        fail(error)
+        return
+    if progress is not None:
+        progress.stop()
+    print_fit(result)
+
+
+def print_fit(result) -> None:
+    record = result.record
+    table = Table(title=f"heads fit: {record['head_id']}", show_header=False, title_justify="left")
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    rows = [("folder", str(result.folder)), ("kind", record["kind"]), ("configuration", record["config_id"]),
+            ("dataset", f"{record['data']['dataset']} ({', '.join(record['data']['class_names'])})"),
+            ("parameters", json.dumps(record["user_params"]) if record["user_params"] else "defaults"),
+            ("reduce / class weight / seed", f"{record['reduce']} / {record['class_weight']} / {record['seed']}"),
+            ("fit", f"{record['fit_seconds']:.2f} s{' (streamed)' if record['streamed'] else ''}")]
+    if record.get("dense"):
+        rows.append(("epochs", f"{record['dense']['epochs_run']} run, weights of epoch {record['dense']['best_epoch']} kept"))
+    if record["search"]:
+        search = record["search"]
+        rows.append(("search", f"best {json.dumps(search['best_params'])}: {search['cv']}-fold CV accuracy "
+                               f"{search['best_cv_accuracy']:.4f} (train split only)"))
+    for split, summary in record["metrics"].items():
+        rows.append((f"{split} ({summary['n']})", f"accuracy {number(summary['accuracy'])}   "
+                                                  f"log loss {number(summary['log_loss'])}"))
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)

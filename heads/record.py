@@ -1,0 +1,139 @@
+"""What a head knows about itself: head.json, and the rows it was trained and scored on (rows.h5).
+
+A head is bound to its data. Beside its kind and parameters, the record holds the class names
+in label order, the dataset it was fitted on (name, digest of the rows, counts per split) and
+the store configurations it reads. rows.h5 holds every row the head saw, by content hash, with
+its split and class: later commands compare the data of the day with it, by name and by
+content, never by integer label or position (see heads.binding).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import uuid
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from heads.errors import HeadError
+from store import atomic
+
+FORMAT_NAME = "bottleneck-head"
+FORMAT_VERSION = 2
+HEAD_FILE, METRICS_FILE, ROWS_FILE = "head.json", "metrics.json", "rows.h5"
+VERSIONED_PACKAGES = ("numpy", "scikit-learn", "keras", "tensorflow", "skops", "h5py", "bottleneck-cache")
+_STRINGS = h5py.string_dtype(encoding="utf-8")
+
+
+@dataclass
+class HeadRows:
+    """The rows a head was fitted and scored on: content hash, split, class (index into class_names)."""
+
+    hashes: np.ndarray  # str
+    splits: np.ndarray  # str
+    labels: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def trained(self, train_split: str = "train") -> set[str]:
+        return set(self.hashes[self.splits == train_split].tolist())
+
+    def split_of(self) -> dict[str, str]:
+        """hash -> split; content the head trained on stays a train row wherever else it appears."""
+        mapping = dict(zip(self.hashes.tolist(), self.splits.tolist()))
+        mapping.update(dict.fromkeys(self.trained(), "train"))
+        return mapping
+
+
+def write_rows(folder: Path, rows: HeadRows) -> None:
+    with h5py.File(Path(folder) / ROWS_FILE, "w") as f:
+        f.create_dataset("hash", data=np.asarray(rows.hashes, dtype="S64"))
+        f.create_dataset("split", data=[str(s) for s in rows.splits], dtype=_STRINGS)
+        f.create_dataset("label", data=np.asarray(rows.labels, dtype="int32"))
+
+
+def read_rows(folder: Path) -> HeadRows:
+    path = Path(folder) / ROWS_FILE
+    if not path.is_file():
+        raise HeadError(f"Head folder has no {ROWS_FILE} (the rows it was trained on). Received: {folder}")
+    with h5py.File(path, "r") as f:
+        hashes = np.array([h.decode() for h in f["hash"][:]], dtype=object)
+        splits = np.array([s.decode() if isinstance(s, bytes) else s for s in f["split"][:]], dtype=object)
+        return HeadRows(hashes.astype(str), splits.astype(str), f["label"][:].astype(np.int64))
+
+
+def new_head_id(kind: str) -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{kind}-{stamp}-{uuid.uuid4().hex[:4]}"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def jsonable(value: Any) -> Any:
+    """Parameters and results as plain JSON (tuples become lists, numpy scalars Python numbers)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic.write_json(Path(path), jsonable(data))
+
+
+def base_record(head_id: str, kind: str) -> dict:
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "head_id": head_id, "kind": kind,
+            "versions": library_versions(), "created": dt.datetime.now(dt.timezone.utc).isoformat()}
+
+
+def data_record(dataset, digest: str, class_names: list[str], counts: dict[str, int], train_split: str,
+                notes: list[str]) -> dict:
+    """The binding of a head to its data (the `data` field of head.json)."""
+    return {"dataset": dataset.name, "data_root": dataset.data_root, "digest": digest,
+            "class_names": list(class_names), "counts": dict(counts), "train_split": train_split,
+            "rows_file": ROWS_FILE, "notes": list(notes)}
+
+
+def read_record(folder: Path) -> dict:
+    path = Path(folder) / HEAD_FILE
+    if not path.is_file():
+        raise HeadError(f"Not a head folder (no {HEAD_FILE}). Received: {folder}")
+    record = atomic.read_json(path)
+    if record.get("format") != FORMAT_NAME:
+        raise HeadError(f"Not a head record (format {record.get('format')!r}). Received: {path}")
+    if record.get("version") != FORMAT_VERSION:
+        raise HeadError(f"Head {record.get('head_id')} has record version {record.get('version')}; this version "
+                        f"reads {FORMAT_VERSION}, which binds a head to the rows it was trained on. Fit it again "
+                        f"(`heads fit`). Received: {folder}")
+    return record
+
+
+def model_path(folder: Path, record: dict) -> Path:
+    """The record's model file, confined to the head folder."""
+    from store.paths import confine
+
+    try:
+        return confine(Path(folder), record["model_file"])
+    except ValueError as error:
+        raise HeadError(f"Head {record.get('head_id')}: {error}") from None
