@@ -13,14 +13,15 @@ from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.runner import ShardTask, TaskResult, register_model
 from extract.scan import Scan, scan_dataset
-from extract.slices import Slice, write_partial
-from store import atomic
+from extract.slices import Slice, listing_digest
 from store.catalog import ShardCatalog
-from store.config import ExtractorConfig
+from store.config import ExtractorConfig, write_config
+from store.datasets import DatasetIndex, default_dataset_name, write_dataset
 from store.lock import slice_lock, writer_lock
+from store.partials import write_partial
 from store.reader import init_store
-from store.runs import RunIndex, write_run
-from store.shards import uncommitted_files
+from store.runs import RunRecord, write_run_record
+from store.shards import delete_uncommitted
 
 
 class StrictModeError(RuntimeError):
@@ -56,12 +57,6 @@ class RunSummary:
 
 def _store_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-
-
-def _record_config(layout, config: ExtractorConfig) -> None:
-    config_file = layout.config_file(config.config_id)
-    if not config_file.is_file():
-        atomic.write_json(config_file, config.to_json())
 
 
 def plan_tasks(store_root: str, config: ExtractorConfig, configured, paths: list[str], batch_size: int,
@@ -137,11 +132,12 @@ def run_views(views: int, spec: AugmentSpec, views_splits: list[str] | None = No
 def _extract(scan: Scan, mine: list, part: Slice | None, configured, use_xla: bool, store: Path, dispatcher,
              strict: bool, batch_size: int, shard_size: int, started: float, on_start, meter: WorkerMeter):
     config = configured.config
+    dataset_name = default_dataset_name(scan.root)  # refused before anything is written
     store_layout = init_store(store)
     lock = store_layout.lock_file(config.config_id)
     # Only an exclusive holder deletes uncommitted leftovers: a slice's neighbours may have a shard in flight.
     with writer_lock(lock) if part is None else slice_lock(lock, part.index, part.count):
-        _record_config(store_layout, config)
+        write_config(store_layout, config)
         if part is None:
             _delete_leftovers(store_layout, config)
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
@@ -194,20 +190,29 @@ def _extract(scan: Scan, mine: list, part: Slice | None, configured, use_xla: bo
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
                  "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
                  "layout": scan.layout, "engine": dispatcher.name}
-        runs_dir = store_layout.runs_dir(config.config_id)
-        if part is None:
-            write_run(runs_dir, config.config_id, RunIndex(
-                data_root=str(scan.root), classes=scan.classes,
-                paths=[e.path for e in entries], labels=[e.label for e in entries],
-                splits=[e.split for e in entries], hashes=[e.hash for e in entries],
-                reasons=[e.reason for e in entries], stats=stats,
-            ))
-        else:  # the slice's rows only: `extract merge` combines a complete set into the run index
+        if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
+            index = _dataset_rows(dataset_name, scan, scan.entries)
+            write_dataset(store_layout, index)
+            covered = None if len(mine) == len(scan.entries) else sorted({e.split for e in mine})
+            write_run_record(store_layout, RunRecord(config.config_id, dataset_name, index.digest(), stats,
+                                                     engine=dispatcher.name, splits=covered))
+        else:  # the slice's rows only: `extract merge` combines a complete set into the dataset index
             position = {id(e): i for i, e in enumerate(scan.entries)}
-            write_partial(runs_dir, config.config_id, part, scan, [position[id(e)] for e in mine], stats)
+            write_partial(store_layout, config.config_id, part.index, part.count,
+                          _dataset_rows(dataset_name, scan, mine), [position[id(e)] for e in mine],
+                          len(scan.entries), listing_digest(scan), stats)
     return summary, store_layout
 
 
+def _dataset_rows(name: str, scan: Scan, entries: list) -> DatasetIndex:
+    return DatasetIndex(
+        name=name, data_root=str(scan.root), classes=scan.classes, paths=[e.path for e in entries],
+        labels=[e.label for e in entries], splits=[e.split for e in entries], hashes=[e.hash for e in entries],
+        reasons=[e.reason for e in entries],
+        split_sources=[e.split if scan.layout == "splits" else "" for e in entries], source={"layout": scan.layout},
+        stats={"layout": scan.layout, "skipped_hidden": scan.skipped_hidden,
+               "skipped_non_image": scan.skipped_non_image})
+
+
 def _delete_leftovers(layout, config: ExtractorConfig) -> None:
-    for leftover in uncommitted_files(layout.shards_dir(config.config_id)):
-        leftover.unlink(missing_ok=True)  # a killed writer's shard in flight: never committed
+    delete_uncommitted(layout.shards_dir(config.config_id))  # a killed writer's shard in flight: never committed
