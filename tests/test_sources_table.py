@@ -169,3 +169,13 @@ def test_table_options_without_a_table_are_refused(tmp_path):
         scan_dataset(root, labels="labels.csv", layout="classes")
     with pytest.raises(ScanError, match="layout table needs labels"):
         scan_dataset(root, layout="table")
+
+
+def test_ids_of_a_subfolder_are_pointed_to_when_nothing_matches(tmp_path):
+    data = tmp_path / "dog-breed"
+    dog_breeds(data / "train")
+    (data / "train" / "labels.csv").rename(data / "labels.csv")  # Kaggle: labels.csv beside train/
+    with pytest.raises(ScanError, match=r"12 files in labels.csv not found on disk \(0[0-9a-f]+ is in train/: "
+                                        r"give that folder as the data folder\)"):
+        scan_dataset(data, labels=data / "labels.csv")
+    assert len(scan_dataset(data / "train", labels=data / "labels.csv").usable()) == 12

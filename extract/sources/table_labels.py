@@ -8,7 +8,7 @@ their own note with a count and examples: nothing is dropped without a line sayi
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from extract.sources.files import looks_like_image, walk_files
 from extract.sources.options import DataOptions
@@ -44,24 +44,41 @@ def table_labels(root: Path, options: DataOptions) -> Labelled:
             continue
         found.candidates.append(Candidate(disk[rel], rel, label or None, split or None, listed=True))
 
-    unlisted = sorted(set(disk) - set(rows_by_file))
-    images = [rel for rel in unlisted if looks_like_image(disk[rel])]
-    if options.unlabelled:
-        found.candidates.extend(Candidate(disk[rel], rel, None, rel.split("/", 1)[0] if "/" in rel else "")
-                                for rel in unlisted)
-    else:
-        image_set = set(images)
-        others = [rel for rel in unlisted if rel not in image_set]
-        found.skipped_non_image += len(others)
-        found.skipped_examples.extend(others[:5])
-
+    images = _unlisted(found, disk, set(rows_by_file), options.unlabelled)
     found.classes = class_order({c.label for c in found.candidates if c.label is not None})
-    found.notes.extend(_notes(name, matched, conflicts, duplicates, no_label, images, options.unlabelled))
+    hint = _elsewhere(matched.missing[0], disk) if matched.missing and not rows_by_file else ""
+    found.notes.extend(_notes(name, matched, conflicts, duplicates, no_label, images, options.unlabelled, hint))
     found.source = {"labels": {"from": "table", "table": str(path.resolve()), "columns": list(table.columns),
                                "file_column": columns.names[0], "label_column": columns.names[1],
                                "split_column": columns.names[2], "extensions_added": dict(matched.added),
                                "rows": len(table.rows)}}
     return found
+
+
+def _unlisted(found: Labelled, disk: dict[str, Path], listed: set[str], unlabelled: bool) -> list[str]:
+    """The images on disk the table does not name (returned for their note): unlabelled candidates
+    when asked; other unlisted files are counted as skipped non-images."""
+    unlisted = sorted(set(disk) - listed)
+    images = [rel for rel in unlisted if looks_like_image(disk[rel])]
+    if unlabelled:
+        found.candidates.extend(Candidate(disk[rel], rel, None, rel.split("/", 1)[0] if "/" in rel else "")
+                                for rel in unlisted)
+        return images
+    image_set = set(images)
+    others = [rel for rel in unlisted if rel not in image_set]
+    found.skipped_non_image += len(others)
+    found.skipped_examples.extend(others[:5])
+    return images
+
+
+def _elsewhere(value: str, disk: dict[str, Path]) -> str:
+    """When no row names a file, where the first one is after all (Kaggle's train/<id>.jpg beside
+    labels.csv): a hint to give that folder as the data folder."""
+    for rel in disk:
+        folder, _, name = rel.rpartition("/")
+        if folder and (name == value or name.rsplit(".", 1)[0] == value):
+            return f" ({value} is in {folder}/: give that folder as the data folder)"
+    return ""
 
 
 class _Matched:
@@ -121,7 +138,7 @@ def class_order(labels: set[str]) -> list[str]:
 
 
 def _notes(name: str, matched: _Matched, conflicts: dict, duplicates: int, no_label: list[str],
-           unlisted_images: list[str], unlabelled: bool) -> list[Note]:
+           unlisted_images: list[str], unlabelled: bool, hint: str) -> list[Note]:
     notes = []
 
     def add(code: str, count: int, text: str, examples: list[str]) -> None:
@@ -130,7 +147,7 @@ def _notes(name: str, matched: _Matched, conflicts: dict, duplicates: int, no_la
             notes.append(Note(code, count, f"{text}, {examples_text(shown)}" if shown else text, tuple(shown)))
 
     add("table.missing", len(matched.missing),
-        f"{plural(len(matched.missing), 'file')} in {name} not found on disk", matched.missing)
+        f"{plural(len(matched.missing), 'file')} in {name} not found on disk{hint}", matched.missing)
     add("table.outside", len(matched.outside),
         f"{plural(len(matched.outside), 'row')} in {name} name a file outside the data folder, not used",
         matched.outside)
