@@ -192,7 +192,7 @@ def _strings(dataset) -> list[str]:
     return [s.decode() if isinstance(s, bytes) else s for s in dataset[:]]
 
 
-def read_columns(f: h5py.File, source: Path, **attrs) -> DatasetIndex:
+def read_columns(f: h5py.File, origin: Path, **attrs) -> DatasetIndex:
     """Rows of an index-like file (dataset index, partial, v1 run index); paths checked to stay
     inside the data root (lexically: a data folder may link its class folders elsewhere)."""
     paths = _strings(f["path"])
@@ -201,7 +201,7 @@ def read_columns(f: h5py.File, source: Path, **attrs) -> DatasetIndex:
             try:
                 check_relative(rel)
             except PathEscapeError:
-                raise StoreError(f"{source.name} holds a path outside its data root. Received: {rel!r}") from None
+                raise StoreError(f"{origin.name} holds a path outside its data root. Received: {rel!r}") from None
     return DatasetIndex(
         data_root=str(f.attrs["data_root"]), classes=json.loads(f.attrs["classes"]), paths=paths,
         labels=f["label"][:], splits=_strings(f["split"]), hashes=[h.decode() for h in f["hash"][:]],

@@ -146,3 +146,17 @@ class FeatureStore:
             return ConfigView(self.layout, config, None)
         index, note = self.dataset_choice(dataset)
         return ConfigView(self.layout, config, index, note)
+
+    def views(self, config_selector: str | None = None, datasets: list[str] | None = None) -> list[ConfigView]:
+        """A configuration joined with each dataset (all, or those named), sharing one shard catalog;
+        a version-1 configuration is seen through its own run index only."""
+        config = self.select(config_selector)
+        if self.version == 1 and datasets is None:
+            view = self.view(config.config_id)
+            return [view] if view.index is not None else []
+        names = self.datasets() if datasets is None else datasets
+        views: list[ConfigView] = []
+        for name in names:
+            index = self.dataset(name)
+            views.append(ConfigView(self.layout, config, index, catalog=views[0].catalog if views else None))
+        return views

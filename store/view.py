@@ -71,10 +71,11 @@ class ConfigView:
         return rows[self._has_features()[rows]]
 
     def split_counts(self) -> dict[str, int]:
-        """Rows with features per split (every split of the index, 0 included)."""
+        """Rows with features per split, for the splits that have any (see `missing` for the rest)."""
         if self.index is None:
             return {}
-        return {name: len(self._rows(name)) for name in self.index.split_names()}
+        counts = {name: len(self._rows(name)) for name in self.index.split_names()}
+        return {name: count for name, count in counts.items() if count}
 
     def missing(self, split: str) -> list[str]:
         """Paths of the split's readable rows that have no features in this configuration (not
