@@ -27,14 +27,14 @@ STRINGS = h5py.string_dtype(encoding="utf-8")
 HASH_DTYPE = "S64"
 KEEP_INDEXES = 5
 INDEX_GLOB = "index-*.h5"
-_NAME = re.compile(r"^\w[\w .+=@,()-]{0,127}$")
+_NAME = re.compile(r"^[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]{0,127}$")
 
 
 def check_dataset_name(name: str) -> str:
     """A dataset name is a folder name of the store: one safe path component."""
     if not isinstance(name, str) or not _NAME.match(name) or name.endswith((" ", ".")):
-        raise StoreError("A dataset name is a letter, digit or _ followed by up to 127 letters, digits, "
-                         f"spaces or . _ - + = @ , ( ) (not ending in a space or a dot). Received: {name!r}")
+        raise StoreError("A dataset name is one folder name: 1 to 128 characters without / \\ or control "
+                         f"characters, not starting with a dot nor ending with a space or a dot. Received: {name!r}")
     return name
 
 
@@ -46,10 +46,8 @@ def default_dataset_name(data: str | Path) -> str:
 def legacy_dataset_name(data_root: str) -> str:
     """The name a version-1 record (no names then) is read under: its data root's folder name,
     with what a name may not hold replaced by `_`."""
-    name = re.sub(r"[^\w .+=@,()-]", "_", Path(data_root).name).strip(" .")[:127]
-    if not name:
-        return "dataset"
-    return name if re.match(r"\w", name) else f"_{name}"
+    name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", Path(data_root).name).strip(" .")[:128]
+    return name or "dataset"
 
 
 @dataclass
