@@ -24,17 +24,20 @@ from pathlib import Path
 from typing import Any, Iterator
 
 TMP_SUFFIX = ".tmp"
-_STAGED = re.compile(r"^\.(?P<final>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.(?P<host>(?:[0-9a-f]{2})*)\.tmp$")
+_STAGED = re.compile(r"^\.(?P<final>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.(?P<host>(?:[0-9a-f]{2})*)\.tmp"
+                     r"(?P<ext>\.[A-Za-z0-9]{1,16})?$")
 
 
 class StagingError(OSError):
     """A staged write that cannot be published as asked."""
 
 
-def temporary_name(final: Path) -> Path:
-    """A hidden name beside `final` that says which process on which host owns it."""
+def temporary_name(final: Path, keep_suffix: bool = False) -> Path:
+    """A hidden name beside `final` that says which process on which host owns it; `keep_suffix`
+    ends it with final's suffix too, for writers that check it (Keras saves only to `*.keras`)."""
     host = socket.gethostname().encode("utf-8").hex()
-    return final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.{host}{TMP_SUFFIX}")
+    ext = final.suffix if keep_suffix and re.fullmatch(r"\.[A-Za-z0-9]{1,16}", final.suffix) else ""
+    return final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.{host}{TMP_SUFFIX}{ext}")
 
 
 def fsync_dir(directory: Path) -> None:
@@ -58,13 +61,13 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
-def staged_file(final: str | Path) -> Iterator[Path]:
-    """Yields a temporary path to write (h5py, PIL, ...); on success it becomes `final`.
+def staged_file(final: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yields a temporary path to write (h5py, Keras, ...); on success it becomes `final`.
 
     On an exception the temporary is deleted and `final` is left as it was."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(final)
+    tmp = temporary_name(final, keep_suffix)
     try:
         yield tmp
         if not tmp.is_file():
@@ -178,7 +181,7 @@ def temporaries(folder: str | Path) -> list[Temporary]:
     found = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(".") and entry.name.endswith(TMP_SUFFIX):
+            if entry.name.startswith(".") and TMP_SUFFIX in entry.name:
                 parsed = parse_temporary(folder / entry.name)
                 if parsed is not None:
                     found.append(parsed)

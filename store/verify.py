@@ -81,8 +81,7 @@ def _temporaries(folder: Path, skip: Path | None = None) -> list[Problem]:
             else:
                 found.append(Problem(temporary.path, f"temporary of a writer on host {temporary.host or 'unknown'} "
                                                      f"(liveness unknown from here; delete it once that writer is gone)"))
-        dirs[:] = [d for d in dirs if not (d.startswith(".") and d.endswith(atomic.TMP_SUFFIX))
-                   and Path(current, d) != skip]
+        dirs[:] = [d for d in dirs if atomic.parse_temporary(Path(current, d)) is None and Path(current, d) != skip]
     return found
 
 
