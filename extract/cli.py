@@ -92,10 +92,13 @@ def run(
     zoom: augment_options.Zoom = augment_options.DEFAULT.zoom,
     shift: augment_options.Shift = augment_options.DEFAULT.shift,
     augment_seed: Annotated[int, typer.Option(help="Views: seed; a view is a function of seed, view and image.")] = 0,
+    mixed_precision: Annotated[bool, typer.Option(
+        help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
     from extract.api import RunSummary, run_extraction, run_views
     from extract.augment import AugmentSpec
+    from extract.options import ExtractOptions, RunOptions
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
                         TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=console, transient=False)
@@ -116,24 +119,26 @@ def run(
         meter(worker, count)
         if engine is not EngineName.local:
             progress.update(task_id, workers=_worker_rates(meter.summary()))
+        else:  # the one worker's label says where the images go: "local CPU", "local GPU:0 (name)"
+            progress.update(task_id, workers=worker)
 
     try:
         if views and shard:
             raise ValueError(f"--views and --shard do not combine; run the slices without views. Received: --views {views}")
-        options = dict(
-            data=data, store=store, backbone=backbone.value, weights=weights, size=size, layer=layer,
-            pool=pool.value, dtype=dtype.value, batch_size=batch_size,
+        extractor = ExtractOptions(
+            backbone=backbone.value, weights=weights, size=size, layer=layer, pool=pool.value, dtype=dtype.value,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
-            val_fraction=val_fraction, layout=layout.value, strict=strict, shard_size=shard_size, xla=xla,
-            engine=engine.value, address=address, workers=workers, gpus_per_worker=gpus_per_worker,
-            cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard,
-            on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress,
-        )
+            mixed_precision=mixed_precision)
+        run_options = RunOptions(
+            batch_size=batch_size, val_fraction=val_fraction, layout=layout.value, strict=strict,
+            shard_size=shard_size, xla=xla, engine=engine.value, address=address, workers=workers,
+            gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard)
+        callbacks = dict(on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress)
         if views:
             spec = AugmentSpec(flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=augment_seed)
-            summaries: list[RunSummary] = run_views(views, spec, **options)
+            summaries: list[RunSummary] = run_views(views, spec, data, store, extractor, run_options, **callbacks)
         else:
-            summaries = [run_extraction(**options)]
+            summaries = [run_extraction(data, store, extractor, run_options, **callbacks)]
     except (ValueError, RuntimeError, OSError) as error:
         progress.stop()
         _fail(str(error))
@@ -172,11 +177,14 @@ def _print_summary(summary) -> None:
         ("skipped", f"{summary.skipped_hidden} hidden, {summary.skipped_non_image} non-image"),
         ("time", f"{summary.seconds:.1f} s"),
         ("speed", f"{summary.images_per_second:.1f} images/s" if summary.extracted else "-"),
-        ("feature shape", f"{config.feature_shape} {config.dtype}"),
+        ("feature shape", f"{config.feature_shape} {config.dtype}"
+                          + (f" (computed in {config.compute})" if config.compute != "float32" else "")),
         ("store size", _human_bytes(summary.store_bytes)),
     ]
     if summary.changed:
         rows.insert(4, ("changed during run", f"{summary.changed} (keyed by the content read)"))
+    if summary.devices and not summary.workers:
+        rows.append(("device", ", ".join(sorted(set(summary.devices.values())))))
     if summary.workers:
         rows.append(("engine", summary.engine))
         rows += [(f"  worker {name}", f"{images} images" + (f", {rate:.1f} images/s" if rate else ""))
