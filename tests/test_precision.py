@@ -15,6 +15,8 @@ from extract import ExtractError, ExtractOptions, Extractor, RunOptions, run_ext
 from extract import devices, runner
 from extract.writer import ShardWriter
 from store import FeatureStore
+from store.layout import StoreLayout
+from store.runs import latest_run_record
 from tests.conftest import TINY
 
 OPTIONS = ExtractOptions(**{k: v for k, v in TINY.items() if k != "batch_size"})
@@ -46,6 +48,9 @@ def test_mixed_extraction_restores_the_policy_and_keeps_inputs_float32(as_on_a_g
     assert summary.extracted == 24 and summary.config.compute == "mixed_float16"
     record = json.loads((tmp_path / "store" / "configs" / summary.config.config_id / "config.json").read_text())
     assert record["compute"] == "mixed_float16"
+    run = latest_run_record(StoreLayout(tmp_path / "store"), summary.config.config_id)
+    assert run.stats["compute"] == "mixed_float16" and run.stats["devices"] == {"local CPU": "CPU"}
+    assert run.devices == ["CPU"] and summary.devices == {"local CPU": "CPU"}
 
     extractor = Extractor.from_options(MIXED).build()
     assert global_policy() == "float32"
