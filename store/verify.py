@@ -120,34 +120,43 @@ def _check_shards(layout: StoreLayout, config: ExtractorConfig, report: VerifyRe
     return present
 
 
-def _indexed_for(feature_store: FeatureStore, config: ExtractorConfig, report: VerifyReport):
-    """(dataset index, splits) the configuration's last run brought up to date, or None when unknown."""
+def _indexed_for(feature_store: FeatureStore, config: ExtractorConfig, report: VerifyReport) -> list[tuple]:
+    """(dataset index, splits) for each dataset the configuration's runs brought up to date: the
+    version its newest record of that dataset names (by digest), when it is still kept."""
     layout = feature_store.layout
     if feature_store.version == 1:
         paths = legacy.legacy_run_paths(layout, config.config_id)
         if not paths:
-            return None
+            return []
         try:
-            return legacy.read_legacy_run(paths[-1]), None
+            return [(legacy.read_legacy_run(paths[-1]), None)]
         except READ_ERRORS as error:
             report.problems.append(Problem(paths[-1], f"unreadable run index: {error}", [paths[-1]]))
-            return None
-    record = None
+            return []
+    newest: dict[str, runs.RunRecord] = {}
     for path in runs.record_paths(layout, config.config_id):
         try:
             record = runs.read_run_record(path)
         except READ_ERRORS as error:
             report.problems.append(Problem(path, f"unreadable run record: {error}", [path]))
-    if record is None or record.digest is None:
-        return None
-    for path in reversed(datasets.index_paths(layout, record.dataset)):
+            continue
+        if record.digest is not None:
+            newest[record.dataset] = record
+    found = []
+    for name, record in sorted(newest.items()):
         try:
-            index = datasets.read_dataset(path)
-        except READ_ERRORS:
-            continue  # reported with the datasets
-        if index.digest() == record.digest:
-            return index, record.splits
-    return None  # the dataset moved on and that version was pruned: nothing to compare with
+            paths = datasets.index_paths(layout, name)
+        except StoreError:
+            continue  # a record naming no valid dataset: nothing to compare with
+        for path in reversed(paths):
+            try:
+                index = datasets.read_dataset(path)
+            except READ_ERRORS:
+                continue  # reported with the datasets
+            if index.digest() == record.digest:
+                found.append((index, record.splits))
+                break
+    return found  # a dataset that moved on, its version pruned, has nothing to compare with
 
 
 def _check_config(feature_store: FeatureStore, config: ExtractorConfig, report: VerifyReport) -> None:
@@ -159,19 +168,17 @@ def _check_config(feature_store: FeatureStore, config: ExtractorConfig, report: 
             partials.read_partial(path)
         except READ_ERRORS as error:
             report.problems.append(Problem(path, f"unreadable slice index: {error}", [path]))
-    found = _indexed_for(feature_store, config, report)
-    if found is None:
-        return
-    index, splits = found
-    wanted = index.usable & ~np.isin(index.hash_array, np.array(sorted(present), dtype="S64"))
-    if splits is not None:
-        wanted &= np.isin(np.asarray(index.splits, dtype=object), splits)
-    missing = np.flatnonzero(wanted)
-    if len(missing):
-        report.problems.append(Problem(
-            layout.config_dir(config.config_id),
-            f"{len(missing)} indexed images have no features (dataset {index.name!r}, e.g. "
-            f"{index.paths[missing[0]]}); `extract run` again re-extracts them"))
+    held = np.array(sorted(present), dtype="S64")
+    for index, splits in _indexed_for(feature_store, config, report):
+        wanted = index.usable & ~np.isin(index.hash_array, held)
+        if splits is not None:
+            wanted &= np.isin(np.asarray(index.splits, dtype=object), splits)
+        missing = np.flatnonzero(wanted)
+        if len(missing):
+            report.problems.append(Problem(
+                layout.config_dir(config.config_id),
+                f"{len(missing)} indexed images have no features (dataset {index.name!r}, e.g. "
+                f"{index.paths[missing[0]]}); `extract run` again re-extracts them"))
 
 
 def _check_store_files(layout: StoreLayout, report: VerifyReport) -> None:

@@ -1,4 +1,6 @@
 """Named dataset indexes: their digest, their rows, their names, and several of them in one store."""
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -8,6 +10,7 @@ from extract.cli import app
 from store import FeatureStore, StoreError, init_store
 from store.datasets import (KEEP_INDEXES, DatasetIndex, check_dataset_name, dataset_names, index_paths,
                             latest_dataset, read_dataset, write_dataset)
+from store.verify import verify_store
 from store.runs import KEEP_RECORDS, RunRecord, latest_run_record, record_paths, write_run_record
 from tests.conftest import TINY, make_dataset
 
@@ -107,6 +110,7 @@ def test_two_datasets_in_one_store_are_kept_and_chosen_by_name(tmp_path):
     with pytest.raises(StoreError, match="No dataset 'pet' in the store. Known: holdout, pets"):
         features.view(dataset="pet")
 
+    assert verify_store(store).ok  # each dataset's rows checked against the shards
     record = latest_run_record(features.layout, first.config.config_id)
     assert (record.dataset, record.digest) == ("holdout", features.dataset("holdout").digest())
     listing = CliRunner().invoke(app, ["ls", "--store", str(store)])
@@ -117,6 +121,10 @@ def test_two_datasets_in_one_store_are_kept_and_chosen_by_name(tmp_path):
     assert only.exit_code == 0 and "dataset pets" not in only.output
     unknown = CliRunner().invoke(app, ["ls", "--store", str(store), "--dataset", "nope"])
     assert unknown.exit_code == 2 and "Known: holdout, pets" in unknown.output
+    markers = (store / "configs" / first.config.config_id / "shards").glob("*.commit.json")
+    next(m for m in markers if json.loads(m.read_text())["count"] == 16).unlink()  # pets' rows lose their features
+    problems = [p.what for p in verify_store(store).problems]
+    assert any("indexed images have no features (dataset 'pets'" in what for what in problems), problems
 
 
 def test_missing_lists_the_rows_a_configuration_has_not_extracted(tmp_path):
