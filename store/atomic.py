@@ -78,7 +78,7 @@ def staged_file(final: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
-    clean_stale(final.parent)
+    _tidy(final.parent)
 
 
 @contextmanager
@@ -108,7 +108,15 @@ def staged_folder(final: str | Path) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
-    clean_stale(final.parent)
+    _tidy(final.parent)
+
+
+def _tidy(folder: Path) -> None:
+    """The next writer clears dead writers' temporaries; best effort: the write itself succeeded."""
+    try:
+        clean_stale(folder)
+    except OSError:
+        pass
 
 
 def write_bytes(final: str | Path, data: bytes) -> Path:

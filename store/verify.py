@@ -79,8 +79,9 @@ def _temporaries(folder: Path, skip: Path | None = None) -> list[Problem]:
                 found.append(Problem(temporary.path, f"temporary of a dead writer (pid {temporary.pid} on this "
                                                      f"host) that never became {temporary.final}", [temporary.path]))
             else:
-                found.append(Problem(temporary.path, f"temporary of a writer on host {temporary.host or 'unknown'} "
-                                                     f"(liveness unknown from here; delete it once that writer is gone)"))
+                host = temporary.host or "unknown"
+                found.append(Problem(temporary.path, f"temporary of a writer on host {host} (liveness unknown "
+                                                     f"from here; delete it once that writer is gone)"))
         dirs[:] = [d for d in dirs if atomic.parse_temporary(Path(current, d)) is None and Path(current, d) != skip]
     return found
 

@@ -38,7 +38,8 @@ def test_owner_parses_whatever_the_host_name_holds(tmp_path, monkeypatch):
         monkeypatch.setattr(atomic.socket, "gethostname", lambda host=host: host)
         tmp = atomic.temporary_name(tmp_path / "shard-1.commit.json")
         parsed = atomic.parse_temporary(tmp)
-        assert parsed is not None and (parsed.host, parsed.pid, parsed.final) == (host, os.getpid(), "shard-1.commit.json")
+        assert parsed is not None
+        assert (parsed.host, parsed.pid, parsed.final) == (host, os.getpid(), "shard-1.commit.json")
         assert parsed.state == "alive" and atomic.is_temporary_of(tmp, tmp_path / "shard-1.commit.json")
     keras = atomic.temporary_name(tmp_path / "model.keras", keep_suffix=True)
     assert keras.name.endswith(".tmp.keras") and atomic.parse_temporary(keras).final == "model.keras"
