@@ -38,20 +38,22 @@ def image_spec(size: int, dtype: str = "float32"):
     return tf.TensorSpec([None, size, size, 3], getattr(tf, dtype), name=INPUT_NAME)
 
 
-def serving_functions(model, size: int) -> dict:
-    """{"serving_default": float32 images -> {"probabilities"}, "serving_uint8": the same from uint8}."""
+def serving_functions(model, size: int):
+    """(the traced Keras model, {"serving_default": float32 images -> {"probabilities"}, "serving_uint8":
+    the same from uint8}). The uint8 function calls the float32 one: the network is traced once."""
     import tensorflow as tf
 
     inference = without_identity_resizing(model, size)
 
-    def from_float(image):
+    @tf.function(input_signature=[image_spec(size)], autograph=False)
+    def serving_default(image):
         return {OUTPUT_NAME: inference(image, training=False)}
 
-    def from_uint8(image):
-        return {OUTPUT_NAME: inference(tf.cast(image, tf.float32), training=False)}
+    @tf.function(input_signature=[image_spec(size, "uint8")], autograph=False)
+    def serving_uint8(image):
+        return serving_default(tf.cast(image, tf.float32))
 
-    return {"serving_default": (inference, from_float, image_spec(size)),
-            "serving_uint8": (inference, from_uint8, image_spec(size, "uint8"))}
+    return inference, {"serving_default": serving_default, "serving_uint8": serving_uint8}
 
 
 def inference_model(model, size: int):

@@ -26,11 +26,11 @@ def runtime() -> str:
 def write(model, path: Path, size: int) -> None:
     import keras
 
-    functions = serving_functions(model, size)
+    inference, functions = serving_functions(model, size)
     archive = keras.export.ExportArchive()
-    archive.track(functions["serving_default"][0])
-    for name, (_, function, spec) in functions.items():
-        archive.add_endpoint(name, function, input_signature=[spec])
+    archive.track(inference)
+    for name, function in functions.items():
+        archive.add_endpoint(name, function)
     archive.write_out(str(path), verbose=False)
 
 
