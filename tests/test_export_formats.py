@@ -114,6 +114,7 @@ def test_each_format_agrees_with_keras_in_its_own_runtime(chain, exported, fmt):
     assert described["check"]["checked"] == 4 and described["check"]["max_difference"] <= TOLERANCE
     card = (out / "README.md").read_text()
     assert "mobilenet" in card and "0.875" in card and "Intended use" in card and "Limitations" in card
+    assert "| 2 | birds |" in card
 
 
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
@@ -133,6 +134,26 @@ def test_uint8_signature_gives_the_float_probabilities(chain, exported, fmt):
         assert runner.get_input_details()["image"]["dtype"] == np.uint8
         got = runner(image=pixels)["probabilities"]
     np.testing.assert_allclose(got, expected, atol=TOLERANCE)
+
+
+def test_tflite_file_carries_its_labels_and_metadata(exported):
+    """The labels zipped onto the model and the TFLITE_METADATA buffer (schema "M001") that Android's Task
+    Library reads; the layout itself was checked against tflite-support's writer (not installable here)."""
+    import zipfile
+
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    path = exported("tflite").path
+    with zipfile.ZipFile(path) as packed:
+        assert packed.namelist() == ["labels.txt"]
+        assert packed.read("labels.txt").decode().splitlines() == CLASSES
+    model = flatbuffer_utils.read_model(str(path))
+    entries = {entry.name.decode() if isinstance(entry.name, bytes) else entry.name: entry.buffer
+               for entry in model.metadata}
+    metadata = bytes(model.buffers[entries["TFLITE_METADATA"]].data)
+    assert metadata[4:8] == b"M001" and b"labels.txt" in metadata and b"probabilities" in metadata
+    assert [s.signatureKey.decode() for s in model.signatureDefs] == ["serving_default", "serving_uint8"]
+    assert model.signatureDefs[0].subgraphIndex == 0  # the metadata describes subgraph 0
 
 
 def test_unknown_format_is_refused_in_one_line(chain, tmp_path):

@@ -81,7 +81,7 @@ def write_export(model, fmt: str, out: str | Path, meta: ExportMeta, check: list
     tmp = staging_folder(out)
     try:
         started = time.perf_counter()
-        spec.write(model, tmp / spec.FILE, meta.input_size)
+        spec.write(model, tmp / spec.FILE, meta)
         seconds = time.perf_counter() - started
         try:
             runners = spec.load(tmp / spec.FILE)
@@ -91,7 +91,7 @@ def write_export(model, fmt: str, out: str | Path, meta: ExportMeta, check: list
         worst, agreement = _verify(fmt, runners, images, expected, tolerance, out)
         check_record = {"checked": len(images), "max_difference": worst, "agreement": agreement,
                         "tolerance": tolerance, "runtime": spec.runtime()}
-        write_sidecars(tmp, meta, description(meta, fmt, spec.FILE, spec.ENTRIES, check_record))
+        write_sidecars(tmp, meta, description(meta, spec, check_record))
         publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -62,6 +62,11 @@ def validate_meta(meta: ExportMeta) -> None:
         raise HeadError(f"The input size is a positive number of pixels. Received: input_size={meta.input_size!r}")
 
 
+def labels_text(meta: ExportMeta) -> str:
+    """labels.txt: one class name a line, in the order of the probability columns."""
+    return "".join(f"{name}\n" for name in meta.class_names)
+
+
 def validate_check(check: list, meta: ExportMeta) -> tuple[np.ndarray, np.ndarray]:
     """The check pairs as two arrays: images (n, size, size, 3) float32 and probabilities (n, classes)."""
     shape, width = (meta.input_size, meta.input_size, 3), len(meta.class_names)

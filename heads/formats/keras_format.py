@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heads.formats.common import Predict, package_versions
+from heads.formats.common import ExportMeta, Predict, package_versions
 
 NAME, FILE = "keras", "model.keras"
 ENTRIES = {"float32": "model(images, training=False) or model.predict(images)",
            "uint8": "the same call: Keras casts a uint8 batch to the input's float32"}
+PACKAGES = ("keras",)
+EMBEDDED = ""
 
 
 def require() -> None:
@@ -18,7 +20,7 @@ def runtime() -> str:
     return f"keras {package_versions(('keras',)).get('keras', '?')} (keras.models.load_model)"
 
 
-def write(model, path: Path, size: int) -> None:
+def write(model, path: Path, meta: ExportMeta) -> None:
     model.save(path)
 
 

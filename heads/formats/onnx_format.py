@@ -1,6 +1,6 @@
 """ONNX: Keras 3's `Model.export(format="onnx")` (tf2onnx underneath), read back by onnxruntime.
 
-One float32 input `image` (batch, size, size, 3) and one output `probabilities`; ONNX has no
+One float32 input `image` (batch, {size}, {size}, 3) and one output `probabilities`; ONNX has no
 second signature, so a deployer with uint8 images casts them to float32 first.
 """
 from __future__ import annotations
@@ -9,13 +9,14 @@ import logging
 from pathlib import Path
 
 from heads.errors import HeadError
-from heads.formats.common import Predict, package_versions
+from heads.formats.common import ExportMeta, Predict, package_versions
 from heads.formats.graph import INPUT_NAME, OUTPUT_NAME, image_spec, inference_model
 
 NAME, FILE = "onnx", "model.onnx"
-ENTRIES = {"float32": "input 'image' float32 (batch, size, size, 3) -> output 'probabilities'",
+ENTRIES = {"float32": "input 'image' float32 (batch, {size}, {size}, 3) -> output 'probabilities'",
            "uint8": "none: cast uint8 images to float32 (same 0..255 values) before the call"}
 PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
+EMBEDDED = ""
 
 
 def require() -> None:
@@ -46,13 +47,13 @@ def _name_io(path: Path) -> None:
     onnx.save(graph_model, str(path))
 
 
-def write(model, path: Path, size: int) -> None:
+def write(model, path: Path, meta: ExportMeta) -> None:
     tf2onnx_log = logging.getLogger("tf2onnx")
     level = tf2onnx_log.level
     tf2onnx_log.setLevel(logging.ERROR)  # its INFO lines are conversion chatter; unsupported ops stay ERROR
     try:
-        inference_model(model, size).export(str(path), format="onnx", verbose=False,
-                                            input_signature=[image_spec(size)])
+        inference_model(model, meta.input_size).export(str(path), format="onnx", verbose=False,
+                                                       input_signature=[image_spec(meta.input_size)])
     finally:
         tf2onnx_log.setLevel(level)
     _name_io(path)

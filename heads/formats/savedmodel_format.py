@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heads.formats.common import Predict, package_versions
+from heads.formats.common import ExportMeta, Predict, package_versions
 from heads.formats.graph import INPUT_NAME, OUTPUT_NAME, serving_functions
 
 NAME, FILE = "savedmodel", "saved_model"
-ENTRIES = {"float32": "signature 'serving_default': image float32 (batch, size, size, 3) -> probabilities",
-           "uint8": "signature 'serving_uint8': image uint8 (batch, size, size, 3) -> probabilities"}
+ENTRIES = {"float32": "signature 'serving_default': image float32 (batch, {size}, {size}, 3) -> probabilities",
+           "uint8": "signature 'serving_uint8': image uint8 (batch, {size}, {size}, 3) -> probabilities"}
+PACKAGES = ("tensorflow",)
+EMBEDDED = ""
 
 
 def require() -> None:
@@ -23,10 +25,10 @@ def runtime() -> str:
     return f"tensorflow {package_versions(('tensorflow',)).get('tensorflow', '?')} (tf.saved_model.load)"
 
 
-def write(model, path: Path, size: int) -> None:
+def write(model, path: Path, meta: ExportMeta) -> None:
     import keras
 
-    inference, functions = serving_functions(model, size)
+    inference, functions = serving_functions(model, meta.input_size)
     archive = keras.export.ExportArchive()
     archive.track(inference)
     for name, function in functions.items():

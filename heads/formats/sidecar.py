@@ -11,9 +11,9 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from heads.formats.common import CARD_FILE, LABELS_FILE, META_FILE, ExportMeta, package_versions
+from heads.formats.common import CARD_FILE, LABELS_FILE, META_FILE, ExportMeta, labels_text, package_versions
 
-VERSIONED = ("bottleneck-cache", "tensorflow", "keras", "numpy", "ai-edge-litert", "tf2onnx", "onnx", "onnxruntime")
+VERSIONED = ("bottleneck-cache", "tensorflow", "keras", "numpy")  # + the format's own packages
 
 
 def _number(value: float) -> float | None:
@@ -25,14 +25,15 @@ def _plain(value):
     return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
-def description(meta: ExportMeta, fmt: str, model_file: str, entries: dict[str, str], check: dict) -> dict:
-    """The content of preprocessing.json."""
+def description(meta: ExportMeta, spec, check: dict) -> dict:
+    """The content of preprocessing.json (`spec`: the format's module: NAME, FILE, ENTRIES, PACKAGES, EMBEDDED)."""
     size = meta.input_size
     return {
-        "format": fmt,
-        "model_file": model_file,
+        "format": spec.NAME,
+        "model_file": spec.FILE,
         "input": {"name": "image", "shape": [None, size, size, 3], "dtype": "float32", "range": [0, 255],
-                  "channels": "RGB", "layout": "NHWC", "entries": entries},
+                  "channels": "RGB", "layout": "NHWC",
+                  "entries": {dtype: text.format(size=size) for dtype, text in spec.ENTRIES.items()}},
         "resize": {"mode": meta.resize, "size": [size, size], "done_by": "caller",
                    "note": "bring each image to the input size with this mode before calling the model"},
         "preprocessing": {"mode": meta.preprocess, "done_by": "model",
@@ -43,8 +44,9 @@ def description(meta: ExportMeta, fmt: str, model_file: str, entries: dict[str, 
         "backbone": meta.backbone, "config_id": meta.config_id, "head_id": meta.head_id, "kind": meta.kind,
         "check": {**check, "max_difference": _number(check["max_difference"]),
                   "agreement": _number(check["agreement"])},
+        "embedded_metadata": spec.EMBEDDED or None,
         "extra": meta.extra,
-        "versions": package_versions(VERSIONED),
+        "versions": package_versions(VERSIONED + spec.PACKAGES),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
@@ -76,11 +78,13 @@ def write_card(folder: Path, meta: ExportMeta, record: dict) -> None:
             f"on the frozen `{meta.backbone}` base (feature configuration `{meta.config_id}`), exported as "
             f"`{fmt}` (`{record['model_file']}`) by bottleneck-cache. One model from image to probabilities."),
         "Model description/Input and output": (
-            f"Input `image`: RGB, {size} x {size} pixels, values 0..255 (float32; "
-            f"uint8: {record['input']['entries'].get('uint8', 'cast to float32')}). The caller resizes each "
-            f"image to {size} x {size} with the `{meta.resize}` mode; the model applies the `{meta.preprocess}` "
-            f"preprocessing itself. Output `probabilities`: one column per class, in the order of "
-            f"`{LABELS_FILE}`."),
+            f"Input `image`: RGB, {size} x {size} pixels, values 0..255, float32. The caller resizes each image "
+            f"to {size} x {size} with the `{meta.resize}` mode; the model applies the `{meta.preprocess}` "
+            f"preprocessing itself. Output `probabilities`: one column per class, in the order of `{LABELS_FILE}`."
+            "\n\n" + "\n".join(f"- {dtype}: {text}" for dtype, text in record["input"]["entries"].items())
+            + (f"\n\nEmbedded: {record['embedded_metadata']}." if record["embedded_metadata"] else "")),
+        "Model description/Classes": "| column | class |\n| ---: | :--- |\n" + "\n".join(
+            f"| {i} | {name.replace('|', chr(92) + '|')} |" for i, name in enumerate(meta.class_names)),
         "How to use": _usage(fmt, record["model_file"], size),
         "Intended use": (
             "Classifying images like those the head was trained on, into the classes of `labels.txt`. "
@@ -97,8 +101,6 @@ def write_card(folder: Path, meta: ExportMeta, record: dict) -> None:
             f"{check['checked']} images: largest difference {record['check']['max_difference']}, top-1 "
             f"agreement {record['check']['agreement']} (allowed difference {check['tolerance']})."),
     })
-    card.add_table(**{"Model description/Classes": {"column": list(range(len(meta.class_names))),
-                                                    "class": list(meta.class_names)}})
     metrics = meta.extra.get("metrics") or {}
     if metrics:
         split = meta.extra.get("metrics_split")
@@ -111,6 +113,6 @@ def write_card(folder: Path, meta: ExportMeta, record: dict) -> None:
 
 
 def write_sidecars(folder: Path, meta: ExportMeta, record: dict) -> None:
-    (folder / LABELS_FILE).write_text("".join(f"{name}\n" for name in meta.class_names), encoding="utf-8")
+    (folder / LABELS_FILE).write_text(labels_text(meta), encoding="utf-8")
     (folder / META_FILE).write_text(json.dumps(record, indent=2, allow_nan=False, default=_plain) + "\n", encoding="utf-8")
     write_card(folder, meta, record)
