@@ -47,6 +47,7 @@ def test_wrong_backbone_per_manifest_is_refused(synthetic_weights):
         resolve_weights(get_backbone("vgg16"), str(synthetic_weights / SYNTHETIC_WEIGHTS))
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning")  # Keras, before it refuses
 def test_file_that_does_not_fit_is_one_clear_error(synthetic_weights):
     (synthetic_weights / "MANIFEST.json").unlink()  # no manifest: nothing says it is a MobileNet file
     path = str(synthetic_weights / SYNTHETIC_WEIGHTS)
