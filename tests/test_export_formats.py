@@ -33,7 +33,7 @@ def chain():
             layer.momentum = 0.0
     rng = np.random.default_rng(0)
     base(rng.uniform(-1, 1, (16, SIZE, SIZE, 3)).astype(np.float32), training=True)
-    inputs = keras.Input((SIZE, SIZE, 3), name="image")
+    inputs = keras.Input((None, None, 3), name="image")  # any size, as `heads export` builds it
     x = keras.layers.Resizing(SIZE, SIZE, interpolation="bilinear", antialias=True, name="resize_squash")(inputs)
     preprocess = keras.layers.Dense(3, trainable=False, name="preprocess_tf")
     x = preprocess(x)
@@ -160,6 +160,15 @@ def test_unknown_format_is_refused_in_one_line(chain, tmp_path):
     with pytest.raises(HeadError) as error:
         write_export(chain[0], "pb", tmp_path / "out", meta(), [])
     assert str(error.value) == "Unknown export format. Allowed: keras, savedmodel, tflite, onnx. Received: fmt='pb'"
+    assert not list(tmp_path.iterdir())
+
+
+def test_onnx_without_its_packages_is_refused_in_one_line(chain, tmp_path, monkeypatch):
+    from heads.formats import onnx_format
+
+    monkeypatch.setattr(onnx_format, "package_versions", lambda names: {})  # as if the extra were missing
+    with pytest.raises(HeadError, match=r"pip install 'bottleneck-cache\[export\]'. Received: fmt='onnx' without"):
+        write_export(chain[0], "onnx", tmp_path / "out", meta(), [])
     assert not list(tmp_path.iterdir())
 
 
