@@ -1,1 +1,16 @@
-"""Stage one: scan images, run a frozen ImageNet base, cache features in the store."""
+"""Stage one: scan images, run a frozen ImageNet base, cache features in the store.
+
+The public face of extraction: heads and notebooks import from here only. Importing it does not
+import TensorFlow; that happens when a model is built.
+"""
+from extract.api import RunSummary, run_extraction, run_views
+from extract.augment import AugmentSpec
+from extract.backbones import Backbone, get_backbone
+from extract.errors import ExtractError
+from extract.extractor import Extractor
+from extract.model import build_section
+from extract.options import ExtractOptions, RunOptions
+from extract.scan import scan_dataset
+
+__all__ = ["AugmentSpec", "Backbone", "ExtractError", "ExtractOptions", "Extractor", "RunOptions", "RunSummary",
+           "build_section", "get_backbone", "run_extraction", "run_views", "scan_dataset"]

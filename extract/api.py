@@ -1,29 +1,34 @@
 """`extract run` as a Python function: scan, plan what is not cached, extract it, record the run."""
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from extract import devices
 from extract.augment import AugmentSpec
-from extract.configure import OptionError, configure
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
-from extract.runner import ShardTask, TaskResult, register_model
+from extract.errors import ExtractError, OptionError
+from extract.extractor import Extractor
+from extract.options import ExtractOptions, RunOptions, split_keywords
+from extract.runner import ShardTask, TaskResult, register_extractor
 from extract.scan import Scan, scan_dataset
-from extract.slices import Slice, write_partial
-from store import atomic
+from extract.slices import Slice, listing_digest
 from store.catalog import ShardCatalog
-from store.config import ExtractorConfig
+from store.config import ExtractorConfig, write_config
+from store.datasets import DatasetIndex, check_dataset_name, write_dataset
 from store.lock import slice_lock, writer_lock
+from store.partials import write_partial
 from store.reader import init_store
-from store.runs import RunIndex, write_run
-from store.shards import uncommitted_files
+from store.runs import RunRecord, write_run_record
+from store.shards import delete_uncommitted
 
 
-class StrictModeError(RuntimeError):
+class StrictModeError(ExtractError):
     def __init__(self, rejected: list[tuple[str, str]]):
         self.rejected = rejected
         listing = "; ".join(f"{path}: {reason}" for path, reason in rejected[:20])
@@ -48,6 +53,7 @@ class RunSummary:
     engine: str = "local"  # how the work was dispatched (engine, workers, retries)
     workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # worker -> (images, images/s)
     slice: str | None = None  # "i/n" for a --shard run: the counts above are the slice's
+    devices: dict[str, str] = field(default_factory=dict)  # worker -> "GPU:0 (name)" or "CPU"; {} when none ran
 
     @property
     def images_per_second(self) -> float:
@@ -58,90 +64,131 @@ def _store_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def _record_config(layout, config: ExtractorConfig) -> None:
-    config_file = layout.config_file(config.config_id)
-    if not config_file.is_file():
-        atomic.write_json(config_file, config.to_json())
-
-
-def plan_tasks(store_root: str, config: ExtractorConfig, configured, paths: list[str], batch_size: int,
+def plan_tasks(store_root: str, config: ExtractorConfig, paths: list[str], batch_size: int,
                shard_size: int, xla: bool, single: bool) -> list[ShardTask]:
     """Cut the work into shard tasks: one task here (one pipeline, no gaps between shards),
     or tasks of one shard each for an engine that spreads them over workers."""
     if not paths:
         return []
     step = len(paths) if single else shard_size
-    return [ShardTask(store_root, config, configured.weights, tuple(paths[i:i + step]), batch_size, shard_size, xla)
+    return [ShardTask(store_root, config, tuple(paths[i:i + step]), batch_size, shard_size, xla)
             for i in range(0, len(paths), step)]
 
 
+def as_extractor(extractor: ExtractOptions | ExtractorConfig | Extractor, xla: bool | None = None) -> Extractor:
+    """Options are checked and resolved; a configuration is taken as it is (its weights checked)."""
+    if isinstance(extractor, Extractor):
+        return extractor
+    if isinstance(extractor, ExtractOptions):
+        return Extractor.from_options(extractor, xla)
+    if isinstance(extractor, ExtractorConfig):
+        return Extractor.from_config(extractor, xla)
+    raise TypeError(f"extractor is ExtractOptions, ExtractorConfig or Extractor. Received: {type(extractor).__name__}")
+
+
+def _legacy(extractor, options, keywords: dict):
+    """The former loose keywords (backbone=..., batch_size=...), kept while callers move to the
+    option objects: they are split into ExtractOptions and RunOptions."""
+    if isinstance(extractor, str):  # the former third positional argument: the backbone's name
+        keywords = {"backbone": extractor, **keywords}
+    elif extractor is not None or options is not None:
+        raise TypeError(f"Give either option objects or loose keywords, not both. Received keywords: "
+                        f"{', '.join(sorted(keywords))}")
+    return split_keywords(keywords)
+
+
+def _build_for_work(extractor: Extractor, engine: str) -> None:
+    """Build (and check) the model before work that needs it; mixed precision only on a GPU here."""
+    if engine == "local":
+        devices.check_compute_device(extractor.config.compute)
+    extractor.build()
+
+
 def run_extraction(
-    data: str | Path, store: str | Path, backbone: str, weights: str = "imagenet",
-    size: int | None = None, layer: str | None = None, pool: str = "none", dtype: str = "float16",
-    batch_size: int = 32, preprocess: str | None = None, alpha: float | None = None,
-    resize: str = "squash", val_fraction: float = 0.2, layout: str = "auto", strict: bool = False,
-    shard_size: int = 256, xla: bool | None = None, engine: str = "local", shard: str | None = None,
-    address: str | None = None, workers: int | None = None, gpus_per_worker: float | None = None,
-    cpus_per_worker: float | None = None, max_retries: int | None = None,
-    augment: dict | None = None, splits: list[str] | None = None,
-    on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-    on_worker_progress: Callable[[str, int], None] | None = None,
+    data: str | Path, store: str | Path, extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
+    options: RunOptions | None = None, on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None, on_worker_progress: Callable[[str, int], None] | None = None,
+    **keywords,
 ) -> RunSummary:
-    """Extract what is not cached. `shard="i/n"` does one deterministic slice of it (see extract.slices);
-    `engine="ray"` spreads the same shard tasks over Ray workers (see extract.engines.ray_engine).
-    `augment` (one view of extract.augment) caches that augmented view; `splits` limits the run
-    (and its index) to those splits."""
+    """Extract what is not cached of `data` into `store`, for one configuration.
+
+    `extractor`: ExtractOptions (checked and resolved), an ExtractorConfig (exactly that
+    configuration, e.g. from a store or a head) or an Extractor. `options` (RunOptions) say how:
+    `shard="i/n"` does one deterministic slice (see extract.slices), `engine="ray"` spreads the
+    shard tasks over Ray workers, `splits` limits the run (and its index) to those splits. A run
+    with nothing to extract imports no TensorFlow (the feature shape comes from the store's record).
+    `keywords`: the former loose options (backbone=..., batch_size=...), split into the two objects.
+    """
     started = time.perf_counter()
-    if batch_size < 1 or shard_size < 1:
-        raise OptionError(f"batch_size and shard_size must be positive. Received: {batch_size}, {shard_size}")
-    part = Slice.parse(shard) if shard is not None else None
+    if keywords or isinstance(extractor, str):
+        extractor, options = _legacy(extractor, options, keywords)
+    if extractor is None:
+        raise TypeError("run_extraction needs an extractor: ExtractOptions(backbone=...) or an ExtractorConfig.")
+    options = options or RunOptions()
+    part = Slice.parse(options.shard) if options.shard is not None else None
     # An unknown or missing engine, or a bad engine option, is refused before anything is read.
-    dispatcher = get_engine(engine, address=address, workers=workers, gpus_per_worker=gpus_per_worker,
-                            cpus_per_worker=cpus_per_worker, max_retries=max_retries)
-    scan: Scan = scan_dataset(data, val_fraction=val_fraction, layout=layout)
+    dispatcher = get_engine(options.engine, **options.engine_options())
+    extractor = as_extractor(extractor, options.xla)
+    if extractor.config.compute != "float32" and options.engine != "local" and not options.gpus_per_worker \
+            and os.environ.get(devices.ALLOW_CPU_MIXED_ENV) != "1":
+        raise OptionError(f"--mixed-precision computes on GPUs: give the workers one (--gpus-per-worker). "
+                          f"Received: --engine {options.engine} --gpus-per-worker {options.gpus_per_worker}")
+    scan: Scan = scan_dataset(data, val_fraction=options.val_fraction, layout=options.layout)
+    splits = options.splits
     if splits is not None and not set(splits) & {e.split for e in scan.entries}:
         known = ", ".join(sorted({e.split for e in scan.entries}))
         raise OptionError(f"No split among {', '.join(splits)} in the data. Known: {known}")
     mine = [e for e in scan.entries  # chosen before any hash is updated
             if (part is None or part.holds(e)) and (splits is None or e.split in splits)]
-    if strict and any(e.reason for e in mine):
+    if options.strict and any(e.reason for e in mine):
         raise StrictModeError([(e.path, e.reason) for e in mine if e.reason])
-    configured = configure(backbone, weights, size, layer, pool, dtype, preprocess, alpha, resize, augment)
-    config = configured.config
-    use_xla = configured.backbone.xla_on_cpu if xla is None else xla
+    # Before anything is written: a configuration the store has never recorded is built now, so a
+    # bad layer or a weights file that does not fit is refused with the store untouched.
+    if not extractor.with_store_record(store):
+        _build_for_work(extractor, options.engine)
 
     dispatcher.open()  # starts or joins a cluster; refuses what it cannot provide before anything is written
     try:
-        summary, store_layout = _extract(scan, mine, part, configured, use_xla, Path(store), dispatcher, strict,
-                                         batch_size, shard_size, started, on_start,
-                                         WorkerMeter(on_progress, on_worker_progress))
+        summary, store_layout = _extract(scan, mine, part, extractor, Path(store), dispatcher, options, started,
+                                         on_start, WorkerMeter(on_progress, on_worker_progress))
     finally:
         dispatcher.close()
     summary.store_bytes = _store_bytes(store_layout.root)
     return summary
 
 
-def run_views(views: int, spec: AugmentSpec, views_splits: list[str] | None = None,
-              **options) -> list[RunSummary]:
+def run_views(views: int, spec: AugmentSpec, data: str | Path | None = None, store: str | Path | None = None,
+              extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
+              options: RunOptions | None = None, views_splits: list[str] | None = None,
+              on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
+              on_worker_progress: Callable[[str, int], None] | None = None, **keywords) -> list[RunSummary]:
     """The plain configuration, then `views` augmented views of the images of `views_splits`
     (default train: augmenting validation images serves no purpose), one configuration each."""
     if views < 0:
         raise OptionError(f"views must be 0 or more. Received: {views}")
-    summaries = [run_extraction(**options)]
+    if keywords or isinstance(extractor, str):
+        extractor, options = _legacy(extractor, options, keywords)
+    options = options or RunOptions()
+    plain = as_extractor(extractor, options.xla)
+    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
+    summaries = [run_extraction(data, store, plain, options, **callbacks)]
+    view_options = replace(options, splits=views_splits or ["train"])
     for view in range(views):
-        summaries.append(run_extraction(**options, augment=spec.for_view(view),
-                                        splits=views_splits or ["train"]))
+        summaries.append(run_extraction(data, store, plain.derive(augment=spec.for_view(view)), view_options,
+                                        **callbacks))
     return summaries
 
 
-def _extract(scan: Scan, mine: list, part: Slice | None, configured, use_xla: bool, store: Path, dispatcher,
-             strict: bool, batch_size: int, shard_size: int, started: float, on_start, meter: WorkerMeter):
-    config = configured.config
+def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, store: Path, dispatcher,
+             options: RunOptions, started: float, on_start, meter: WorkerMeter):
+    config = extractor.config
+    strict = options.strict
+    dataset_name = check_dataset_name(scan.name or scan.root.name)  # refused before anything is written
     store_layout = init_store(store)
     lock = store_layout.lock_file(config.config_id)
     # Only an exclusive holder deletes uncommitted leftovers: a slice's neighbours may have a shard in flight.
     with writer_lock(lock) if part is None else slice_lock(lock, part.index, part.count):
-        _record_config(store_layout, config)
+        write_config(store_layout, config)
         if part is None:
             _delete_leftovers(store_layout, config)
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
@@ -152,9 +199,12 @@ def _extract(scan: Scan, mine: list, part: Slice | None, configured, use_xla: bo
         for entry in usable:
             if entry.hash not in catalog and entry.hash not in todo:
                 todo[entry.hash] = str(scan.root / entry.path)
-        register_model(config, configured.model, use_xla)
-        tasks = plan_tasks(str(store_layout.root), config, configured, list(todo.values()),
-                           batch_size, shard_size, use_xla, dispatcher.name == "local")
+        if todo:  # only now, and only then, is the model needed (a rerun imports no TensorFlow)
+            _build_for_work(extractor, dispatcher.name)
+            if dispatcher.name == "local":
+                register_extractor(extractor)
+        tasks = plan_tasks(str(store_layout.root), config, list(todo.values()),
+                           options.batch_size, options.shard_size, extractor.xla, dispatcher.name == "local")
         if on_start:
             on_start(len(todo))
         extract_started = time.perf_counter()
@@ -189,25 +239,37 @@ def _extract(scan: Scan, mine: list, part: Slice | None, configured, use_xla: bo
             seconds=time.perf_counter() - started, extract_seconds=result.seconds,
             split_counts=dict(sorted(Counter(e.split for e in entries if not e.reason).items())), engine=dispatcher.describe(),
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
+            devices={r.worker: r.device for r in results if r.device},
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
                  "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
-                 "layout": scan.layout, "engine": dispatcher.name}
-        runs_dir = store_layout.runs_dir(config.config_id)
-        if part is None:
-            write_run(runs_dir, config.config_id, RunIndex(
-                data_root=str(scan.root), classes=scan.classes,
-                paths=[e.path for e in entries], labels=[e.label for e in entries],
-                splits=[e.split for e in entries], hashes=[e.hash for e in entries],
-                reasons=[e.reason for e in entries], stats=stats,
-            ))
-        else:  # the slice's rows only: `extract merge` combines a complete set into the run index
+                 "layout": scan.layout, "engine": dispatcher.name, "compute": config.compute,
+                 "devices": summary.devices}
+        if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
+            index = _dataset_rows(dataset_name, scan, scan.entries)
+            write_dataset(store_layout, index)
+            covered = None if len(mine) == len(scan.entries) else sorted({e.split for e in mine})
+            write_run_record(store_layout, RunRecord(config.config_id, dataset_name, index.digest(), stats,
+                                                     engine=dispatcher.name, splits=covered,
+                                                     devices=sorted(set(summary.devices.values()))))
+        else:  # the slice's rows only: `extract merge` combines a complete set into the dataset index
             position = {id(e): i for i, e in enumerate(scan.entries)}
-            write_partial(runs_dir, config.config_id, part, scan, [position[id(e)] for e in mine], stats)
+            write_partial(store_layout, config.config_id, part.index, part.count,
+                          _dataset_rows(dataset_name, scan, mine), [position[id(e)] for e in mine],
+                          len(scan.entries), listing_digest(scan), stats)
     return summary, store_layout
 
 
+def _dataset_rows(name: str, scan: Scan, entries: list) -> DatasetIndex:
+    return DatasetIndex(
+        name=name, data_root=str(scan.root), classes=scan.classes, paths=[e.path for e in entries],
+        labels=[e.label for e in entries], splits=[e.split for e in entries], hashes=[e.hash for e in entries],
+        reasons=[e.reason for e in entries],
+        split_sources=[e.split_source for e in entries], source=scan.source or {"layout": scan.layout},
+        stats={"layout": scan.layout, "skipped_hidden": scan.skipped_hidden,
+               "skipped_non_image": scan.skipped_non_image})
+
+
 def _delete_leftovers(layout, config: ExtractorConfig) -> None:
-    for leftover in uncommitted_files(layout.shards_dir(config.config_id)):
-        leftover.unlink(missing_ok=True)  # a killed writer's shard in flight: never committed
+    delete_uncommitted(layout.shards_dir(config.config_id))  # a killed writer's shard in flight: never committed

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from extract.errors import ExtractError
+
 
 @dataclass(frozen=True)
 class Backbone:
@@ -79,7 +81,7 @@ BACKBONES: dict[str, Backbone] = {b.name: b for b in [
 ]}
 
 
-class BackboneError(ValueError):
+class BackboneError(ExtractError):
     pass
 
 

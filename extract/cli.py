@@ -92,10 +92,13 @@ def run(
     zoom: augment_options.Zoom = augment_options.DEFAULT.zoom,
     shift: augment_options.Shift = augment_options.DEFAULT.shift,
     augment_seed: Annotated[int, typer.Option(help="Views: seed; a view is a function of seed, view and image.")] = 0,
+    mixed_precision: Annotated[bool, typer.Option(
+        help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
     from extract.api import RunSummary, run_extraction, run_views
     from extract.augment import AugmentSpec
+    from extract.options import ExtractOptions, RunOptions
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
                         TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=console, transient=False)
@@ -116,24 +119,26 @@ def run(
         meter(worker, count)
         if engine is not EngineName.local:
             progress.update(task_id, workers=_worker_rates(meter.summary()))
+        else:  # the one worker's label says where the images go: "local CPU", "local GPU:0 (name)"
+            progress.update(task_id, workers=worker)
 
     try:
         if views and shard:
             raise ValueError(f"--views and --shard do not combine; run the slices without views. Received: --views {views}")
-        options = dict(
-            data=data, store=store, backbone=backbone.value, weights=weights, size=size, layer=layer,
-            pool=pool.value, dtype=dtype.value, batch_size=batch_size,
+        extractor = ExtractOptions(
+            backbone=backbone.value, weights=weights, size=size, layer=layer, pool=pool.value, dtype=dtype.value,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
-            val_fraction=val_fraction, layout=layout.value, strict=strict, shard_size=shard_size, xla=xla,
-            engine=engine.value, address=address, workers=workers, gpus_per_worker=gpus_per_worker,
-            cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard,
-            on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress,
-        )
+            mixed_precision=mixed_precision)
+        run_options = RunOptions(
+            batch_size=batch_size, val_fraction=val_fraction, layout=layout.value, strict=strict,
+            shard_size=shard_size, xla=xla, engine=engine.value, address=address, workers=workers,
+            gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard)
+        callbacks = dict(on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress)
         if views:
             spec = AugmentSpec(flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=augment_seed)
-            summaries: list[RunSummary] = run_views(views, spec, **options)
+            summaries: list[RunSummary] = run_views(views, spec, data, store, extractor, run_options, **callbacks)
         else:
-            summaries = [run_extraction(**options)]
+            summaries = [run_extraction(data, store, extractor, run_options, **callbacks)]
     except (ValueError, RuntimeError, OSError) as error:
         progress.stop()
         _fail(str(error))
@@ -172,11 +177,14 @@ def _print_summary(summary) -> None:
         ("skipped", f"{summary.skipped_hidden} hidden, {summary.skipped_non_image} non-image"),
         ("time", f"{summary.seconds:.1f} s"),
         ("speed", f"{summary.images_per_second:.1f} images/s" if summary.extracted else "-"),
-        ("feature shape", f"{config.feature_shape} {config.dtype}"),
+        ("feature shape", f"{config.feature_shape} {config.dtype}"
+                          + (f" (computed in {config.compute})" if config.compute != "float32" else "")),
         ("store size", _human_bytes(summary.store_bytes)),
     ]
     if summary.changed:
         rows.insert(4, ("changed during run", f"{summary.changed} (keyed by the content read)"))
+    if summary.devices and not summary.workers:
+        rows.append(("device", ", ".join(sorted(set(summary.devices.values())))))
     if summary.workers:
         rows.append(("engine", summary.engine))
         rows += [(f"  worker {name}", f"{images} images" + (f", {rate:.1f} images/s" if rate else ""))
@@ -196,8 +204,8 @@ def merge(
     sources: Annotated[Optional[list[Path]], typer.Option(
         "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.")] = None,
 ) -> None:
-    """Record shards written by `--shard` slices (here or in other stores) and write the run index."""
-    from extract.merge import merge_store
+    """Record shards written by `--shard` slices (here or in other stores) and write the dataset index."""
+    from store.merge import merge_store
 
     try:
         report = merge_store(store, sources or [])
@@ -209,12 +217,14 @@ def merge(
                       f"({report.skipped_rows} rows were already in the store).")
     if report.leftovers_removed:
         console.print(f"Removed {report.leftovers_removed} uncommitted leftovers of killed writers.")
-    for config_id, run in report.runs.items():
-        console.print(f"{config_id}: slices combined into the run index {run}.", highlight=False)
-    for config_id, why in report.waiting.items():
-        console.print(f"[yellow]{config_id}: no run index yet: {why}.[/]", highlight=False)
-    if not report.runs and not report.waiting:
-        console.print("No slice indexes to combine: the run indexes are up to date.")
+    for config_id, dataset, written in report.indexed:
+        console.print(f"{config_id}: slices combined into the dataset index {dataset}/{written}.", highlight=False,
+                      soft_wrap=True)
+    for config_id, dataset, why in report.waiting:
+        console.print(f"[yellow]{config_id}: no index of dataset {escape(dataset)} yet: {why}.[/]", highlight=False,
+                      soft_wrap=True)
+    if not report.indexed and not report.waiting:
+        console.print("No slice indexes to combine: the dataset indexes are up to date.")
     if report.waiting:
         raise typer.Exit(code=1)
 
@@ -223,13 +233,16 @@ def merge(
 def list_store(
     store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
     rejected: Annotated[bool, typer.Option(help="Also list the files that have no features, with why.")] = False,
+    dataset: Annotated[Optional[str], typer.Option(help="Only this dataset [default: every dataset with features].")] = None,
 ) -> None:
-    """The configurations a store holds, their counts per split and size on disk."""
+    """The configurations a store holds, their images per split for each dataset, size on disk."""
     from store import FeatureStore
 
     try:
         feature_store = FeatureStore(store)
         configs = feature_store.configs()
+        if dataset is not None:
+            feature_store.dataset(dataset)  # an unknown name: one line listing the known ones
     except (ValueError, OSError) as error:
         _fail(str(error))
         return
@@ -237,8 +250,9 @@ def list_store(
         console.print(f"{store}: no configurations yet.")
         return
     for config in configs:
-        view = feature_store.view(config.config_id)
-        counts = view.split_counts()
+        views = feature_store.views(config.config_id, None if dataset is None else [dataset])
+        shown = [v for v in views if dataset is not None or v.split_counts()]
+        catalog = views[0].catalog if views else feature_store.view(config.config_id).catalog
         table = Table(title=config.config_id, show_header=False, title_justify="left")
         for key, value in (
             ("backbone", config.backbone + (f" (alpha {config.alpha})" if config.alpha else "")),
@@ -247,16 +261,17 @@ def list_store(
             ("layer / pool / dtype", f"{config.layer} / {config.pool} / {config.dtype}"),
             ("augmentation", "none" if not config.augment else ", ".join(f"{k} {v}" for k, v in config.augment.items())),
             ("feature shape", str(config.feature_shape)),
-            ("images per split", ", ".join(f"{k} {v}" for k, v in counts.items()) or "no completed run yet"),
-            ("features cached", str(len(view.catalog.rows))),
-            ("rejected", str(len(view.rejected()))),
-            ("on disk", _human_bytes(view.disk_bytes())),
+            *([(f"dataset {v.dataset}", (", ".join(f"{k} {n}" for k, n in v.split_counts().items()) or "no features")
+                + f"; {len(v.rejected())} rejected") for v in shown] or [("images per split", "no completed run yet")]),
+            ("features cached", str(len(catalog.rows))),
+            ("on disk", _human_bytes(sum(p.stat().st_size for p in feature_store.layout.config_dir(config.config_id)
+                                         .rglob("*") if p.is_file()))),
         ):
             table.add_row(key, value)
         console.print(table)
-        if rejected:
+        for view in shown if rejected else []:
             for path, reason in view.rejected():
-                console.print(f"  {path}: {reason}", highlight=False, soft_wrap=True)
+                console.print(f"  {view.dataset}: {path}: {reason}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -280,12 +295,13 @@ def verify(
     store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
     repair: Annotated[bool, typer.Option(help="Drop what is broken; the next run re-extracts only that.")] = False,
 ) -> None:
-    """Check every shard against its commit marker and the run index against the shards."""
+    """Check every shard against its commit marker, the dataset indexes against the shards, and
+    report temporaries that no writer will publish (--repair deletes those of dead writers)."""
     from store.verify import verify_store
 
     try:
         report = verify_store(store, repair=repair)
-    except (ValueError, OSError) as error:
+    except (ValueError, RuntimeError, OSError) as error:
         _fail(str(error))
         return
     for problem in report.problems:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from extract.backbones import Backbone
+from extract.errors import OptionError
 from extract.weights import RANDOM_INIT_SEED, ResolvedWeights, WeightsError, tensors_sha256
 
 RESIZE_MODES = ("squash", "crop", "pad")
@@ -30,7 +31,7 @@ def preprocess_affine(mode: str) -> tuple[np.ndarray, np.ndarray]:
         return np.diag(1.0 / (255.0 * _IMAGENET_STD_RGB)), -_IMAGENET_MEAN_RGB / _IMAGENET_STD_RGB
     if mode == "none":
         return np.eye(3), np.zeros(3)
-    raise ValueError(f"Unknown preprocessing mode {mode!r}. Allowed: caffe, tf, torch, none")
+    raise OptionError(f"Unknown preprocessing mode {mode!r}. Allowed: caffe, tf, torch, none")
 
 
 def preprocessing_layer(mode: str):
@@ -47,9 +48,9 @@ def resizing_layer(size: int, mode: str):
     import keras
 
     if mode not in RESIZE_MODES:
-        raise ValueError(f"Unknown resize mode {mode!r}. Allowed: {', '.join(RESIZE_MODES)}")
-    return keras.layers.Resizing(
-        size, size, interpolation="bilinear", antialias=True,
+        raise OptionError(f"Unknown resize mode {mode!r}. Allowed: {', '.join(RESIZE_MODES)}")
+    return keras.layers.Resizing(  # float32 whatever the global policy: resizing is not the base's compute
+        size, size, interpolation="bilinear", antialias=True, dtype="float32",
         crop_to_aspect_ratio=mode == "crop", pad_to_aspect_ratio=mode == "pad", name=f"resize_{mode}",
     )
 
@@ -82,20 +83,20 @@ def build_feature_model(backbone: Backbone, base, preprocess: str, layer: str, p
     import keras
 
     if pool not in POOLING_MODES:
-        raise ValueError(f"Unknown pooling {pool!r}. Allowed: {', '.join(POOLING_MODES)}")
+        raise OptionError(f"Unknown pooling {pool!r}. Allowed: {', '.join(POOLING_MODES)}")
     names = {l.name for l in base.layers}
     if layer not in names:
         ends = ", ".join(end for _, end in backbone.blocks)
-        raise ValueError(f"Backbone {backbone.name} has no layer {layer!r}. Block ends: {ends}")
+        raise OptionError(f"Backbone {backbone.name} has no layer {layer!r}. Block ends: {ends}. Received: --layer {layer}")
     trunk = keras.Model(base.input, base.get_layer(layer).output, name=f"{backbone.name}_to_{layer}")
     trunk.trainable = False
     size = base.input.shape[1]
     inputs = keras.Input((size, size, 3), name="image")
     x = trunk(preprocessing_layer(preprocess)(inputs), training=False)
-    if pool == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="pool_avg")(x)
+    if pool == "avg":  # pooled in float32 (a float16 base output is cast up first)
+        x = keras.layers.GlobalAveragePooling2D(name="pool_avg", dtype="float32")(x)
     elif pool == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="pool_max")(x)
+        x = keras.layers.GlobalMaxPooling2D(name="pool_max", dtype="float32")(x)
     return keras.Model(inputs, x, name="feature_extractor")
 
 

@@ -1,167 +1,117 @@
-"""Scanning a folder-per-class image tree into an index of (path, class, split, content hash).
+"""Scanning a data folder into an index of (path, label, split, split as found, content hash).
 
-Two layouts, as in Keras and retrain.py:
-  DATA/<split>/<class>/*   when the top-level folders are split names (train, validation, test, ...)
-  DATA/<class>/*           otherwise; the split then comes from a stable hash of the file name.
-Images are recognised by their first bytes, not by their extension.
+Data arrives in many shapes; each source in extract.sources reads one of them:
+  DATA/<split>/<class>/*, DATA/<class>/*   labels from folders (sources.folders)
+  DATA/* + labels.csv                      labels from a table (sources.table, sources.table_labels)
+  DATA/cat.0.jpg ...                       labels from file names (sources.pattern)
+  DATA/*, unlabelled                       rows without labels, for prediction
+This module runs the steps every source shares: read and hash the files (images recognised by
+their first bytes), split the files nobody gave a split to (sources.splits), collect the notes
+for the user, and refuse a dataset that cannot train a head, in one line.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "test", "testing", "dev", "holdout"}
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".gif", ".webp"}
-SIGNATURES = (
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-    (b"BM", "bmp"),
-)
+from extract.sources.files import IMAGE_EXTENSIONS, content_hash, meant_as_image, read_all, sniff
+from extract.sources.folders import detect_layout, folder_labels, read_tree, unlabelled_candidates
+from extract.sources.options import DataOptions
+from extract.sources.pattern import pattern_labels
+from extract.sources.records import UNLABELLED, Labelled, Note, Scan, ScanEntry, ScanError
+from extract.sources.report import coverage_notes, moved_note, skipped_note
+from extract.sources.splits import SPLIT_RULE, RuleResult, apply_rule, normalise_split, split_by_name
+from extract.sources.table_labels import table_labels
+
+__all__ = ["DataOptions", "IMAGE_EXTENSIONS", "Note", "Scan", "ScanEntry", "ScanError", "content_hash",
+           "detect_layout", "scan_dataset", "sniff", "split_by_name"]
 
 
-class ScanError(ValueError):
-    """A data folder that cannot be used as a dataset."""
 
-
-def sniff(head: bytes) -> str | None:
-    """The image format from a file's first bytes, or None when it is no image we decode."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    for signature, kind in SIGNATURES:
-        if head.startswith(signature):
-            return kind
-    return None
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def split_by_name(file_name: str, val_fraction: float) -> str:
-    """retrain.py's rule: a hash of the base name (minus any `_nohash_` suffix) picks the split,
-    so a file keeps its split when others are added, renamed or relabelled."""
-    key = re.sub(r"_nohash_.*$", "", Path(file_name).stem)
-    bucket = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 10_000
-    return "validation" if bucket < val_fraction * 10_000 else "train"
-
-
-@dataclass
-class ScanEntry:
-    path: str  # relative to the data root, POSIX separators
-    label: int
-    split: str
-    hash: str
-    kind: str | None
-    reason: str = ""  # why the file cannot be used; empty when it can
-
-
-@dataclass
-class Scan:
-    root: Path
-    layout: str
-    classes: list[str]
-    entries: list[ScanEntry]
-    skipped_hidden: int = 0
-    skipped_non_image: int = 0
-    skipped_examples: list[str] = field(default_factory=list)
-
-    def usable(self) -> list[ScanEntry]:
-        return [e for e in self.entries if not e.reason]
-
-    def split_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for entry in self.usable():
-            counts[entry.split] = counts.get(entry.split, 0) + 1
-        return dict(sorted(counts.items()))
-
-
-def _visible_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _class_files(class_dir: Path) -> tuple[list[Path], int]:
-    """Every non-hidden file under a class folder; symlinked folders are not followed (no loops)."""
-    files, hidden = [], 0
-    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=False):
-        hidden += sum(d.startswith(".") for d in dirnames)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                hidden += 1
-            else:
-                files.append(Path(dirpath) / name)
-    return files, hidden
-
-
-def _read_and_classify(path: Path) -> tuple[str, str | None, str]:
-    """(content hash, format, reason) of one file."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return "", None, f"unreadable: {error.strerror or error}"
-    if not data:
-        return content_hash(data), None, "empty file (0 bytes)"
-    kind = sniff(data[:16])
-    reason = "" if kind else "not an image: content is not JPEG, PNG, BMP, GIF or WebP"
-    return content_hash(data), kind, reason
-
-
-def detect_layout(root: Path) -> str:
-    top = _visible_dirs(root)
-    return "splits" if top and all(d.name.lower() in SPLIT_NAMES for d in top) else "classes"
-
-
-def scan_dataset(
-    root: str | Path, val_fraction: float = 0.2, layout: str = "auto", workers: int = 8
-) -> Scan:
+def scan_dataset(root: str | Path, options: DataOptions | None = None, *, workers: int = 8, **legacy) -> Scan:
+    """Scan `root` as `options` say; keyword options (`val_fraction=0.2, layout="auto"`, any
+    DataOptions field) are applied on top, so earlier calls keep working."""
     root = Path(root)
     if not root.is_dir():
         raise ScanError(f"Data folder not found. Received: {root}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ScanError(f"val_fraction must be in [0, 1). Received: {val_fraction}")
-    layout = detect_layout(root) if layout == "auto" else layout
-    if layout not in ("splits", "classes"):
-        raise ScanError(f"layout must be auto, splits or classes. Received: {layout!r}")
+    if options is not None and not isinstance(options, DataOptions):
+        raise ScanError(f"options must be a DataOptions. Received: {type(options).__name__}")
+    options = DataOptions.from_kwargs(options, legacy).checked(root)
+    found = _labelled(root, options)
+    entries, skipped, examples = _read(found, workers)
+    rule = apply_rule(entries, options.val_fraction, options.test_fraction, options.split_seed)
+    scan = Scan(root=root.resolve(), layout=found.layout, classes=found.classes, entries=entries,
+                skipped_hidden=found.skipped_hidden, skipped_non_image=skipped, skipped_examples=examples,
+                name=options.name, source=_source(options, found, entries, rule))
+    scan.notes = (found.notes + moved_note(rule.moved, [found.classes[c] for c in rule.moved_classes])
+                  + coverage_notes(entries, found.classes) + skipped_note(skipped, examples))
+    _check(scan, root)
+    return scan
 
-    # (split or None, class folder)
-    if layout == "splits":
-        class_dirs = [(s.name, c) for s in _visible_dirs(root) for c in _visible_dirs(s)]
-    else:
-        class_dirs = [(None, c) for c in _visible_dirs(root)]
-    classes = sorted({c.name for _, c in class_dirs})
-    label_of = {name: i for i, name in enumerate(classes)}
 
-    candidates: list[tuple[Path, str, int]] = []
-    scan = Scan(root=root.resolve(), layout=layout, classes=classes, entries=[])
-    for split, class_dir in class_dirs:
-        files, hidden = _class_files(class_dir)
-        scan.skipped_hidden += hidden
-        for path in files:
-            candidates.append((path, split or split_by_name(path.name, val_fraction), label_of[class_dir.name]))
+def _labelled(root: Path, options: DataOptions) -> Labelled:
+    if options.labels is not None:
+        return table_labels(root, options)
+    if options.label_pattern is not None:
+        return pattern_labels(root, options.label_pattern, options.unlabelled)
+    if options.layout == "unlabelled":
+        return unlabelled_candidates(root)
+    tree = read_tree(root, options.layout)
+    if options.unlabelled and options.layout == "auto" and not tree.class_dirs:
+        return unlabelled_candidates(root)  # nothing but loose images: the whole folder, unlabelled
+    return folder_labels(root, tree, options.unlabelled)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda c: _read_and_classify(c[0]), candidates))
-    for (path, split, label), (digest, kind, reason) in zip(candidates, results):
-        if kind is None and path.suffix.lower() not in IMAGE_EXTENSIONS and not reason.startswith("unreadable"):
-            scan.skipped_non_image += 1  # README.txt and the like: not meant as an image
-            if len(scan.skipped_examples) < 5:
-                scan.skipped_examples.append(str(path.relative_to(root)))
+
+def _read(found: Labelled, workers: int) -> tuple[list[ScanEntry], int, list[str]]:
+    """The entries of the candidates (content hash, format, reason; split "" where none is given,
+    for the split rule), and the stray non-image files skipped on the way (count, a few examples)."""
+    label_of = {name: i for i, name in enumerate(found.classes)}
+    skipped, examples = found.skipped_non_image, list(found.skipped_examples)
+    entries = []
+    results = read_all([c.path for c in found.candidates], workers)
+    for candidate, (digest, kind, reason) in zip(found.candidates, results):
+        if not candidate.listed and not meant_as_image(candidate.path, kind, reason):
+            skipped += 1  # README.txt and the like: not meant as an image
+            if len(examples) < 5:
+                examples.append(candidate.rel)
             continue
-        rel = path.relative_to(root).as_posix()
-        scan.entries.append(ScanEntry(rel, label, split, digest, kind, reason))
+        split_source = candidate.split_source or ""
+        if candidate.label is None:
+            label, split = -1, UNLABELLED
+        else:
+            label, split = label_of[candidate.label], normalise_split(split_source) if split_source else ""
+        entries.append(ScanEntry(candidate.rel, label, split, digest, kind, reason, split_source))
+    return entries, skipped, examples
 
-    populated = sorted({classes[e.label] for e in scan.usable()})
-    if not scan.usable():
-        raise ScanError(f"No images found in the data folder. Received: {root}")
-    if len(populated) < 2:
+
+def _source(options: DataOptions, found: Labelled, entries: list[ScanEntry], rule: RuleResult) -> dict:
+    """How labels and splits were obtained, for the store's record (JSON-able)."""
+    given = sorted({e.split_source for e in entries if e.label >= 0 and e.split_source})
+    given_from = "table" if found.layout == "table" else "folders"
+    splits_from = (f"{given_from}+rule" if given and rule.ruled else given_from if given else
+                   "rule" if rule.ruled else "none")
+    splits = {"from": splits_from, "names": {name: normalise_split(name) for name in given},
+              "val_fraction": options.val_fraction, "test_fraction": options.test_fraction,
+              "seed": options.split_seed, "rule": SPLIT_RULE, "rule_val_fraction": rule.val_fraction,
+              "rule_test_fraction": rule.test_fraction, "ruled": rule.ruled, "carved_from_train": rule.carved,
+              "moved": len(rule.moved)}
+    return {"name": options.name, "layout": found.layout, **found.source, "splits": splits,
+            "unlabelled": options.unlabelled}
+
+
+def _check(scan: Scan, root: Path) -> None:
+    usable = scan.usable()
+    if not usable:
+        loose = {folder: n for folder, n in scan.source.get("loose_folders", {}).items() if n}
+        if loose:
+            where = ", ".join(f"{n} in {folder + '/' if folder else 'the data folder'}" for folder, n in loose.items())
+            raise ScanError(f"No labelled images in the data folder: images without a label ({where}). Give labels "
+                            f"(labels=TABLE or label_pattern=REGEX) or read them unlabelled (unlabelled=True). "
+                            f"Received: {root}")
+        why = f" ({scan.notes[0].message})" if scan.notes else ""
+        raise ScanError(f"No images found in the data folder{why}. Received: {root}")
+    populated = sorted({scan.classes[e.label] for e in usable if e.label >= 0})
+    if 0 < len(populated) < 2:  # rows with no label at all are fine: they are there to be predicted
         raise ScanError(
             f"At least 2 classes with images are needed; found {len(populated)}: {', '.join(populated)}. "
             f"Received: {root}"
         )
-    return scan

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.backbones import Backbone
+from extract.errors import ExtractError
 from store.shards import file_sha256
 
 WEIGHTS_DIR_ENV = "BOTTLENECK_WEIGHTS_DIR"
@@ -21,7 +22,7 @@ PREPROCESS_MODES = ("caffe", "tf", "torch", "none")
 RANDOM_INIT_SEED = 0
 
 
-class WeightsError(ValueError):
+class WeightsError(ExtractError):
     pass
 
 

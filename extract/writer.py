@@ -1,5 +1,6 @@
 """Collects extracted rows and commits them as shards on a background thread,
-so that writing HDF5 never stalls the base."""
+so that writing HDF5 never stalls the base. The last guard before the store: a row that is not
+finite, or not finite once cast to the storage dtype, never reaches a shard."""
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,9 +24,18 @@ class ShardWriter:
         self._pending: Future | None = None
         self.shards: list[str] = []
 
-    def add(self, content_hash: str, features: np.ndarray) -> None:
+    def add(self, content_hash: str, features: np.ndarray, source: str = "") -> None:
+        """`source` (the file's path) names the file in a refusal."""
+        what = f" of {source}" if source else f" of the image {content_hash[:16]}..."
+        if not np.isfinite(features).all():
+            raise ValueError(f"Features{what} are not finite (inf or nan): refused, nothing stored for it.")
+        with np.errstate(over="ignore"):  # an overflow is reported below, naming the file
+            stored = np.asarray(features).astype(self.dtype)
+        if not np.isfinite(stored).all():
+            raise OverflowError(f"Features{what} overflow {self.dtype} (values above "
+                                f"{float(np.finfo(self.dtype).max):.0f}); use --dtype float32.")
         self._hashes.append(content_hash)
-        self._rows.append(features)
+        self._rows.append(stored)
         if len(self._hashes) + len(self._rejected) >= self.shard_size:
             self.flush()
 
@@ -36,10 +46,7 @@ class ShardWriter:
     def flush(self) -> None:
         if not self._hashes and not self._rejected:
             return
-        rows = np.stack(self._rows) if self._rows else np.zeros((0, *self.feature_shape), self.dtype)
-        stored = rows.astype(self.dtype)
-        if self.dtype == np.float16 and not np.isfinite(stored).all() and np.isfinite(rows).all():
-            raise OverflowError("Features overflow float16 (values above 65504); use --dtype float32.")
+        stored = np.stack(self._rows) if self._rows else np.zeros((0, *self.feature_shape), self.dtype)
         content = ShardContent(
             hashes=self._hashes, features=stored,
             rejected_hashes=[h for h, _ in self._rejected], rejected_reasons=[r for _, r in self._rejected],

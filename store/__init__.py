@@ -1,5 +1,10 @@
-"""The HDF5 feature store: schema, shard writing, aligned reading. No TensorFlow here."""
+"""The HDF5 feature store: its file formats, staged writes, aligned reading. No TensorFlow here."""
 from store.config import ExtractorConfig
-from store.reader import ConfigView, FeatureStore, SplitData, StoreError, init_store, is_store
+from store.datasets import DatasetIndex, check_dataset_name, default_dataset_name
+from store.errors import StoreError
+from store.reader import FeatureStore, init_store, is_store
+from store.runs import RunRecord
+from store.view import ConfigView, SplitData
 
-__all__ = ["ConfigView", "ExtractorConfig", "FeatureStore", "SplitData", "StoreError", "init_store", "is_store"]
+__all__ = ["ConfigView", "DatasetIndex", "ExtractorConfig", "FeatureStore", "RunRecord", "SplitData", "StoreError",
+           "check_dataset_name", "default_dataset_name", "init_store", "is_store"]

@@ -34,6 +34,13 @@ class ShardCatalog:
     def __contains__(self, content_hash: str) -> bool:
         return content_hash in self.rows or content_hash in self.rejected
 
+    def has_features(self, hashes: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of these content hashes (an `S64` array) have features."""
+        if not self.rows:
+            return np.zeros(len(hashes), dtype=bool)
+        known = np.array(list(self.rows), dtype="S64")
+        return np.isin(np.asarray(hashes, dtype="S64"), known)
+
     def locate(self, hashes: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Shard index and row of each hash; raises KeyError for a hash with no features."""
         missing = [h for h in hashes if h not in self.rows]

@@ -11,10 +11,14 @@ import hashlib
 import json
 from typing import Any
 
+from store import atomic
+from store.layout import StoreLayout
+
 IDENTITY_FIELDS = (
     "backbone", "alpha", "weights_sha256", "preprocess", "size", "resize",
     "layer", "pool", "dtype", "augment",
 )
+COMPUTE_PRECISIONS = ("float32", "mixed_float16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +33,9 @@ class ExtractorConfig:
     resize: str = "squash"
     alpha: float | None = None
     augment: dict | None = None
+    # The precision the base computes in. In the identity only when not float32, so that the ids of
+    # every float32 configuration made before this field existed stay what they were.
+    compute: str = "float32"
     # Provenance: recorded with the configuration, not part of its identity.
     weights_source: str = ""
     feature_shape: tuple[int, ...] = ()
@@ -36,7 +43,14 @@ class ExtractorConfig:
 
     @property
     def identity(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in IDENTITY_FIELDS}
+        fields = {name: getattr(self, name) for name in IDENTITY_FIELDS}
+        if self.compute != "float32":
+            fields["compute"] = self.compute
+        return fields
+
+    def __post_init__(self) -> None:
+        if self.compute not in COMPUTE_PRECISIONS:
+            raise ValueError(f"Unknown compute precision {self.compute!r}. Allowed: {', '.join(COMPUTE_PRECISIONS)}")
 
     @property
     def config_id(self) -> str:
@@ -64,3 +78,10 @@ class ExtractorConfig:
                 f"computed {config.config_id} (the file was edited or is foreign)."
             )
         return config
+
+
+def write_config(layout: StoreLayout, config: ExtractorConfig) -> None:
+    """Record a configuration the first time it is written to (staged; never rewritten after)."""
+    config_file = layout.config_file(config.config_id)
+    if not config_file.is_file():
+        atomic.write_json(config_file, config.to_json())

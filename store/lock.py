@@ -69,6 +69,15 @@ def slice_lock(lock_path: Path, index: int, count: int) -> Iterator[None]:
             handle.close()
 
 
+@contextmanager
+def waiting_lock(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock that waits its turn: for short store-wide steps (the version upgrade)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def _write_holder(handle) -> None:
     handle.seek(0)
     handle.truncate()

@@ -1,43 +1,25 @@
-"""The read API later stages use: configurations, aligned splits, batch iteration."""
+"""The read API later stages use: configurations, datasets, and views of one joined with the other."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-import h5py
-import numpy as np
-
-from store import atomic, runs
-from store.catalog import ShardCatalog
+from store import atomic, legacy
 from store.config import ExtractorConfig
-from store.layout import FORMAT_NAME, FORMAT_VERSION, StoreLayout
+from store.datasets import DatasetIndex, check_dataset_name, dataset_names, latest_dataset, newest_name
+from store.errors import StoreError
+from store.layout import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, StoreLayout
+from store.view import ConfigView, SplitData
 
-
-class StoreError(ValueError):
-    """A store, configuration or split that cannot be read as asked."""
-
-
-@dataclass
-class SplitData:
-    """Features and everything that describes them, aligned row by row."""
-
-    features: np.ndarray
-    labels: np.ndarray
-    class_names: list[str]
-    paths: list[str]
-    hashes: list[str]
-
-    def __len__(self) -> int:
-        return len(self.labels)
+__all__ = ["ConfigView", "FeatureStore", "SplitData", "StoreError", "init_store", "is_store"]
 
 
 def is_store(path: Path) -> bool:
     return StoreLayout(Path(path)).marker.is_file()
 
 
-def init_store(path: Path) -> StoreLayout:
-    """Create the store folder (or check an existing one is a store of this format)."""
+def init_store(path: str | Path) -> StoreLayout:
+    """Create the store folder, or check an existing one is a store; the first writer of a
+    version-1 store upgrades it, and every writer clears dead creators' temporaries."""
     layout = StoreLayout(Path(path))
     if not layout.marker.is_file() and _free_for_a_store(layout):
         layout.root.mkdir(parents=True, exist_ok=True)
@@ -45,7 +27,10 @@ def init_store(path: Path) -> StoreLayout:
         atomic.write_json(layout.marker, {"format": FORMAT_NAME, "version": FORMAT_VERSION})
     if not layout.marker.is_file():
         raise StoreError(f"Path exists and is not a feature store (no store.json). Received: {layout.root}")
-    FeatureStore(layout.root)  # validates format
+    store = FeatureStore(layout.root)  # validates format
+    atomic.clean_stale(layout.root)
+    if store.version < FORMAT_VERSION:
+        legacy.upgrade(layout)
     return layout
 
 
@@ -64,11 +49,15 @@ class FeatureStore:
         if not self.layout.marker.is_file():
             raise StoreError(f"Not a feature store (no store.json). Received: {self.layout.root}")
         header = atomic.read_json(self.layout.marker)
-        if header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
+        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME \
+                or header.get("version") not in READABLE_VERSIONS:
+            header = header if isinstance(header, dict) else {}
             raise StoreError(
                 f"Unsupported store format {header.get('format')!r} version {header.get('version')!r}; "
-                f"this version reads {FORMAT_NAME!r} version {FORMAT_VERSION}."
+                f"this version reads {FORMAT_NAME!r} versions {', '.join(map(str, READABLE_VERSIONS))}."
             )
+        self.version: int = header["version"]
+        self._legacy: dict[str, DatasetIndex] | None = None
 
     def configs(self) -> list[ExtractorConfig]:
         if not self.layout.configs_dir.is_dir():
@@ -101,94 +90,73 @@ class FeatureStore:
             raise StoreError(f"No configuration matches {selector!r}. Known: {known}")
         raise StoreError(f"Several configurations match {selector!r}; pick one by id. Known: {known}")
 
-    def view(self, selector: str | None = None) -> "ConfigView":
-        return ConfigView(self.layout, self.select(selector))
+    # -- datasets -----------------------------------------------------------------------------
+    def _legacy_indexes(self) -> dict[str, DatasetIndex]:
+        if self._legacy is None:
+            self._legacy = legacy.legacy_indexes(self.layout)
+        return self._legacy
 
+    def datasets(self) -> list[str]:
+        """The names of the datasets indexed in this store."""
+        if self.version == 1:
+            return sorted({index.name for index in self._legacy_indexes().values()})
+        return dataset_names(self.layout)
 
-class ConfigView:
-    """The features of one configuration, joined with its latest dataset index."""
+    def _newest(self, name: str) -> DatasetIndex:
+        if self.version == 1:
+            return max((ix for ix in self._legacy_indexes().values() if ix.name == name), key=lambda ix: ix.created)
+        index = latest_dataset(self.layout, name)
+        assert index is not None, name  # listed by datasets()
+        return index
 
-    def __init__(self, layout: StoreLayout, config: ExtractorConfig):
-        self.layout = layout
-        self.config = config
-        self.catalog = ShardCatalog.load(layout.shards_dir(config.config_id))
-        run_path = runs.latest_run(layout.runs_dir(config.config_id))
-        self.index = runs.read_run(run_path) if run_path else None
+    def _newest_name(self) -> str:
+        if self.version == 1:
+            return max(self._legacy_indexes().values(), key=lambda ix: ix.created).name
+        return newest_name(self.layout) or ""
 
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.index.classes) if self.index else []
+    def dataset_choice(self, name: str | None = None) -> tuple[DatasetIndex, str | None]:
+        """The dataset of that name, else the only one, else the newest with a one-line note saying so."""
+        names = self.datasets()
+        if name is not None:
+            check_dataset_name(name)
+            if name not in names:
+                raise StoreError(f"No dataset {name!r} in the store. Known: {', '.join(names) or 'none yet'}")
+            return self._newest(name), None
+        if not names:
+            raise StoreError(f"The store holds no dataset index yet (no run has finished, or slices await "
+                             f"`extract merge`). Received: {self.layout.root}")
+        if len(names) == 1:
+            return self._newest(names[0]), None
+        chosen = self._newest_name()
+        return self._newest(chosen), (f"{len(names)} datasets in the store ({', '.join(names)}); using the "
+                                      f"newest, {chosen!r} (choose one by name with --dataset).")
 
-    def _rows(self, split: str) -> np.ndarray:
-        if self.index is None:
-            raise StoreError(f"Configuration {self.config.config_id} has no completed run yet.")
-        if split not in self.index.split_names():
-            raise StoreError(f"No split {split!r}. Known: {', '.join(self.index.split_names())}")
-        return np.array([
-            i for i, (s, h) in enumerate(zip(self.index.splits, self.index.hashes))
-            if s == split and h in self.catalog.rows
-        ], dtype=np.int64)
+    def dataset(self, name: str | None = None) -> DatasetIndex:
+        return self.dataset_choice(name)[0]
 
-    def split_counts(self) -> dict[str, int]:
-        if self.index is None:
-            return {}
-        return {name: len(self._rows(name)) for name in self.index.split_names()}
+    def view(self, config_selector: str | None = None, dataset: str | None = None) -> ConfigView:
+        """A configuration's features joined with a dataset's newest index (see dataset_choice);
+        the view's index is None while the store holds no dataset index."""
+        config = self.select(config_selector)
+        if self.version == 1:  # a configuration's own run index first: a view's index held its splits only
+            own = self._legacy_indexes().get(config.config_id)
+            if own is not None and dataset in (None, own.name):
+                return ConfigView(self.layout, config, own)
+        if dataset is None and not self.datasets():
+            return ConfigView(self.layout, config, None)
+        index, note = self.dataset_choice(dataset)
+        return ConfigView(self.layout, config, index, note)
 
-    def keys(self, split: str) -> tuple[list[str], np.ndarray, list[str]]:
-        """(content hashes, labels, paths) of a split's rows that have features, without reading them."""
-        rows = self._rows(split)
-        index = self.index
-        return ([index.hashes[i] for i in rows], np.asarray(index.labels)[rows].astype(np.int64),
-                [index.paths[i] for i in rows])
-
-    def features_for(self, hashes: list[str]) -> np.ndarray:
-        """Feature rows for these content hashes, in the order given."""
-        shard_ids, rows = self.catalog.locate(hashes)
-        out = np.empty((len(hashes), *self.config.feature_shape), dtype=self.config.dtype)
-        for shard_id in np.unique(shard_ids):
-            picked = np.flatnonzero(shard_ids == shard_id)
-            wanted, inverse = np.unique(rows[picked], return_inverse=True)
-            with h5py.File(self.catalog.shard_paths[shard_id], "r") as f:
-                out[picked] = f["features"][wanted][inverse]
-        return out
-
-    def read(self, split: str) -> SplitData:
-        rows = self._rows(split)
-        return self._gather(rows)
-
-    def _gather(self, rows: np.ndarray) -> SplitData:
-        index = self.index
-        hashes = [index.hashes[i] for i in rows]
-        return SplitData(
-            features=self.features_for(hashes),
-            labels=np.asarray(index.labels)[rows].astype(np.int64),
-            class_names=list(index.classes),
-            paths=[index.paths[i] for i in rows],
-            hashes=hashes,
-        )
-
-    def iter_batches(
-        self, split: str, batch_size: int = 256, shuffle: bool = False, seed: int | None = None
-    ) -> Iterator[SplitData]:
-        """Batches of a split without holding the split in memory."""
-        rows = self._rows(split)
-        if shuffle:
-            rows = np.random.default_rng(seed).permutation(rows)
-        for start in range(0, len(rows), batch_size):
-            yield self._gather(rows[start:start + batch_size])
-
-    def rejected(self) -> list[tuple[str, str]]:
-        """(path, reason) of every file of the latest run that has no features."""
-        if self.index is None:
-            return []
-        out = []
-        for path, content_hash, reason in zip(self.index.paths, self.index.hashes, self.index.reasons):
-            if reason:
-                out.append((path, reason))
-            elif content_hash in self.catalog.rejected:
-                out.append((path, self.catalog.rejected[content_hash]))
-        return out
-
-    def disk_bytes(self) -> int:
-        root = self.layout.config_dir(self.config.config_id)
-        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    def views(self, config_selector: str | None = None, datasets: list[str] | None = None) -> list[ConfigView]:
+        """A configuration joined with each dataset (all, or those named), sharing one shard catalog;
+        a version-1 configuration is seen through its own run index only."""
+        config = self.select(config_selector)
+        if self.version == 1 and datasets is None:
+            view = self.view(config.config_id)
+            return [view] if view.index is not None else []
+        names = self.datasets() if datasets is None else datasets
+        views: list[ConfigView] = []
+        for name in names:
+            index = self.dataset(name)
+            views.append(ConfigView(self.layout, config, index, catalog=views[0].catalog if views else None))
+        return views

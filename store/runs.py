@@ -1,103 +1,84 @@
-"""The dataset index of a run: which file is which class in which split, and its content hash.
+"""Run records: what one `extract run` (or merge) of a configuration did, as small JSON files.
 
-Written once per run, atomically, under `runs/`. A reader joins it with the
-shards by content hash, so labels never depend on the order features were written.
+`configs/<id>/runs/run-<utc>.json`, the 20 newest kept. A record names the dataset the run
+covered and that dataset's digest, so one can tell which data a configuration's features
+were last brought up to date with. Labels never come from here: they live in the dataset index.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import h5py
-import numpy as np
+from typing import Any
 
 from store import atomic
-from store.shards import HASH_DTYPE
+from store.errors import StoreError
+from store.layout import StoreLayout
 
-STRINGS = h5py.string_dtype(encoding="utf-8")
+KEEP_RECORDS = 20
+RECORD_GLOB = "run-*.json"
 
 
 @dataclass
-class RunIndex:
-    """One row per image file found by the scan (rejected ones included, with a reason)."""
-
-    data_root: str
-    classes: list[str]
-    paths: list[str]
-    labels: np.ndarray
-    splits: list[str]
-    hashes: list[str]
-    reasons: list[str]
-    stats: dict = field(default_factory=dict)
+class RunRecord:
+    config_id: str
+    dataset: str  # the dataset's name
+    digest: str | None  # DatasetIndex.digest() of what the run indexed; None for a slice (merge records it)
+    stats: dict[str, Any]  # extracted, cached, rejected, changed, seconds, ...
+    engine: str = "local"
+    splits: list[str] | None = None  # the splits the run extracted; None = all
+    slice: str | None = None  # "i/n" for one slice, "n slices" for a merge
+    devices: list[str] = field(default_factory=list)
     created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of newer writers, kept as read
 
-    def __len__(self) -> int:
-        return len(self.paths)
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        extra = data.pop("extra")
+        return {**extra, **data}
 
-    def split_names(self) -> list[str]:
-        return sorted(set(self.splits))
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunRecord":
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        missing = {"config_id", "dataset", "stats"} - set(data)
+        if missing:
+            raise StoreError(f"A run record lacks {', '.join(sorted(missing))}. Received fields: {sorted(data)}")
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   extra={k: v for k, v in data.items() if k not in known})
 
 
-KEEP_RUNS = 5  # older indexes are pruned: each can be large for a large dataset
-
-
-def write_run(runs_dir: Path, config_id: str, index: RunIndex) -> Path:
-    runs_dir.mkdir(parents=True, exist_ok=True)
+def write_run_record(layout: StoreLayout, record: RunRecord) -> Path:
+    runs_dir = layout.runs_dir(record.config_id)
     created = dt.datetime.now(dt.timezone.utc)
-    final = runs_dir / f"run-{created.strftime('%Y%m%dT%H%M%S%f')}.h5"
-    tmp = atomic.temporary_name(final)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["config_id"] = config_id
-            f.attrs["data_root"] = index.data_root
-            f.attrs["classes"] = json.dumps(index.classes)
-            f.attrs["stats"] = json.dumps(index.stats, sort_keys=True)
-            f.attrs["created"] = created.isoformat()
-            f.create_dataset("path", data=index.paths, dtype=STRINGS)
-            f.create_dataset("label", data=np.asarray(index.labels, dtype="int32"))
-            f.create_dataset("split", data=index.splits, dtype=STRINGS)
-            f.create_dataset("hash", data=np.array(index.hashes, dtype=HASH_DTYPE))
-            f.create_dataset("reason", data=index.reasons, dtype=STRINGS)
-        atomic.publish(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    for old in sorted(runs_dir.glob("run-*.h5"))[:-KEEP_RUNS]:
+    final = runs_dir / f"run-{created.strftime('%Y%m%dT%H%M%S%f')}Z.json"
+    while final.exists():
+        created += dt.timedelta(microseconds=1)
+        final = runs_dir / f"run-{created.strftime('%Y%m%dT%H%M%S%f')}Z.json"
+    record.created = created.isoformat()
+    atomic.write_json(final, record.to_json())
+    for old in record_paths(layout, record.config_id)[:-KEEP_RECORDS]:
         old.unlink(missing_ok=True)
     return final
 
 
-def _strings(dataset) -> list[str]:
-    return [s.decode() if isinstance(s, bytes) else s for s in dataset[:]]
+def record_paths(layout: StoreLayout, config_id: str) -> list[Path]:
+    """A configuration's run records, oldest first."""
+    runs_dir = layout.runs_dir(config_id)
+    return sorted(runs_dir.glob(RECORD_GLOB)) if runs_dir.is_dir() else []
 
 
-def _check_relative(paths: list[str], source: Path) -> None:
-    """A store file must not be able to point a later command outside the data root."""
-    for rel in paths:
-        parts = Path(rel).parts
-        if not rel or Path(rel).is_absolute() or ".." in parts or rel.startswith("~"):
-            raise ValueError(f"Run index {source.name} holds a path outside its data root: {rel!r}")
+def read_run_record(path: Path) -> RunRecord:
+    data = atomic.read_json(path)
+    if not isinstance(data, dict):
+        raise StoreError(f"A run record is a JSON object. Received: {type(data).__name__} in {path}")
+    return RunRecord.from_json(data)
 
 
-def read_run(path: Path) -> RunIndex:
-    with h5py.File(path, "r") as f:
-        index = RunIndex(
-            data_root=str(f.attrs["data_root"]),
-            classes=json.loads(f.attrs["classes"]),
-            paths=_strings(f["path"]),
-            labels=f["label"][:],
-            splits=_strings(f["split"]),
-            hashes=[h.decode() for h in f["hash"][:]],
-            reasons=_strings(f["reason"]),
-            stats=json.loads(f.attrs["stats"]),
-            created=str(f.attrs["created"]),
-        )
-    _check_relative(index.paths, path)
-    return index
+def run_records(layout: StoreLayout, config_id: str) -> list[RunRecord]:
+    return [read_run_record(p) for p in record_paths(layout, config_id)]
 
 
-def latest_run(runs_dir: Path) -> Path | None:
-    runs = sorted(runs_dir.glob("run-*.h5")) if runs_dir.is_dir() else []
-    return runs[-1] if runs else None
+def latest_run_record(layout: StoreLayout, config_id: str) -> RunRecord | None:
+    paths = record_paths(layout, config_id)
+    return read_run_record(paths[-1]) if paths else None

@@ -17,6 +17,8 @@ import h5py
 import numpy as np
 
 from store import atomic
+from store.errors import StoreError
+from store.paths import confine
 
 HASH_DTYPE = "S64"
 MARKER_SUFFIX = ".commit.json"
@@ -52,11 +54,9 @@ def write_shard(shards_dir: Path, config_id: str, content: ShardContent) -> str:
             f"hashes and features must align. Received: {len(content.hashes)} hashes, "
             f"{len(content.features)} feature rows"
         )
-    shards_dir.mkdir(parents=True, exist_ok=True)
     name = new_shard_name()
     final = shards_dir / f"{name}.h5"
-    tmp = atomic.temporary_name(final)
-    try:
+    with atomic.staged_file(final) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["config_id"] = config_id
             f.create_dataset("hashes", data=np.array(content.hashes, dtype=HASH_DTYPE))
@@ -67,10 +67,6 @@ def write_shard(shards_dir: Path, config_id: str, content: ShardContent) -> str:
                 dtype=h5py.string_dtype(encoding="utf-8"),
             )
         checksum = file_sha256(tmp)
-        atomic.publish(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     atomic.write_json(shards_dir / f"{name}{MARKER_SUFFIX}", {
         "shard": final.name,
         "config_id": config_id,
@@ -90,22 +86,51 @@ def committed_shards(shards_dir: Path) -> list[tuple[Path, dict]]:
     shards = []
     for marker_path in sorted(shards_dir.glob(f"*{MARKER_SUFFIX}")):
         marker = atomic.read_json(marker_path)
-        shard_path = shards_dir / marker["shard"]
-        if shard_path.name != marker_path.name.replace(MARKER_SUFFIX, ".h5"):
-            raise ValueError(f"Shard marker {marker_path} names a foreign file: {marker['shard']!r}")
+        shard_path = confine(shards_dir, str(marker.get("shard", "")), f"shard named by {marker_path.name}")
+        if shard_path.name != marker_path.name.replace(MARKER_SUFFIX, ".h5") or shard_path.parent != shards_dir:
+            raise StoreError(f"Shard marker {marker_path} names a foreign file. Received: {marker['shard']!r}")
         if shard_path.exists():
             shards.append((shard_path, marker))
     return shards
 
 
 def uncommitted_files(shards_dir: Path) -> list[Path]:
-    """Shard files with no marker, and temporary files of dead writers: safe to delete."""
+    """Shard files with no marker, and temporary files of dead writers of this host: safe to delete
+    when no writer holds the configuration (under its exclusive writer lock)."""
     if not shards_dir.is_dir():
         return []
     committed = {path.name for path, _ in committed_shards(shards_dir)}
-    orphans = [p for p in shards_dir.glob("shard-*.h5") if p.name not in committed]
-    stale = [p for p in shards_dir.glob(f".*{atomic.TMP_SUFFIX}") if atomic.is_stale_temporary(p)]
-    return orphans + stale
+    orphans = [p for p in sorted(shards_dir.glob("shard-*.h5")) if p.name not in committed]
+    return orphans + [t.path for t in atomic.stale_temporaries(shards_dir) if t.state == "dead"]
+
+
+def delete_uncommitted(shards_dir: Path) -> list[Path]:
+    """Delete what `uncommitted_files` lists; the caller holds the exclusive writer lock."""
+    leftovers = uncommitted_files(shards_dir)
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers
+
+
+def read_shard(shard_path: Path, rows: list[int] | None = None) -> ShardContent:
+    """A shard's content (all feature rows, or those at `rows`, in the order given)."""
+    with h5py.File(shard_path, "r") as f:
+        hashes = [h.decode() for h in f["hashes"][:]]
+        if rows is None:
+            features = f["features"][:]
+        else:
+            wanted, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+            features = f["features"][wanted][inverse] if len(wanted) else f["features"][:0]
+            hashes = [hashes[i] for i in rows]
+        rejected = [h.decode() for h in f["rejected_hashes"][:]]
+        reasons = [r.decode() if isinstance(r, bytes) else r for r in f["rejected_reasons"][:]]
+    return ShardContent(hashes, features, rejected, reasons)
+
+
+def shard_config_id(shard_path: Path) -> str | None:
+    with h5py.File(shard_path, "r") as f:
+        value = f.attrs.get("config_id")
+    return None if value is None else str(value)
 
 
 def read_keys(shard_path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:

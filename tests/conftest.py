@@ -48,6 +48,45 @@ def dataset(tmp_path: Path) -> Path:
     return make_dataset(tmp_path / "data")
 
 
+SYNTHETIC_WEIGHTS = "mobilenet_synthetic_0_25_no_top.weights.h5"
+
+
+@pytest.fixture(scope="session")
+def synthetic_weights_dir(tmp_path_factory) -> Path:
+    """A seeded random MobileNet alpha 0.25 no-top weights file and its MANIFEST.json: for the
+    tests that need a real weights file but not real features (checksums, refusals)."""
+    import json
+
+    import keras
+
+    from store.shards import file_sha256
+
+    folder = tmp_path_factory.mktemp("synthetic_weights")
+    keras.utils.set_random_seed(1)
+    base = keras.applications.MobileNet(include_top=False, weights=None, alpha=0.25, input_shape=(32, 32, 3))
+    base.save_weights(str(folder / SYNTHETIC_WEIGHTS))
+    (folder / "MANIFEST.json").write_text(json.dumps([{
+        "file": SYNTHETIC_WEIGHTS, "sha256": file_sha256(folder / SYNTHETIC_WEIGHTS), "backbone": "mobilenet",
+        "alpha": 0.25, "include_top": False, "preprocess": "tf", "origin": "seeded random init (tests)"}]))
+    return folder
+
+
+@pytest.fixture
+def synthetic_weights(tmp_path, synthetic_weights_dir) -> Path:
+    """A copy the test may edit: the folder holding the file and its MANIFEST.json."""
+    import shutil
+
+    return Path(shutil.copytree(synthetic_weights_dir, tmp_path / "weights"))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """CI says how many real-data checks did not run (they need ../shared)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    shared = sum("../shared" in str(report.longrepr) for report in skipped)
+    terminalreporter.write_line(f"real weights/data checks skipped for want of ../shared: {shared}; "
+                                f"other skips: {len(skipped) - shared}")
+
+
 @pytest.fixture
 def shared_weights() -> Path:
     weights = SHARED / "weights"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from extract import ExtractOptions, Extractor
 from extract.api import StrictModeError, run_extraction
-from extract.configure import configure
 from extract.decode import decode_rgb
 from extract.model import resizing_layer
 from extract.scan import ScanError
@@ -18,11 +18,11 @@ from store import FeatureStore
 from tests.conftest import TINY, assert_features_close, make_dataset
 
 
-def expected_features(configured, paths):
+def expected_features(extractor, paths):
     """What the features must be: decode, resize and run the model, one image at a time."""
-    resize = resizing_layer(configured.config.size, configured.config.resize)
+    resize = resizing_layer(extractor.config.size, extractor.config.resize)
     images = np.stack([resize(decode_rgb(Path(p).read_bytes()).astype("float32")).numpy() for p in paths])
-    return configured.model.predict(images, verbose=0)
+    return extractor.model.predict(images, verbose=0)
 
 
 def test_features_are_aligned_with_labels_and_paths(dataset, tmp_path):
@@ -33,8 +33,8 @@ def test_features_are_aligned_with_labels_and_paths(dataset, tmp_path):
     split = view.read("validation")
     assert split.class_names == ["cats", "dogs"]
     assert [split.class_names[label] for label in split.labels] == [p.split("/")[1] for p in split.paths]
-    want = expected_features(configure(**{k: v for k, v in TINY.items() if k != "batch_size"}),
-                             [dataset / p for p in split.paths])
+    options = ExtractOptions(**{k: v for k, v in TINY.items() if k != "batch_size"})
+    want = expected_features(Extractor.from_options(options), [dataset / p for p in split.paths])
     assert_features_close(split.features, want, rtol=2e-2)
     batches = list(view.iter_batches("validation", batch_size=5, shuffle=True, seed=1))
     assert [len(b) for b in batches] == [5, 5, 2]

@@ -113,20 +113,25 @@ def test_store_paths_cannot_escape(dataset, tmp_path):
     store = tmp_path / "store"
     summary = run_extraction(dataset, store, **TINY)
     config_dir = store / "configs" / summary.config.config_id
-    run = next((config_dir / "runs").glob("run-*.h5"))
-    with h5py.File(run, "a") as f:
+    marker = next((config_dir / "shards").glob("*.commit.json"))
+    original = marker.read_text()
+    content = json.loads(original)
+    content["shard"] = "../../../elsewhere.h5"
+    marker.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match="must be a relative path inside its folder"):
+        FeatureStore(store).view()
+    problems = {p.path: p.what for p in verify_store(store).problems}
+    assert "commit marker unreadable or foreign" in problems[marker]  # reported (and dropped by --repair)
+    marker.write_text(original)
+
+    index = next((store / "datasets").glob("*/index-*.h5"))
+    with h5py.File(index, "a") as f:
         paths = [p.decode() for p in f["path"][:]]
         paths[0] = "../../../etc/passwd"
         del f["path"]
         f.create_dataset("path", data=paths, dtype=h5py.string_dtype())
     with pytest.raises(ValueError, match="outside its data root"):
         FeatureStore(store).view()
-    marker = next((config_dir / "shards").glob("*.commit.json"))
-    content = json.loads(marker.read_text())
-    content["shard"] = "../../../elsewhere.h5"
-    marker.write_text(json.dumps(content))
-    with pytest.raises(ValueError, match="names a foreign file"):
-        verify_store(store)
     (store / "store.json").write_text(json.dumps({"format": "something-else", "version": 9}))
     with pytest.raises(ValueError, match="Unsupported store format"):
         FeatureStore(store)

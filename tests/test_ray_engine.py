@@ -2,17 +2,22 @@
 path, and a worker killed in the middle of a shard costs only that shard."""
 import importlib.util
 import os
+import re
 import signal
+import socket
 
 import pytest
 from typer.testing import CliRunner
 
+from extract import ExtractOptions, Extractor, RunOptions
 from extract.api import run_extraction
 from extract.cli import app
+from extract.engines.ray_engine import TaskFailedError
+from store.shards import file_sha256
 from store import FeatureStore
 from store.shards import uncommitted_files
 from store.verify import verify_store
-from tests.conftest import make_dataset
+from tests.conftest import SYNTHETIC_WEIGHTS, make_dataset
 from tests.test_shards_slices import OPTIONS, assert_same_store, cli_args, make_job
 
 pytestmark = [
@@ -42,6 +47,7 @@ def test_ray_engine_writes_the_same_store_as_the_local_engine(tmp_path):
     result = cli.invoke(app, cli_args(data, tmp_path / "ray", "--engine", "ray", "--workers", "2"))
     assert result.exit_code == 0, result.output
     assert "ray (local instance): 2 workers x 1 CPU" in result.output and "worker 127.0.0.1:" in result.output
+    assert re.search(r"worker 127\.0\.0\.1:\d+ CPU", result.output), result.output  # and its device
     assert_same_store(tmp_path / "ray", tmp_path / "local")
     again = cli.invoke(app, cli_args(data, tmp_path / "ray", "--engine", "ray"))
     assert again.exit_code == 0 and "Nothing to extract: all 38 images are already cached" in again.output
@@ -60,7 +66,7 @@ def test_a_worker_killed_mid_shard_loses_only_that_shard(tmp_path):
         seen[worker] = seen.get(worker, 0) + count
         if not killed:
             assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}, "loopback only"
-            os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)  # 4 of its 32 images done: mid-shard
+            os.kill(int(worker.split()[0].rsplit(":", 1)[1]), signal.SIGKILL)  # 4 of its 32 images done: mid-shard
             killed.append(worker)
 
     summary = run_extraction(data, tmp_path / "ray", **KILL, engine="ray", workers=2,
@@ -69,6 +75,8 @@ def test_a_worker_killed_mid_shard_loses_only_that_shard(tmp_path):
     assert summary.extracted == 160 and summary.cached == 0
     assert sum(progress) == 160, "the dead worker's uncommitted images are counted once, by their retry"
     assert summary.workers[killed[0]][0] == 0, "the killed worker committed nothing: it died inside its shard"
+    assert all(label.endswith(" CPU") for label in summary.workers), summary.workers  # "ip:pid device"
+    assert summary.devices and set(summary.devices.values()) == {"CPU"}
     assert_same_store(tmp_path / "ray", tmp_path / "local")  # every image exactly once
     view = FeatureStore(tmp_path / "ray").view()
     assert not uncommitted_files(view.layout.shards_dir(view.config.config_id))
@@ -82,3 +90,23 @@ def test_impossible_resources_are_one_line_and_write_nothing(tmp_path):
     assert result.exit_code == 2 and "need 2 CPUs and 2 GPUs; the Ray cluster has 2 CPUs and 0 GPUs" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_a_worker_whose_weights_file_differs_is_refused(tmp_path, synthetic_weights):
+    """The driver hashed sha256 A; by the time the workers load the file at the same path it holds
+    B (another file on that node): the task fails at once, naming the node and both hashes."""
+    data = make_dataset(tmp_path / "data", per_class=2)
+    path = synthetic_weights / SYNTHETIC_WEIGHTS
+    options = ExtractOptions("mobilenet", str(path), size=32, layer="conv_pw_1_relu")
+    expected = Extractor.from_options(options).config.weights_sha256
+
+    def replace_the_file(total: int) -> None:  # after the driver's check, before any worker starts
+        path.write_bytes(path.read_bytes() + b"another file at the same path")
+
+    with pytest.raises(TaskFailedError) as refused:
+        run_extraction(data, tmp_path / "store", options, RunOptions(batch_size=4, engine="ray", workers=1,
+                                                                     max_retries=2), on_start=replace_the_file)
+    message = str(refused.value)
+    assert socket.gethostname() in message and expected in message and file_sha256(path) in message, message
+    assert "failed 3 times" not in message, "a weights mismatch is not retried"
+    assert not list((tmp_path / "store").rglob("shard-*.h5"))

@@ -5,21 +5,19 @@ import numpy as np
 from extract.engines.commits import CommitTracker
 from extract.engines.progress import WorkerMeter
 from extract.runner import ShardTask
-from extract.weights import ResolvedWeights
 from store.config import ExtractorConfig
 from store.layout import StoreLayout
 from store.shards import ShardContent, write_shard
 
 CONFIG = ExtractorConfig(backbone="mobilenet", weights_sha256="random-init-seed0", preprocess="tf", size=32,
                          layer="conv_pw_13_relu", feature_shape=(2,))
-WEIGHTS = ResolvedWeights("none", None, "random-init-seed0", "tf", 0.25)
 
 
 def test_salvage_keeps_committed_rows_and_retries_only_the_rest(tmp_path):
     shards_dir = StoreLayout(tmp_path).shards_dir(CONFIG.config_id)
     paths = [f"/data/{i}.png" for i in range(6)]
     expected = {path: f"{i:064x}" for i, path in enumerate(paths)}
-    task = ShardTask(str(tmp_path), CONFIG, WEIGHTS, tuple(paths), 2, 3, False)
+    task = ShardTask(str(tmp_path), CONFIG, tuple(paths), 2, 3, False)
     before = write_shard(shards_dir, CONFIG.config_id, ShardContent(
         [expected[paths[5]]], np.zeros((1, 2), "float16"), [], []))  # committed before the run: not this task's
     tracker = CommitTracker.for_task(task)

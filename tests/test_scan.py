@@ -1,8 +1,9 @@
+import json
 from pathlib import Path
 
 import pytest
 
-from extract.scan import ScanError, scan_dataset, sniff, split_by_name
+from extract.scan import DataOptions, ScanError, scan_dataset, sniff, split_by_name
 from tests.conftest import make_dataset, make_image
 
 
@@ -88,3 +89,35 @@ def test_same_content_same_hash_whatever_the_name(tmp_path):
     (root / "train" / "dogs" / "copy.png").write_bytes(Path(original).read_bytes())
     hashes = {e.path: e.hash for e in scan_dataset(root).entries}
     assert hashes["train/cats/cats.train.0.png"] == hashes["train/dogs/copy.png"]
+
+
+def test_options_object_and_keywords_give_the_same_scan(tmp_path):
+    root = make_dataset(tmp_path / "d", per_class=8, splits=())
+    by_keywords = scan_dataset(root, val_fraction=0.3, layout="auto")
+    by_options = scan_dataset(root, DataOptions(val_fraction=0.3))
+    assert by_keywords.entries == by_options.entries
+    assert scan_dataset(root, DataOptions(val_fraction=0.9), val_fraction=0.3).entries == by_keywords.entries
+
+
+def test_unknown_options_and_layouts_are_refused_in_one_line(tmp_path):
+    root = make_dataset(tmp_path / "d", per_class=2)
+    with pytest.raises(ScanError, match="Unknown data option val_fracton. Allowed: .*val_fraction"):
+        scan_dataset(root, val_fracton=0.3)
+    with pytest.raises(ScanError, match="layout must be one of auto, splits, classes, table, pattern, unlabelled"):
+        scan_dataset(root, layout="folders")
+    with pytest.raises(ScanError, match="options must be a DataOptions. Received: float"):
+        scan_dataset(root, 0.3)
+    with pytest.raises(ScanError, match="dataset name"):
+        scan_dataset(root, name="a/b")
+
+
+def test_source_and_notes_are_json_for_the_store(tmp_path):
+    root = make_dataset(tmp_path / "d", per_class=2, splits=("train", "val"))
+    make_image(root / "test1" / "0.png", (1, 2, 3), 0)
+    scan = scan_dataset(root)
+    record = json.loads(json.dumps({"source": scan.source, "notes": [n.to_dict() for n in scan.notes]}))
+    assert record["source"]["layout"] == "splits" and record["source"]["labels"] == {"from": "folders"}
+    assert record["source"]["splits"]["names"] == {"train": "train", "val": "validation"}
+    assert record["source"]["loose_folders"] == {"test1": 1}
+    assert [n["code"] for n in record["notes"]] == ["folders.loose"] and record["notes"][0]["count"] == 1
+    assert scan.note_lines() == [str(n) for n in scan.notes]

@@ -113,9 +113,9 @@ def test_four_concurrent_slice_processes_then_merge_equal_one_local_run(job, tmp
                  for i in range(4)]
     outputs = [p.communicate(timeout=600)[0] for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0, 0], outputs
-    assert FeatureStore(store).view().index is None, "no slice may publish a run index alone"
+    assert FeatureStore(store).view().index is None, "no slice may publish a dataset index alone"
     merged = cli.invoke(app, ["merge", "--store", str(store)])
-    assert merged.exit_code == 0 and "slices combined into the run index" in merged.output, merged.output
+    assert merged.exit_code == 0 and "slices combined into the dataset index" in merged.output, merged.output
     assert not list(store.rglob("slice-*-of-4.h5")), "the partial indexes are consumed by the merge"
     assert_same_store(store, reference)
     again = run_extraction(data, store, **OPTIONS)  # a full run after the slices finds everything cached

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import ray
 from ray.exceptions import RayActorError
 
+from extract import devices
 from extract.engines import EngineError, Report
 from extract.engines.commits import CommitTracker
 from extract.runner import ShardTask, TaskResult, run_task
+from extract.weights import WeightsError
 
 LOOPBACK = "127.0.0.1"
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2  # tasks and results are small: no need for Ray's 30 % of RAM
@@ -39,13 +41,14 @@ def _usable_cpus() -> int:
 @ray.remote(max_restarts=0, max_task_retries=0)  # the driver retries, knowing what was committed
 class ShardWorker:
     def __init__(self, threads: int | None):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        devices.prepare_tensorflow()  # memory growth on before TensorFlow touches the GPU
         import tensorflow as tf
 
         if threads:  # one TensorFlow thread pool per reserved CPU: workers do not fight over cores
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
-        self.label = f"{ray.util.get_node_ip_address()}:{os.getpid()}"
+        # "ip:pid device": which process, and whether its images go through a GPU or the CPU
+        self.label = f"{ray.util.get_node_ip_address()}:{os.getpid()} {devices.device_label()}"
 
     def run(self, task: ShardTask, expected_hashes: dict[str, str]):
         """Yields its label, then the image count of every batch, then the TaskResult."""
@@ -221,6 +224,7 @@ class RayEngine:
                     job.reported += value
                     report(job.label, value)
                 else:
+                    value.worker = job.label
                     results.append(value)
                     del running[generator]
                     idle.append(job.worker)
@@ -237,8 +241,10 @@ class RayEngine:
             results.append(done)
         if not remaining.paths:
             return []
+        cause = getattr(error, "cause", None) or error
+        if isinstance(cause, WeightsError):  # another file on that node: a retry would meet it again
+            raise TaskFailedError(f"A shard task was refused on worker {job.label}: {str(cause).splitlines()[0]}")
         if job.attempt >= self.max_retries:
-            cause = getattr(error, "cause", None) or error
             raise TaskFailedError(
                 f"A shard task failed {job.attempt + 1} times ({len(remaining.paths)} images left, "
                 f"e.g. {remaining.paths[0]}): {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"

@@ -1,0 +1,100 @@
+"""What a user asks for, in two objects: ExtractOptions decide a configuration (the numbers),
+RunOptions decide how a run is done (batches, engine, slices), never the numbers.
+
+The CLI builds these from its flags (same names), a notebook builds them directly. Every value
+that can be refused without reading an image is refused here, in one line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from extract.backbones import get_backbone
+from extract.errors import OptionError
+from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
+from extract.weights import PREPROCESS_MODES
+
+
+def check_choice(name: str, value, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise OptionError(f"Unknown {name} {value!r}. Allowed: {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """Everything that changes the features, as the user gives it (weights by name or path)."""
+
+    backbone: str
+    weights: str = "imagenet"  # imagenet | none | a Keras no-top weights file
+    size: int | None = None  # the backbone's default size when None
+    layer: str | None = None  # the last block's end when None
+    pool: str = "none"
+    dtype: str = "float16"  # storage precision
+    preprocess: str | None = None  # the weights' own preprocessing when None
+    alpha: float | None = None
+    resize: str = "squash"
+    augment: dict | None = None  # one view of extract.augment (AugmentSpec.for_view)
+    mixed_precision: bool = False  # compute in mixed_float16 (GPU); a configuration of its own
+
+    def check(self) -> None:
+        spec = get_backbone(self.backbone)
+        check_choice("pooling", self.pool, POOLING_MODES)
+        check_choice("dtype", self.dtype, DTYPES)
+        check_choice("resize mode", self.resize, RESIZE_MODES)
+        if self.preprocess is not None:
+            check_choice("preprocessing", self.preprocess, PREPROCESS_MODES)
+        if self.alpha is not None and not spec.has_alpha:
+            raise OptionError(f"Backbone {self.backbone} has no width multiplier. Received: --alpha {self.alpha}")
+        if self.size is not None and int(self.size) < spec.min_size:
+            raise OptionError(f"Backbone {self.backbone} needs --size of at least {spec.min_size}. "
+                              f"Received: {self.size}")
+        if self.augment is not None and not isinstance(self.augment, dict):
+            raise OptionError(f"augment is one view's dict (AugmentSpec.for_view). Received: {self.augment!r}")
+
+    @property
+    def compute(self) -> str:
+        return "mixed_float16" if self.mixed_precision else "float32"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is done: none of these changes a feature value."""
+
+    batch_size: int = 32
+    val_fraction: float = 0.2
+    layout: str = "auto"  # checked by the scan, which knows the layouts
+    strict: bool = False
+    shard_size: int = 256
+    xla: bool | None = None  # per backbone, as measured, when None
+    engine: str = "local"
+    shard: str | None = None  # "i/n": one slice of the work (then `extract merge`)
+    address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float | None = None
+    cpus_per_worker: float | None = None
+    max_retries: int | None = None
+    splits: tuple[str, ...] | list[str] | None = None  # only these splits (and only them in the index)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.shard_size < 1:
+            raise OptionError(f"batch_size and shard_size must be positive. "
+                              f"Received: {self.batch_size}, {self.shard_size}")
+
+    def engine_options(self) -> dict:
+        return {"address": self.address, "workers": self.workers, "gpus_per_worker": self.gpus_per_worker,
+                "cpus_per_worker": self.cpus_per_worker, "max_retries": self.max_retries}
+
+
+EXTRACT_FIELDS = frozenset(f.name for f in fields(ExtractOptions))
+RUN_FIELDS = frozenset(f.name for f in fields(RunOptions))
+
+
+def split_keywords(keywords: dict) -> tuple[ExtractOptions, RunOptions]:
+    """The loose keywords of the former run_extraction(...) signature as the two option objects."""
+    unknown = set(keywords) - EXTRACT_FIELDS - RUN_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown extraction options {sorted(unknown)}. Allowed: "
+                        f"{', '.join(sorted(EXTRACT_FIELDS | RUN_FIELDS))}")
+    if "backbone" not in keywords:
+        raise TypeError("An extraction needs a backbone (ExtractOptions(backbone=...)).")
+    return (ExtractOptions(**{k: v for k, v in keywords.items() if k in EXTRACT_FIELDS}),
+            RunOptions(**{k: v for k, v in keywords.items() if k in RUN_FIELDS}))

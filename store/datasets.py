@@ -1,0 +1,225 @@
+"""Named datasets: which file is which class in which split, keyed by content hash.
+
+A dataset index describes the data, not a run: it lives at store level
+(`datasets/<name>/index-<utc>.h5`) and every configuration's features are joined with it by
+content hash, so labels never depend on the order features were written and one store holds
+several datasets (a training set, a separate test folder...). All names are kept, and the
+5 newest indexes of each name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from store import atomic
+from store.errors import StoreError
+from store.layout import StoreLayout
+from store.paths import PathEscapeError, check_relative, confine
+
+STRINGS = h5py.string_dtype(encoding="utf-8")
+HASH_DTYPE = "S64"
+KEEP_INDEXES = 5
+INDEX_GLOB = "index-*.h5"
+_NAME = re.compile(r"^[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]{0,127}$")
+
+
+def check_dataset_name(name: str) -> str:
+    """A dataset name is a folder name of the store: one safe path component."""
+    if not isinstance(name, str) or not _NAME.match(name) or name.endswith((" ", ".")):
+        raise StoreError("A dataset name is one folder name: 1 to 128 characters without / \\ or control "
+                         f"characters, not starting with a dot nor ending with a space or a dot. Received: {name!r}")
+    return name
+
+
+def default_dataset_name(data: str | Path) -> str:
+    """The name a dataset gets when none is given: its data folder's name."""
+    return check_dataset_name(Path(data).resolve().name)
+
+
+def legacy_dataset_name(data_root: str) -> str:
+    """The name a version-1 record (no names then) is read under: its data root's folder name,
+    with what a name may not hold replaced by `_`."""
+    name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", Path(data_root).name).strip(" .")[:128]
+    return name or "dataset"
+
+
+@dataclass
+class DatasetIndex:
+    """One row per file the scan found (unusable ones included, with a reason). Treat as read-only."""
+
+    name: str
+    data_root: str
+    classes: list[str]
+    paths: list[str]
+    labels: np.ndarray  # int32 index into classes; -1 = unlabelled
+    splits: list[str]
+    hashes: list[str]
+    reasons: list[str]
+    split_sources: list[str] = field(default_factory=list)  # "" everywhere when not given
+    source: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    created: str = ""
+    _arrays: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int32).reshape(-1)
+        if not self.split_sources:
+            self.split_sources = [""] * len(self.paths)
+        sizes = {len(self.paths), len(self.labels), len(self.splits), len(self.hashes), len(self.reasons),
+                 len(self.split_sources)}
+        if len(sizes) != 1:
+            raise StoreError(f"Dataset index columns differ in length. Received: paths {len(self.paths)}, labels "
+                             f"{len(self.labels)}, splits {len(self.splits)}, hashes {len(self.hashes)}, "
+                             f"reasons {len(self.reasons)}, split sources {len(self.split_sources)}")
+        if len(self.labels) and (self.labels.min() < -1 or self.labels.max() >= len(self.classes)):
+            raise StoreError(f"Dataset index labels must lie in -1..{len(self.classes) - 1}. "
+                             f"Received: {self.labels.min()}..{self.labels.max()}")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _array(self, key: str) -> np.ndarray:
+        if key not in self._arrays:
+            if key == "split":
+                self._arrays[key] = np.asarray(self.splits, dtype=object)
+            elif key == "hash":
+                self._arrays[key] = np.array(self.hashes, dtype=HASH_DTYPE)
+            elif key == "usable":
+                fine = np.array([not r for r in self.reasons], dtype=bool)
+                self._arrays[key] = fine & (self._array("hash") != b"")
+        return self._arrays[key]
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Boolean mask of the rows whose file could be read (they may still be unlabelled)."""
+        return self._array("usable")
+
+    @property
+    def hash_array(self) -> np.ndarray:
+        return self._array("hash")
+
+    def split_names(self) -> list[str]:
+        return sorted(set(self.splits))
+
+    def rows(self, split: str) -> np.ndarray:
+        """Row positions of the usable rows of a split, in index order."""
+        if split not in self.split_names():
+            raise StoreError(f"No split {split!r} in dataset {self.name!r}. Known: {', '.join(self.split_names())}")
+        return np.flatnonzero((self._array("split") == split) & self.usable).astype(np.int64)
+
+    def class_name(self, label: int) -> str:
+        return self.classes[label] if 0 <= label < len(self.classes) else ""
+
+    def digest(self) -> str:
+        """sha256 of the usable rows as sorted "hash, class name, split" lines: a head compares it to
+        tell whether the data under it changed (a renamed or reordered file changes nothing)."""
+        lines = sorted(f"{self.hashes[i]}\t{self.class_name(int(self.labels[i]))}\t{self.splits[i]}"
+                       for i in np.flatnonzero(self.usable))
+        return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
+
+    def absolute(self, row: int) -> Path:
+        """The file of a row, confined to the data root (a symlink out of it is refused)."""
+        return confine(self.data_root, self.paths[row], f"path of row {row} of dataset {self.name!r}")
+
+    def same_content(self, other: "DatasetIndex") -> bool:
+        """Same rows, classes, root and source: writing `other` again would add nothing."""
+        return (self.name, self.data_root, self.classes, self.paths, self.splits, self.hashes, self.reasons,
+                self.split_sources, self.source) == (other.name, other.data_root, other.classes, other.paths,
+                                                     other.splits, other.hashes, other.reasons,
+                                                     other.split_sources, other.source) \
+            and np.array_equal(self.labels, other.labels)
+
+
+def index_paths(layout: StoreLayout, name: str) -> list[Path]:
+    """A dataset's index files, oldest first."""
+    folder = layout.dataset_dir(check_dataset_name(name))
+    return sorted(folder.glob(INDEX_GLOB)) if folder.is_dir() else []
+
+
+def dataset_names(layout: StoreLayout) -> list[str]:
+    if not layout.datasets_dir.is_dir():
+        return []
+    return sorted(p.name for p in layout.datasets_dir.iterdir()
+                  if p.is_dir() and _NAME.match(p.name) and any(p.glob(INDEX_GLOB)))
+
+
+def write_dataset(layout: StoreLayout, index: DatasetIndex) -> Path:
+    """Publish an index (staged); one identical to the newest of its name is not written again.
+    Keeps the 5 newest indexes of that name."""
+    existing = index_paths(layout, index.name)
+    if existing:
+        try:
+            if read_dataset(existing[-1]).same_content(index):
+                return existing[-1]
+        except (OSError, KeyError, ValueError):
+            pass  # an unreadable newest index: the new one supersedes it
+    created = dt.datetime.now(dt.timezone.utc)
+    final = layout.dataset_dir(index.name) / f"index-{created.strftime('%Y%m%dT%H%M%S%f')}Z.h5"
+    while final.exists():  # two writers within one microsecond
+        created += dt.timedelta(microseconds=1)
+        final = final.with_name(f"index-{created.strftime('%Y%m%dT%H%M%S%f')}Z.h5")
+    index.created = created.isoformat()
+    with atomic.staged_file(final) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update({"name": index.name, "data_root": index.data_root, "created": index.created,
+                        "classes": json.dumps(index.classes), "source": json.dumps(index.source, sort_keys=True),
+                        "stats": json.dumps(index.stats, sort_keys=True)})
+        write_columns(f, index)
+    for old in index_paths(layout, index.name)[:-KEEP_INDEXES]:
+        old.unlink(missing_ok=True)
+    return final
+
+
+def write_columns(f: h5py.File, index: DatasetIndex) -> None:
+    """The row columns, shared with slice partial indexes."""
+    f.create_dataset("path", data=index.paths, dtype=STRINGS)
+    f.create_dataset("label", data=np.asarray(index.labels, dtype="int32"))
+    f.create_dataset("split", data=index.splits, dtype=STRINGS)
+    f.create_dataset("split_source", data=index.split_sources, dtype=STRINGS)
+    f.create_dataset("hash", data=np.array(index.hashes, dtype=HASH_DTYPE))
+    f.create_dataset("reason", data=index.reasons, dtype=STRINGS)
+
+
+def _strings(dataset) -> list[str]:
+    return [s.decode() if isinstance(s, bytes) else s for s in dataset[:]]
+
+
+def read_columns(f: h5py.File, origin: Path, **attrs) -> DatasetIndex:
+    """Rows of an index-like file (dataset index, partial, v1 run index); paths checked to stay
+    inside the data root (lexically: a data folder may link its class folders elsewhere)."""
+    paths = _strings(f["path"])
+    for rel in paths:
+        if not rel or rel.startswith(("/", "~", "\\")) or ".." in rel or rel[1:2] == ":":
+            try:
+                check_relative(rel)
+            except PathEscapeError:
+                raise StoreError(f"{origin.name} holds a path outside its data root. Received: {rel!r}") from None
+    return DatasetIndex(
+        data_root=str(f.attrs["data_root"]), classes=json.loads(f.attrs["classes"]), paths=paths,
+        labels=f["label"][:], splits=_strings(f["split"]), hashes=[h.decode() for h in f["hash"][:]],
+        reasons=_strings(f["reason"]),
+        split_sources=_strings(f["split_source"]) if "split_source" in f else [],
+        created=str(f.attrs.get("created", "")), **attrs)
+
+
+def read_dataset(path: Path) -> DatasetIndex:
+    with h5py.File(path, "r") as f:
+        return read_columns(f, Path(path), name=str(f.attrs["name"]), source=json.loads(f.attrs["source"]),
+                            stats=json.loads(f.attrs["stats"]))
+
+
+def latest_dataset(layout: StoreLayout, name: str) -> DatasetIndex | None:
+    paths = index_paths(layout, name)
+    return read_dataset(paths[-1]) if paths else None
+
+
+def newest_name(layout: StoreLayout) -> str | None:
+    """The dataset whose newest index is the most recent of all."""
+    newest = [(index_paths(layout, name)[-1].name, name) for name in dataset_names(layout)]
+    return max(newest)[1] if newest else None

@@ -1,0 +1,147 @@
+"""A configuration x a dataset: features, labels, class names and paths aligned row by row.
+
+The join is by content hash, so a row's label comes from the dataset index and its
+features from whichever committed shard holds that content, never from an order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from store.catalog import ShardCatalog
+from store.config import ExtractorConfig
+from store.datasets import DatasetIndex
+from store.errors import StoreError
+from store.layout import StoreLayout
+
+
+@dataclass
+class SplitData:
+    """Features and everything that describes them, aligned row by row."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    paths: list[str]
+    hashes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class ConfigView:
+    """The features of one configuration, joined with one dataset index (None: no index yet)."""
+
+    def __init__(self, layout: StoreLayout, config: ExtractorConfig, index: DatasetIndex | None = None,
+                 note: str | None = None, catalog: ShardCatalog | None = None):
+        self.layout = layout
+        self.config = config
+        self.index = index
+        self.note = note  # one line when the dataset was chosen among several (the newest)
+        self.catalog = catalog if catalog is not None else ShardCatalog.load(layout.shards_dir(config.config_id))
+        self._present: np.ndarray | None = None
+
+    @property
+    def dataset(self) -> str | None:
+        return self.index.name if self.index is not None else None
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.index.classes) if self.index else []
+
+    def _index(self) -> DatasetIndex:
+        if self.index is None:
+            raise StoreError(f"Configuration {self.config.config_id} has no dataset index yet "
+                             f"(no run has finished, or slices await `extract merge`).")
+        return self.index
+
+    def _has_features(self) -> np.ndarray:
+        if self._present is None:
+            self._present = self.catalog.has_features(self._index().hash_array)
+        return self._present
+
+    def _rows(self, split: str) -> np.ndarray:
+        index = self._index()
+        if split not in index.split_names():
+            raise StoreError(f"No split {split!r}. Known: {', '.join(index.split_names())}")
+        rows = index.rows(split)
+        return rows[self._has_features()[rows]]
+
+    def split_counts(self) -> dict[str, int]:
+        """Rows with features per split, for the splits that have any (see `missing` for the rest)."""
+        if self.index is None:
+            return {}
+        counts = {name: len(self._rows(name)) for name in self.index.split_names()}
+        return {name: count for name, count in counts.items() if count}
+
+    def missing(self, split: str) -> list[str]:
+        """Paths of the split's readable rows that have no features in this configuration (not
+        extracted yet, or dropped by a repair), the files the catalog knows to be bad left out."""
+        index = self._index()
+        if split not in index.split_names():
+            raise StoreError(f"No split {split!r}. Known: {', '.join(index.split_names())}")
+        rows = index.rows(split)
+        rows = rows[~self._has_features()[rows]]
+        return [index.paths[i] for i in rows if index.hashes[i] not in self.catalog.rejected]
+
+    def keys(self, split: str) -> tuple[list[str], np.ndarray, list[str]]:
+        """(content hashes, labels, paths) of a split's rows that have features, without reading them."""
+        rows = self._rows(split)
+        index = self._index()
+        return ([index.hashes[i] for i in rows], index.labels[rows].astype(np.int64),
+                [index.paths[i] for i in rows])
+
+    def features_for(self, hashes: list[str]) -> np.ndarray:
+        """Feature rows for these content hashes, in the order given."""
+        shard_ids, rows = self.catalog.locate(hashes)
+        out = np.empty((len(hashes), *self.config.feature_shape), dtype=self.config.dtype)
+        for shard_id in np.unique(shard_ids):
+            picked = np.flatnonzero(shard_ids == shard_id)
+            wanted, inverse = np.unique(rows[picked], return_inverse=True)
+            with h5py.File(self.catalog.shard_paths[shard_id], "r") as f:
+                out[picked] = f["features"][wanted][inverse]
+        return out
+
+    def read(self, split: str) -> SplitData:
+        return self._gather(self._rows(split))
+
+    def _gather(self, rows: np.ndarray) -> SplitData:
+        index = self._index()
+        hashes = [index.hashes[i] for i in rows]
+        return SplitData(
+            features=self.features_for(hashes),
+            labels=index.labels[rows].astype(np.int64),
+            class_names=list(index.classes),
+            paths=[index.paths[i] for i in rows],
+            hashes=hashes,
+        )
+
+    def iter_batches(
+        self, split: str, batch_size: int = 256, shuffle: bool = False, seed: int | None = None
+    ) -> Iterator[SplitData]:
+        """Batches of a split without holding the split in memory."""
+        rows = self._rows(split)
+        if shuffle:
+            rows = np.random.default_rng(seed).permutation(rows)
+        for start in range(0, len(rows), batch_size):
+            yield self._gather(rows[start:start + batch_size])
+
+    def rejected(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file of the index that has no features and never will."""
+        if self.index is None:
+            return []
+        out = []
+        for path, content_hash, reason in zip(self.index.paths, self.index.hashes, self.index.reasons):
+            if reason:
+                out.append((path, reason))
+            elif content_hash in self.catalog.rejected:
+                out.append((path, self.catalog.rejected[content_hash]))
+        return out
+
+    def disk_bytes(self) -> int:
+        """The configuration's files on disk (its shards, records and partials; dataset indexes are shared)."""
+        root = self.layout.config_dir(self.config.config_id)
+        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
