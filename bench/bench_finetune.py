@@ -32,12 +32,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def run_path(options: dict, result_file: str) -> None:
     """One path, in a child process: fine-tune, then write its figures as JSON."""
-    from heads.finetune import finetune_head
+    from heads.finetune.run import finetune_head
 
     started = time.perf_counter()
     result = finetune_head(**options, on_epoch=lambda epoch, logs: print(
-        f"  {options['path']} epoch {epoch}: loss {logs['loss']:.4f}, validation accuracy "
-        f"{logs['val_accuracy']:.4f}", flush=True))
+        f"  {options['path']} epoch {epoch}: loss {logs['loss']:.4f}", flush=True))
     ft = result.record["finetune"]
     figures = {
         "path": options["path"], "head_id": result.head_id, "folder": str(result.folder),
@@ -48,10 +47,28 @@ def run_path(options: dict, result_file: str) -> None:
         "validation_accuracy": result.record["metrics"]["validation"]["accuracy"],
         "validation_log_loss": result.record["metrics"]["validation"]["log_loss"],
         "train_accuracy": result.record["metrics"]["train"]["accuracy"],
-        "history_val_accuracy": json.loads((result.folder / "history.json").read_text())["val_accuracy"],
+        "history_validation_accuracy": json.loads((result.folder / "history.json").read_text()).get("monitor_accuracy"),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     Path(result_file).write_text(json.dumps(figures))
+
+
+def fresh_store(head: Path, target: Path) -> Path:
+    """A store holding only what the starting head needs (its dataset, its configuration, the head), so the
+    cached path's extraction at the cut is measured; returns the head's folder in it."""
+    import shutil
+
+    from heads import load_head
+
+    loaded = load_head(head)
+    source = loaded.store
+    target.mkdir(parents=True)
+    shutil.copy2(source / "store.json", target / "store.json")
+    shutil.copytree(source / "datasets", target / "datasets")
+    for config_id in loaded.inputs.ids:
+        shutil.copytree(source / "configs" / config_id, target / "configs" / config_id)
+    shutil.copytree(head, target / "heads" / head.name)
+    return target / "heads" / head.name
 
 
 def in_child(options: dict, scratch: Path) -> dict:
@@ -84,6 +101,8 @@ def main() -> None:
         common = {"head": args.head, "data": args.data, "blocks": args.blocks, "epochs": args.epochs,
                   "batch_size": args.batch_size, "learning_rate": args.learning_rate, "patience": 0,
                   "seed": args.seed}
+        if args.store is None:
+            common["head"] = fresh_store(Path(args.head), scratch / "store")
         store = args.store or scratch / "store"
         print(f"cached path: {args.views} views, store {store}", flush=True)
         cached = in_child({**common, "path": "cached", "views": args.views, "store": store,

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from heads.train import fit_head  # noqa: E402
+from heads.fit import fit_head  # noqa: E402
 from store import FeatureStore  # noqa: E402
 
 

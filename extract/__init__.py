@@ -6,11 +6,12 @@ import TensorFlow; that happens when a model is built.
 from extract.api import RunSummary, run_extraction, run_views
 from extract.augment import AugmentSpec
 from extract.backbones import Backbone, get_backbone
+from extract.decode import read_and_decode
 from extract.errors import ExtractError
 from extract.extractor import Extractor
 from extract.model import build_section
 from extract.options import ExtractOptions, RunOptions
-from extract.scan import scan_dataset
+from extract.scan import scan_dataset, sniff
 
 __all__ = ["AugmentSpec", "Backbone", "ExtractError", "ExtractOptions", "Extractor", "RunOptions", "RunSummary",
-           "build_section", "get_backbone", "run_extraction", "run_views", "scan_dataset"]
+           "build_section", "get_backbone", "read_and_decode", "run_extraction", "run_views", "scan_dataset", "sniff"]

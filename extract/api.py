@@ -16,7 +16,7 @@ from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
 from extract.options import ExtractOptions, RunOptions, split_keywords
 from extract.runner import ShardTask, TaskResult, register_extractor
-from extract.scan import Scan, scan_dataset
+from extract.scan import Scan, ScanEntry, scan_dataset
 from extract.slices import Slice, listing_digest
 from store.catalog import ShardCatalog
 from store.config import ExtractorConfig, write_config
@@ -105,12 +105,13 @@ def _build_for_work(extractor: Extractor, engine: str) -> None:
 
 
 def run_extraction(
-    data: str | Path, store: str | Path, extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
+    data: str | Path | DatasetIndex, store: str | Path, extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
     options: RunOptions | None = None, on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None, on_worker_progress: Callable[[str, int], None] | None = None,
     **keywords,
 ) -> RunSummary:
-    """Extract what is not cached of `data` into `store`, for one configuration.
+    """Extract what is not cached of `data` (a data folder, or a DatasetIndex of the store: its files as
+    indexed) into `store`, for one configuration.
 
     `extractor`: ExtractOptions (checked and resolved), an ExtractorConfig (exactly that
     configuration, e.g. from a store or a head) or an Extractor. `options` (RunOptions) say how:
@@ -133,7 +134,7 @@ def run_extraction(
             and os.environ.get(devices.ALLOW_CPU_MIXED_ENV) != "1":
         raise OptionError(f"--mixed-precision computes on GPUs: give the workers one (--gpus-per-worker). "
                           f"Received: --engine {options.engine} --gpus-per-worker {options.gpus_per_worker}")
-    scan: Scan = scan_dataset(data, val_fraction=options.val_fraction, layout=options.layout)
+    scan = scan_of(data, options)
     splits = options.splits
     if splits is not None and not set(splits) & {e.split for e in scan.entries}:
         known = ", ".join(sorted({e.split for e in scan.entries}))
@@ -155,6 +156,17 @@ def run_extraction(
         dispatcher.close()
     summary.store_bytes = _store_bytes(store_layout.root)
     return summary
+
+
+def scan_of(data: str | Path | DatasetIndex, options: RunOptions) -> Scan:
+    """The files to extract: a data folder scanned as `options` say, or the rows of a dataset the store
+    already indexes (its files under its data_root, as they were indexed: no new scan, the index kept)."""
+    if not isinstance(data, DatasetIndex):
+        return scan_dataset(data, val_fraction=options.val_fraction, layout=options.layout)
+    entries = [ScanEntry(path, int(label), split, digest, None, reason, source) for path, label, split, digest, reason,
+               source in zip(data.paths, data.labels, data.splits, data.hashes, data.reasons, data.split_sources)]
+    return Scan(root=Path(data.data_root), layout=data.source.get("layout", "index"), classes=list(data.classes),
+                entries=entries, name=data.name, source={**data.source, "indexed": True})
 
 
 def run_views(views: int, spec: AugmentSpec, data: str | Path | None = None, store: str | Path | None = None,
@@ -248,7 +260,8 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
                  "devices": summary.devices}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
-            write_dataset(store_layout, index)
+            if not scan.source.get("indexed"):  # a dataset given as its index stays as it was
+                write_dataset(store_layout, index)
             covered = None if len(mine) == len(scan.entries) else sorted({e.split for e in mine})
             write_run_record(store_layout, RunRecord(config.config_id, dataset_name, index.digest(), stats,
                                                      engine=dispatcher.name, splits=covered,

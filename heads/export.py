@@ -10,7 +10,6 @@ store, with what `heads predict` gives for them (the head on the stored features
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from heads.kinds.registry import KINDS
+from store import atomic
 
 TOLERANCE = 0.02  # probability; features are stored as float16, the export computes them in float32
 
@@ -95,14 +95,13 @@ def export_head(head: str | Path, out: str | Path, store: str | Path | None = No
 
 def save_checked(model, out: Path, expected: list, what: str) -> ExportResult:
     """Save under a temporary name, load it back with plain load_model, compare it on raw images
-    with what the head predicts, and only then put it in place."""
+    with what the head predicts, and only then put it in place (the store's staged write)."""
     import keras
 
     from extract import read_and_decode
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.keras")
-    try:
+    with atomic.staged_file(out, keep_suffix=True) as tmp:  # Keras saves only to a *.keras name
         model.save(tmp)
         reloaded = keras.models.load_model(tmp)  # plain: no custom objects, no Lambda
         diffs, agree = [], []
@@ -117,7 +116,4 @@ def save_checked(model, out: Path, expected: list, what: str) -> ExportResult:
         if worst > TOLERANCE:
             raise HeadError(f"The exported model differs from {what} by up to {worst:.4f} "
                             f"in probability (allowed {TOLERANCE}) over {len(diffs)} images; not written.")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportResult(out, len(diffs), worst, float(np.mean(agree)) if agree else float("nan"))

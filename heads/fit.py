@@ -170,11 +170,11 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
     scores: dict[str, dict] = {}
     for split, rows in [(train_split, train_rows), *scoring.items()]:
         if split in in_memory:
-            proba = _proba_in_chunks(estimator, in_memory[split])
-        else:
-            proba, _ = predict_proba_stream(estimator, StreamSource.for_rows(view, rows, buffer_rows),
-                                            batch_size=min(STREAM_BATCH, buffer_rows))
-        scores[split] = metrics_mod.classification_metrics(rows.labels, proba, classes, class_names)
+            proba, labels = _proba_in_chunks(estimator, in_memory[split]), rows.labels
+        else:  # streamed in shard order: the labels come along with their rows
+            proba, labels = predict_proba_stream(estimator, StreamSource.for_rows(view, rows, buffer_rows),
+                                                 batch_size=min(STREAM_BATCH, buffer_rows))
+        scores[split] = metrics_mod.classification_metrics(labels, proba, classes, class_names)
 
     head_id = records.new_head_id(kind)
     folder = Path(out) if out is not None else artifact.heads_dir(store) / head_id

@@ -16,6 +16,9 @@ def classification_metrics(labels: np.ndarray, proba: np.ndarray, classes: np.nd
     class_names: the store's names, indexed by label id."""
     labels = np.asarray(labels)
     classes = np.asarray(classes)
+    proba = np.asarray(proba, dtype=np.float64)
+    if len(proba):  # float32 outputs sum to one only within ~1e-7; scikit-learn's log loss checks that
+        proba = proba / proba.sum(axis=1, keepdims=True)
     predicted = classes[np.argmax(proba, axis=1)] if len(proba) else np.array([], dtype=labels.dtype)
     shown = np.union1d(classes, labels)  # a class the head never saw still gets its row
     precision, recall, f1, support = precision_recall_fscore_support(

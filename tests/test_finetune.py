@@ -11,17 +11,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from extract.api import run_views
-from extract.augment import AugmentSpec
-from extract.decode import read_and_decode
+from extract import AugmentSpec, ExtractOptions, RunOptions, read_and_decode, run_views
 from heads.cli import app
 from heads.errors import HeadError
 from heads.evaluate import eval_head, list_store_heads
 from heads.export import export_head
-from heads.finetune import finetune_head
-from heads.finetune_data import view_batches
+from heads.finetune.data import view_batches
+from heads.finetune.run import finetune_head
+from heads.fit import fit_head
 from heads.predict import predict_images
-from heads.train import fit_head
 from store import FeatureStore
 from tests.test_heads_support import (TINY, binary_store, image_folder, multi_store, new_images,  # noqa: F401
                                       private_copy)
@@ -57,10 +55,13 @@ def test_both_paths_train_and_improve_a_weak_head(setup, path):
     assert ft["path"] == path and ft["epochs_run"] == 6 and len(ft["epoch_seconds"]) == 6
     assert ft["views"] == (2 if path == "cached" else 0) and len(ft["view_configs"] or []) == ft["views"]
     assert ft["from_head"] == start["head_id"]
-    assert {"model.keras", "head.json", "metrics.json", "history.json", "learning_curves.png",
+    assert {"model.keras", "head.json", "rows.h5", "metrics.json", "history.json", "learning_curves.png",
             "confusion_train.png", "confusion_validation.png"} <= _files(setup[path].folder)
-    # the saved model: reopened blocks moved, the frozen part and every batch norm did not
-    saved = keras.models.load_model(setup[path].folder / "model.keras").get_layer("mobilenet_to_conv_pw_5_relu")
+    # the head's input: the plain activations at the cut, a configuration of the store
+    assert result["inputs"][0]["layer"] == "conv_pw_3_relu" and result["inputs"][0]["augment"] is None
+    assert result["config_id"] in {c.config_id for c in FeatureStore(setup["store"]).configs()}
+    # the saved top: the reopened blocks moved, its batch norms did not (the frozen part is the extractor's)
+    saved = keras.models.load_model(setup[path].folder / "model.keras").get_layer("reopened")
     from tests.test_heads_support import tiny_weights  # the store's weights, rebuilt to compare
     weights = tiny_weights(setup["root"] / f"w-{path}.weights.h5")
     original = keras.applications.MobileNet(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.25)
@@ -75,16 +76,17 @@ def test_both_paths_train_and_improve_a_weak_head(setup, path):
 def test_views_are_fixed_by_their_seed(setup, tmp_path):
     ft = setup["cached"].record["finetune"]
     spec = AugmentSpec(**ft["augment"])
-    options = {**TINY, "weights": setup["start"].record["config"]["weights_source"], "layer": ft["cut_layer"]}
-    again = run_views(2, spec, data=setup["data"], store=tmp_path / "again", **options)
+    options = ExtractOptions(backbone=TINY["backbone"], size=TINY["size"], alpha=TINY["alpha"], layer=ft["cut_layer"],
+                             weights=setup["start"].record["inputs"][0]["weights_source"])
+    again = run_views(2, spec, setup["data"], tmp_path / "again", options, RunOptions(batch_size=16))
     assert [s.config.config_id for s in again[1:]] == ft["view_configs"]
     for view_id in ft["view_configs"]:
         mine = FeatureStore(setup["store"]).view(view_id).read("train")
         theirs = FeatureStore(tmp_path / "again").view(view_id).read("train")
         assert mine.hashes == theirs.hashes
         np.testing.assert_array_equal(mine.features, theirs.features)
-    other = run_views(1, AugmentSpec(**{**ft["augment"], "seed": 1}), data=setup["data"], store=tmp_path / "other",
-                      **options)[1]
+    other = run_views(1, AugmentSpec(**{**ft["augment"], "seed": 1}), setup["data"], tmp_path / "other", options,
+                      RunOptions(batch_size=16))[1]
     assert other.config.config_id not in ft["view_configs"]
     first = FeatureStore(tmp_path / "again").view(ft["view_configs"][0]).read("train").features.astype("float32")
     moved = FeatureStore(tmp_path / "other").view(other.config.config_id).read("train").features.astype("float32")
@@ -107,8 +109,7 @@ def test_bad_input_is_refused_before_anything_is_written(setup, multi_store, tmp
     cases = [
         ({"head": logreg}, "Fine-tuning starts from a dense head .* is a logreg head"),
         ({"blocks": 6}, r"--blocks must be 1 to 5: mobilenet has 5 blocks up to conv_pw_5_relu .*Received: --blocks 6"),
-        ({"data": other_classes}, "The data's classes differ from the head's: .* has birds, cats, dogs; head .* "
-                                  "was trained on cats, dogs"),
+        ({"data": other_classes}, "36 of the 36 files of dataset data-binary are not under .*data-multi as indexed"),
         ({"blocks": 5}, "--blocks 5 reopens every block of mobilenet up to conv_pw_5_relu: nothing frozen is left"),
         ({"path": "full", "views": 3}, "--views caches fixed augmented views for --path cached"),
         ({"epochs": 0}, "--epochs must be an integer of at least 1"),
@@ -121,7 +122,7 @@ def test_bad_input_is_refused_before_anything_is_written(setup, multi_store, tmp
     runner = CliRunner()
     result = runner.invoke(app, ["finetune", "--head", str(start), "--data", str(other_classes), "--blocks", "1"])
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.exit_code == 2 and len(lines) == 1 and "classes differ" in lines[0], result.stderr
+    assert result.exit_code == 3 and len(lines) == 1 and "are not under" in lines[0], result.stderr
     assert _files(store) == before
 
 
@@ -131,20 +132,19 @@ def test_a_finetuned_head_is_listed_evaluated_predicted_and_exported(setup, tmp_
     assert rows[cached.head_id]["kind"] == "finetune" and start.head_id in rows
     assert rows[cached.head_id]["user_params"] == {"from": start.head_id, "blocks": 2, "path": "cached", "views": 2}
 
-    evaluated = eval_head(cached.folder, "validation")
-    assert evaluated["source"] == "activations at conv_pw_3_relu"
-    assert evaluated["log_loss"] == pytest.approx(cached.record["metrics"]["validation"]["log_loss"], rel=1e-3)
-    # the full-path head in a store without activations at the cut: scored from the images
+    for tuned in (cached, full):  # both read their input, the activations at the cut, from the store
+        evaluated = eval_head(tuned.folder, "validation")
+        assert evaluated["log_loss"] == pytest.approx(tuned.record["metrics"]["validation"]["log_loss"], rel=2e-2)
+    # a store without the activations at the cut is refused in one line (the old features are stale for it)
     bare = private_copy(setup["store"], tmp_path / "bare")
     for config in FeatureStore(bare).configs():
         if config.layer == "conv_pw_3_relu":
             import shutil
             shutil.rmtree(bare / "configs" / config.config_id)
-    from_images = eval_head(full.folder, "validation", store=bare)
-    assert from_images["source"] == "images"
-    assert from_images["log_loss"] == pytest.approx(full.record["metrics"]["validation"]["log_loss"], rel=2e-2)
+    with pytest.raises(HeadError, match="was trained on configuration .*conv_pw_3_relu"):
+        eval_head(full.folder, "validation", store=bare)
 
-    view = FeatureStore(setup["store"]).view(start.record["config_id"])
+    view = FeatureStore(setup["store"]).view(start.record["config_id"], start.record["data"]["dataset"])
     stored = setup["data"] / view.index.paths[0]
     images = new_images(tmp_path / "new", count=2)
     predictions = predict_images(cached.folder, [images, stored], top=2)

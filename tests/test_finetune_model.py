@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from extract.backbones import get_backbone
-from extract.model import build_section
-from heads.kinds.dense_model import build_top_model
+from extract import build_section, get_backbone
+from extract.model import preprocessing_layer
 from heads.errors import HeadError
-from heads.finetune_model import FineTuneNet, is_batch_norm, plan_reopen
+from heads.finetune.network import FineTuneNet, is_batch_norm, plan_reopen
+from heads.kinds.dense_model import build_top_model
 from tests.test_heads_support import tiny_weights
 
 
@@ -45,7 +45,7 @@ def _tiny_net(build, blocks: int = 2, head=None):
     base = build()
     plan = plan_reopen(get_backbone("mobilenet"), "conv_pw_5_relu", blocks)
     head = head or build_top_model((4, 4, 64), 2, hidden=(16,), dropout=0.0, seed=0)
-    return FineTuneNet(base, plan, "tf", "none", head, 32), base, head
+    return FineTuneNet(base, plan, preprocessing_layer("tf"), "none", head, 32), base, head
 
 
 def _weights(layer) -> list[np.ndarray]:
@@ -58,7 +58,7 @@ def test_only_the_reopened_layers_and_the_head_train(tiny_base):
     expected = {id(w) for name in net.trainable_layers for w in base.get_layer(name).trainable_weights}
     expected |= {id(w) for w in head.trainable_weights}
     for model in (net.cached_model(), net.full_model({"flip": True, "rotation": 0.1, "zoom": 0.1, "shift": 0.1}, 0),
-                  net.model):
+                  net.top_model()):
         assert {id(w) for w in model.trainable_weights} == expected
     assert all(not layer.trainable for layer in base.layers if is_batch_norm(layer))
 
@@ -89,8 +89,12 @@ def test_the_head_is_carried_over_with_its_weights(tiny_base):
     images = np.random.default_rng(2).uniform(0, 255, (6, 32, 32, 3)).astype("float32")
     features = keras.Model(base.input, base.get_layer("conv_pw_5_relu").output)(images / 127.5 - 1.0)
     # at the start, the fine-tuning model is exactly backbone features -> the dense head
-    np.testing.assert_allclose(np.asarray(net.model(images)), np.asarray(head(features)), rtol=1e-4, atol=1e-6)
-    for a, b in zip(original, net.model.get_layer("dense_head").get_weights()):
+    plain = net.full_model({"flip": False, "rotation": 0.0, "zoom": 0.0, "shift": 0.0}, 0)
+    np.testing.assert_allclose(np.asarray(plain(images)), np.asarray(head(features)), rtol=1e-4, atol=1e-6)
+    cut = keras.Model(base.input, base.get_layer(net.cut_layer).output)(images / 127.5 - 1.0)
+    np.testing.assert_allclose(np.asarray(net.top_model()(cut)), np.asarray(head(features, training=False)),
+                               rtol=1e-4, atol=1e-6)  # the saved top: the same answer from the cut activations
+    for a, b in zip(original, plain.get_layer("dense_head").get_weights()):
         np.testing.assert_array_equal(a, b)
 
 

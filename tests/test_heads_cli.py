@@ -66,14 +66,14 @@ def test_bad_parameter_value_is_one_line_and_writes_nothing(binary_store, tmp_pa
     out = tmp_path / "head"
     result = runner.invoke(app, ["fit", "--store", str(binary_store), "--kind", "logreg", "--param", "C=-1",
                                  "--out", str(out)])
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # refused input (2 is a usage error)
     assert "'C' parameter of LogisticRegression" in _error_line(result)
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def test_option_of_another_kind_is_refused(binary_store, tmp_path):
     result = runner.invoke(app, ["fit", "--store", str(binary_store), "--kind", "svm", "--dropout", "0.2"])
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # refused input (2 is a usage error)
     assert _error_line(result) == "error: --dropout applies to kinds: dense. Received: --kind svm"
 
 
@@ -84,7 +84,7 @@ def test_predict_with_a_store_of_another_configuration_is_refused(binary_store, 
     out = tmp_path / "predictions.csv"
     result = runner.invoke(app, ["predict", "--head", str(head), "--store", str(pooled_store), str(images),
                                  "--out", str(out)])
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # refused input (2 is a usage error)
     assert "was trained on configuration" in _error_line(result)
     assert not out.exists()
 

@@ -6,11 +6,13 @@ import json
 import numpy as np
 import pytest
 
+from heads import binding
 from heads.artifact import load_head, resolve_head
 from heads.data import StreamSource
 from heads.errors import HeadError
 from heads.evaluate import eval_head, list_store_heads
-from heads.train import fit_head
+from heads.fit import fit_head
+from heads.record import read_rows
 from store import ConfigView, FeatureStore
 from tests.test_heads_support import binary_store, multi_store, pooled_store, private_copy  # noqa: F401
 
@@ -31,8 +33,13 @@ def test_fit_writes_a_complete_head_and_it_loads_back_identically(binary_store, 
     record = json.loads((folder / "head.json").read_text())
     config = FeatureStore(binary_store).select()
     assert record["kind"] == kind and record["config_id"] == config.config_id
-    assert record["config"] == config.to_json() and record["class_names"] == ["cats", "dogs"]
-    assert record["sizes"] == {"train": 24, "validation": 12}
+    assert record["inputs"] == [config.to_json()] and record["data"]["class_names"] == ["cats", "dogs"]
+    assert record["sizes"] == {"train": 24, "validation": 12} == record["data"]["counts"]
+    index = FeatureStore(binary_store).dataset()
+    assert record["data"]["dataset"] == index.name and record["data"]["digest"] == index.digest()
+    rows = read_rows(folder)
+    assert sorted(rows.hashes[rows.splits == "train"]) == sorted(
+        h for h, s, r in zip(index.hashes, index.splits, index.reasons) if s == "train" and not r)
     assert record["fit_seconds"] > 0 and record["versions"]["scikit-learn"]
     metrics = json.loads((folder / "metrics.json").read_text())
     validation = metrics["validation"]
@@ -46,7 +53,7 @@ def test_fit_writes_a_complete_head_and_it_loads_back_identically(binary_store, 
 
     loaded = load_head(folder)
     data = FeatureStore(binary_store).view().read("validation")
-    np.testing.assert_allclose(loaded.predict_proba(data.features),
+    np.testing.assert_allclose(loaded.predict_proba([data.features]),
                                result.estimator.predict_proba(data.features), atol=1e-6)
 
 
@@ -62,14 +69,6 @@ def test_multi_class_dense_head_records_its_keras_model(multi_store, tmp_path):
 
 
 def test_search_uses_the_train_split_only(binary_store, tmp_path, monkeypatch):
-    seen = []
-    original = ConfigView.read
-
-    def spy(self, split):
-        seen.append(split)
-        return original(self, split)
-
-    monkeypatch.setattr(ConfigView, "read", spy)
     fitted = []
     from sklearn.model_selection import GridSearchCV
     real_fit = GridSearchCV.fit
@@ -80,7 +79,7 @@ def test_search_uses_the_train_split_only(binary_store, tmp_path, monkeypatch):
 
     monkeypatch.setattr(GridSearchCV, "fit", spy_fit)
     result = fit_head(binary_store, "logreg", search=True, cv=3, out=tmp_path / "head")
-    assert seen == ["train"] and fitted == [24]  # validation is scored by streaming, never searched on
+    assert fitted == [24]  # the train rows only: validation is scored afterwards, never searched on
     search = result.record["search"]
     assert search["split"] == "train" and search["cv"] == 3 and len(search["candidates"]) == 5
     assert result.record["params"]["C"] == search["best_params"]["clf__C"]
@@ -120,7 +119,8 @@ def test_in_memory_only_kind_refuses_to_stream(binary_store, tmp_path):
 def test_stream_source_shuffles_shards_and_rows_and_keeps_them_aligned(binary_store):
     view = FeatureStore(binary_store).view()
     reference = view.read("train")
-    source = StreamSource.for_split(view, "train", buffer_rows=5)
+    rows = binding.fit_rows(view.index, list(view.index.classes), "train")
+    source = StreamSource.for_rows(view, rows, buffer_rows=5)
     orders = []
     for seed in (1, 2, None):
         seen_features, seen_labels = [], []
@@ -152,7 +152,7 @@ def test_list_ranks_heads_best_first_and_eval_recomputes_metrics(binary_store, t
     assert again["confusion_matrix"] == good.metrics["validation"]["confusion_matrix"]
     train = eval_head(store / "heads" / good.head_id, "train")
     assert train["n"] == 24
-    with pytest.raises(HeadError, match="No split 'test'"):
+    with pytest.raises(HeadError, match="The 'test' split of dataset .* has no rows .* Splits: train, validation"):
         eval_head(good.head_id, "test", store=store)
     with pytest.raises(HeadError, match="No head 'nope'"):
         resolve_head("nope", store)

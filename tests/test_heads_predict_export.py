@@ -10,17 +10,17 @@ import keras
 import numpy as np
 import pytest
 
-from extract.decode import read_and_decode
+from extract import Extractor, read_and_decode
 from heads.artifact import load_head
-from heads.binding import build_extractor, check_reproduces, resolve_config_weights
 from heads.errors import HeadError
 from heads.evaluate import eval_head
 from heads.export import export_head
+from heads.fit import fit_head
+from heads.inputs import HeadInputs
 from heads.kinds.linear import keras_layers, linear_form
-from heads.predict import compute_features, predict_images
 from heads.kinds.reduce import reduce_features
 from heads.kinds.registry import make_head
-from heads.train import fit_head
+from heads.predict import predict_images
 from store import FeatureStore
 from tests.test_heads_support import binary_store, features, multi_store, new_images, pooled_store  # noqa: F401
 
@@ -75,23 +75,30 @@ def test_predict_reuses_stored_features_and_computes_new_ones(binary_store, logr
     assert len(rows) == 8 and rows[0].keys() >= {"path", "sha256", "class_1", "probability_1", "class_2"}
 
 
-def test_backbone_rebuilt_from_the_record_reproduces_stored_features(binary_store, logreg_head):
+def test_inputs_rebuilt_from_the_record_reproduce_stored_features(binary_store, logreg_head, monkeypatch):
     view = FeatureStore(binary_store).view()
-    extractor = build_extractor(load_head(logreg_head).config)
+    inputs = load_head(logreg_head).inputs
     paths = [view.index.data_root + "/" + p for p in view.index.paths[:4]]
-    computed, hashes, reasons = compute_features(extractor, paths, batch_size=4)
+    (computed,), hashes, reasons = inputs.compute(paths, batch_size=4)
     assert reasons == [""] * 4 and hashes == view.index.hashes[:4]
     np.testing.assert_allclose(computed, view.features_for(hashes).astype(np.float32), atol=1e-2, rtol=1e-2)
-    check_reproduces(extractor.config, view, computed, hashes)  # passes
+    inputs.check_reproduces([view], paths[0], hashes[0])  # passes
+    real = Extractor.features_of_files
+
+    def shifted(self, *args, **kwargs):
+        features, digests, why = real(self, *args, **kwargs)
+        return np.asarray(features) + 1.0, digests, why
+
+    monkeypatch.setattr(Extractor, "features_of_files", shifted)
     with pytest.raises(HeadError, match="does not reproduce configuration"):
-        check_reproduces(extractor.config, view, computed + 1.0, hashes)
+        inputs.check_reproduces([view], paths[0], hashes[0])
 
 
 def test_changed_weights_are_refused(logreg_head):
-    config = load_head(logreg_head).config
+    config = load_head(logreg_head).inputs.configs[0]
     tampered = dataclasses.replace(config, weights_sha256="0" * 64)
-    with pytest.raises(HeadError, match="was extracted with 0000"):
-        resolve_config_weights(tampered)
+    with pytest.raises(HeadError, match="Cannot rebuild the head's input: .*0000"):
+        HeadInputs((tampered,)).extractors()
 
 
 @pytest.mark.parametrize("kind,store_name", [("dense", "binary"), ("logreg", "multi")])
@@ -156,10 +163,13 @@ def test_unreadable_image_is_reported_not_fatal(logreg_head, new_folder, tmp_pat
 
 def test_predict_refuses_a_backbone_that_does_not_reproduce_the_store(logreg_head, binary_store, new_folder,
                                                                     monkeypatch, tmp_path):
-    from heads import binding
+    real = Extractor.features_of_files
 
-    real = binding.Extractor.features
-    monkeypatch.setattr(binding.Extractor, "features", lambda self, images: real(self, images) + 0.5)
+    def shifted(self, *args, **kwargs):
+        features, digests, why = real(self, *args, **kwargs)
+        return np.asarray(features) + 0.5, digests, why
+
+    monkeypatch.setattr(Extractor, "features_of_files", shifted)
     view = FeatureStore(binary_store).view()
     stored = view.index.data_root + "/" + view.index.paths[0]
     out = tmp_path / "predictions.csv"

@@ -15,6 +15,7 @@ Everything that can be refused is refused before anything is extracted or writte
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from heads.errors import HeadError
 from heads.finetune.data import cached_data, check_memory, holdout_split, image_data
 from heads.finetune.network import FineTuneNet, plan_reopen
 from heads.finetune.record import FINETUNE_KIND, publish
-from heads.finetune.train import score, train
+from heads.finetune import train as training_step
 from heads.kinds.finetune import FineTuneRecipe
 from store import FeatureStore
 
@@ -88,12 +89,14 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
     if recipe.path == "cached" and plan.cut is None:
         raise HeadError(f"--blocks {plan.blocks} reopens every block of {config.backbone} up to {config.layer}: "
                         f"nothing frozen is left to cache. Use --path full, or fewer --blocks.")
-    root = Path(data) if data is not None else Path(start.record["data"]["data_root"])
-    if not root.is_dir():
-        raise HeadError(f"Data folder not found (head {start.head_id} was fitted on {start.record['data']['data_root']}"
-                        f"; give --data). Received: {root}")
     dataset = start.record["data"]["dataset"]
-    train, scored, _ = _rows(start, FeatureStore(store).dataset(dataset), recipe.stop_on)
+    index = FeatureStore(store).dataset(dataset)
+    root = Path(data) if data is not None else Path(index.data_root)
+    if not root.is_dir():
+        raise HeadError(f"Data folder not found (dataset {dataset} of head {start.head_id} was extracted from "
+                        f"{index.data_root}; give --data). Received: {root}")
+    _check_files(index, root)
+    train, scored, _ = _rows(start, index, recipe.stop_on)
     artifact.check_out(out)
     head_id = records.new_head_id(FINETUNE_KIND)
     target = Path(out) if out is not None else artifact.heads_dir(store) / head_id
@@ -117,8 +120,8 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
     report = on_images or (lambda label, total, done: None)
     # The head's input is the plain activations at the cut: cached on both paths (so eval and predict read
     # them from the store), with K augmented views of the train images on the cached path.
-    extraction = _cache_activations(cut_config, recipe, root, store, dataset, extract_batch_size, stage, report)
-    index = FeatureStore(store).dataset(dataset)  # as the extraction left it
+    extraction = _cache_activations(cut_config, recipe, dataclasses.replace(index, data_root=str(root)), store,
+                                    extract_batch_size, stage, report)
     train, scored, notes = _rows(start, index, recipe.stop_on)
     hold = None
     if recipe.patience and recipe.stop_on == "holdout":
@@ -140,10 +143,11 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
 
     stop = training.holdout if recipe.stop_on == "holdout" else training.scored["validation"]
     monitor = training.scored.get("validation") if recipe.stop_on == "holdout" else None
-    model, history, timing = train(net, recipe, training, start.classes_, stop, monitor, stage, on_epoch)
+    model, history, timing = training_step.train(net, recipe, training, start.classes_, stop, monitor, stage,
+                                                          on_epoch)
     stage("scoring the train rows (without augmentation), the held-out rows and the other splits")
     scoring = time.perf_counter()
-    scores = score(model, training, start.classes_, start.class_names)
+    scores = training_step.score(model, training, start.classes_, start.class_names)
     timing.update(prepare_seconds=prepare_seconds, score_seconds=time.perf_counter() - scoring,
                   total_seconds=time.perf_counter() - started)
     stage(f"writing {target}")
@@ -152,8 +156,26 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
     return FineTuneResult(head_id, target, record, scores, training.notes)
 
 
-def _cache_activations(cut_config, recipe, root: Path, store: Path, dataset: str, batch_size: int, stage,
-                       report) -> dict:
+def _check_files(index, root: Path) -> None:
+    """The files of the head's dataset must be under `root` (the data folder, maybe moved since) with the
+    content they were indexed with: fine-tuning extracts them again at the cut."""
+    differ = []
+    for path, digest, reason in zip(index.paths, index.hashes, index.reasons):
+        if reason:
+            continue
+        try:
+            same = hashlib.sha256((root / path).read_bytes()).hexdigest() == digest
+        except OSError:
+            same = False
+        if not same:
+            differ.append(path)
+    if differ:
+        raise HeadError(f"{len(differ)} of the {len(index.paths)} files of dataset {index.name} are not under {root} "
+                        f"as indexed (missing or changed, e.g. {differ[0]}): give --data the folder the dataset was "
+                        f"extracted from ({index.data_root}), or `extract run` the data again first.")
+
+
+def _cache_activations(cut_config, recipe, index, store: Path, batch_size: int, stage, report) -> dict:
     """Extract what the store lacks at the cut: the plain activations of every image and, on the cached
     path, K views of the train images (a view is a pure function of seed, view number and image content)."""
     spec = AugmentSpec(recipe.flip, recipe.rotation, recipe.zoom, recipe.shift, recipe.seed)
@@ -167,7 +189,8 @@ def _cache_activations(cut_config, recipe, root: Path, store: Path, dataset: str
         report(current["label"], total, 0)
 
     started = time.perf_counter()
-    summaries = run_views(recipe.views, spec, root, store, cut_config, RunOptions(batch_size=batch_size, dataset=dataset),
+    # the files of the head's dataset as they are (no new scan: the dataset and other heads' data stay as they were)
+    summaries = run_views(recipe.views, spec, index, store, cut_config, RunOptions(batch_size=batch_size),
                           on_start=on_start, on_progress=lambda n: report(current["label"], None, n))
     for summary in summaries:
         if summary.config.weights_sha256 != cut_config.weights_sha256 or \
