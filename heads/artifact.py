@@ -23,7 +23,7 @@ from heads.errors import HeadError
 from heads.inputs import HeadInputs
 from heads.kinds.models import HeadModel
 from heads.kinds.registry import Kind, get_kind
-from store import atomic
+from store import read_json, staged_folder as store_staged_folder
 
 HISTORY_FILE = "history.json"
 
@@ -41,7 +41,7 @@ def check_out(out: str | Path | None) -> None:
 def staged_folder(final: Path):
     """Build a head folder under a temporary name; renamed into place when the block succeeds."""
     check_out(final)
-    return atomic.staged_folder(Path(final))
+    return store_staged_folder(Path(final))
 
 
 @dataclass
@@ -95,7 +95,7 @@ def load_head(folder: str | Path) -> LoadedHead:
     if not model_file.is_file():
         raise HeadError(f"Head folder has no model file {record['model_file']}. Received: {folder}")
     history_file = folder / HISTORY_FILE
-    history = atomic.read_json(history_file) if history_file.is_file() else {}
+    history = read_json(history_file) if history_file.is_file() else {}
     return LoadedHead(folder, record, kind, HeadInputs.from_record(record), kind.load(model_file, record, history))
 
 

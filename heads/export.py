@@ -18,7 +18,7 @@ import numpy as np
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from heads.kinds.registry import KINDS
-from store import atomic
+from store import staged_file
 
 TOLERANCE = 0.02  # probability; features are stored as float16, the export computes them in float32
 
@@ -101,7 +101,7 @@ def save_checked(model, out: Path, expected: list, what: str) -> ExportResult:
     from extract import read_and_decode
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.staged_file(out, keep_suffix=True) as tmp:  # Keras saves only to a *.keras name
+    with staged_file(out, keep_suffix=True) as tmp:  # Keras saves only to a *.keras name
         model.save(tmp)
         reloaded = keras.models.load_model(tmp)  # plain: no custom objects, no Lambda
         diffs, agree = [], []

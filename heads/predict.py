@@ -22,7 +22,7 @@ import numpy as np
 from extract import sniff
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
-from store import atomic
+from store import write_bytes
 
 OUTPUT_FORMATS = ("csv", "json")
 
@@ -139,7 +139,7 @@ def write_predictions(predictions: list[Prediction], out: Path, fmt: str, top: i
                    "predictions": [{"path": p.path, "sha256": p.sha256, "features": p.features,
                                     "top": [{"class": c, "probability": v} for c, v in zip(p.classes, p.probabilities)],
                                     "error": p.error} for p in predictions]}
-        atomic.write_bytes(out, (json.dumps(payload, indent=2) + "\n").encode())
+        write_bytes(out, (json.dumps(payload, indent=2) + "\n").encode())
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -152,4 +152,4 @@ def write_predictions(predictions: list[Prediction], out: Path, fmt: str, top: i
         for rank in range(top):
             row += ([p.classes[rank], f"{p.probabilities[rank]:.6f}"] if rank < len(p.classes) else ["", ""])
         writer.writerow(row)
-    atomic.write_bytes(out, buffer.getvalue().encode())
+    write_bytes(out, buffer.getvalue().encode())

@@ -21,7 +21,8 @@ import h5py
 import numpy as np
 
 from heads.errors import HeadError
-from store import atomic
+from store import confine, read_json
+from store import write_json as write_store_json
 
 FORMAT_NAME = "bottleneck-head"
 FORMAT_VERSION = 2
@@ -99,7 +100,7 @@ def jsonable(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic.write_json(Path(path), jsonable(data))
+    write_store_json(Path(path), jsonable(data))
 
 
 def base_record(head_id: str, kind: str) -> dict:
@@ -119,7 +120,7 @@ def read_record(folder: Path) -> dict:
     path = Path(folder) / HEAD_FILE
     if not path.is_file():
         raise HeadError(f"Not a head folder (no {HEAD_FILE}). Received: {folder}")
-    record = atomic.read_json(path)
+    record = read_json(path)
     if record.get("format") != FORMAT_NAME:
         raise HeadError(f"Not a head record (format {record.get('format')!r}). Received: {path}")
     if record.get("version") != FORMAT_VERSION:
@@ -131,8 +132,6 @@ def read_record(folder: Path) -> dict:
 
 def model_path(folder: Path, record: dict) -> Path:
     """The record's model file, confined to the head folder."""
-    from store.paths import confine
-
     try:
         return confine(Path(folder), record["model_file"])
     except ValueError as error:
