@@ -8,7 +8,6 @@ choose). A row of another split whose content is also a train image is not score
 """
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path

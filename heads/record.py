@@ -9,7 +9,6 @@ content, never by integer label or position (see heads.binding).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import platform
 import uuid
 from dataclasses import dataclass

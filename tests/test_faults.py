@@ -12,7 +12,6 @@ import h5py
 import pytest
 from typer.testing import CliRunner
 
-import store.shards
 from extract import api
 from extract.api import run_extraction
 from extract.cli import app

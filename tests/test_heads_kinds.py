@@ -6,7 +6,7 @@ import pytest
 from sklearn.model_selection import cross_val_score
 
 from heads.errors import HeadError
-from heads.kinds.registry import KINDS, get_kind, make_head, parse_param, search_space
+from heads.kinds.registry import FITTED_KINDS, KINDS, get_kind, make_head, parse_param, search_space
 from tests.test_heads_support import features
 
 FAST = {"dense": {"epochs": 30, "hidden": (16,), "batch_size": 16, "patience": 0, "learning_rate": 3e-3},
@@ -14,7 +14,7 @@ FAST = {"dense": {"epochs": 30, "hidden": (16,), "batch_size": 16, "patience": 0
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(FITTED_KINDS))
 def test_every_kind_learns_separable_features(kind, n_classes):
     X, y = features(n_per_class=30, n_classes=n_classes, seed=n_classes)
     X_test, y_test = features(n_per_class=15, n_classes=n_classes, seed=n_classes)  # same centres, new noise
@@ -105,3 +105,11 @@ def test_search_space_drops_what_the_user_fixed():
     assert "dropout" not in search_space("dense", {"dropout": 0.2})[0]
     with pytest.raises(HeadError, match="Nothing left to search"):
         search_space("logreg", {"C": 1.0})
+
+
+def test_finetune_is_a_kind_with_its_parameters_that_starts_from_a_dense_head():
+    spec = KINDS["finetune"]
+    assert spec.starts_from == "dense" and spec.exportable and "finetune" not in FITTED_KINDS
+    assert {"blocks", "path", "views", "epochs", "stop_on", "holdout_fraction", "learning_rate"} <= set(spec.parameters())
+    with pytest.raises(HeadError, match="A finetune head starts from a dense head: `heads finetune --head"):
+        make_head("finetune")

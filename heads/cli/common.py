@@ -6,6 +6,8 @@ full disk). Anything else is a bug and is raised as it is, with its traceback.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -17,6 +19,7 @@ console = Console()
 errors = Console(stderr=True)
 
 REFUSED, FAILED = 3, 1
+HeadOption = Annotated[str, typer.Option(help="Head folder, or head id (or unique prefix) with --store.")]
 HANDLED = (ValueError, OSError)  # HeadError, StoreError, sklearn's InvalidParameterError..., and I/O failures
 
 
@@ -37,3 +40,9 @@ def epoch_progress() -> Progress:
 
 def stage_printer(message: str) -> None:
     console.print(f"[dim]{escape(message)}[/]", highlight=False)
+
+
+def print_notes(notes: list[str]) -> None:
+    """The one-line notes an API call returned (rows left out, data changed...), after its result."""
+    for note in notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)

@@ -11,8 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from extract import augment_options
-from heads.cli.common import HANDLED, console, epoch_progress, fail, number, stage_printer
-from heads.cli.use import print_notes
+from heads.cli.common import HANDLED, console, epoch_progress, fail, number, print_notes, stage_printer
 from heads.kinds.finetune import PATHS, STOP_ON
 
 FinetunePath = Enum("FinetunePath", {name: name for name in PATHS}, type=str)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from heads.cli.common import HANDLED, console, epoch_progress, fail, number, stage_printer
+from heads.cli.common import HANDLED, console, epoch_progress, fail, number, print_notes, stage_printer
 from heads.kinds.registry import ClassWeight, KindName, ReduceMode, parse_param
 
 Optimizer = Enum("Optimizer", {name: name for name in ("rmsprop", "adam", "adamw", "sgd", "nadam")}, type=str)
@@ -110,5 +109,4 @@ def print_fit(result) -> None:
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    print_notes(result.notes)

@@ -1,29 +1,20 @@
-"""`heads list | eval | predict | export | kinds`: looking at heads and using them (thin over the API)."""
+"""`heads list | eval | kinds`: looking at the heads of a store (thin over heads.evaluate and the registry)."""
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from heads.cli.common import HANDLED, console, errors, fail, number
+from heads.cli.common import HANDLED, HeadOption, console, fail, number, print_notes
 from heads.kinds.registry import KINDS
 
-OutputFormat = Enum("OutputFormat", {name: name for name in ("csv", "json")}, type=str)
-HeadOption = Annotated[str, typer.Option(help="Head folder, or head id (or unique prefix) with --store.")]
 LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "reduce", "user_params", "metrics", "fit_seconds", "sizes",
                "created", "data_changed")
-
-
-def print_notes(notes: list[str]) -> None:
-    for note in notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def list_heads(
@@ -106,65 +97,6 @@ def evaluate(
         matrix.add_row(name, *(str(c) for c in counts))
     console.print(matrix)
     print_notes(result["notes"])
-
-
-def predict(
-    head: HeadOption,
-    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or folders (walked recursively).")],
-    out: Annotated[Optional[Path], typer.Option(help="CSV or JSON file to write.", show_default="print a table")] = None,
-    store: Annotated[Optional[Path], typer.Option(help="Feature store to reuse features from.", show_default="the head's own")] = None,
-    top: Annotated[int, typer.Option(help="Classes to report per image.")] = 3,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass of the backbone.")] = 32,
-    format: Annotated[Optional[OutputFormat], typer.Option(help="Output format.", show_default="from the --out suffix")] = None,
-) -> None:
-    """Classify new images: the head's inputs (stored features reused, else computed from the image), then the head."""
-    from heads.predict import predict_images
-
-    progress = Progress(TextColumn("[bold]predicting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=errors, transient=True)
-    task = progress.add_task("", total=None)
-    try:
-        with progress:
-            predictions = predict_images(head, inputs, store=store, out=out, top=top, batch_size=batch_size,
-                                         format=format.value if format else None,
-                                         on_progress=lambda n: progress.advance(task, n))
-    except HANDLED as error:
-        fail(error)
-        return
-    counts = {s: sum(p.features == s for p in predictions) for s in ("store", "computed")}
-    failed = [p for p in predictions if p.error]
-    if out is None:
-        table = Table("path", "class", "probability", "features")
-        for p in predictions:
-            table.add_row(p.path, p.classes[0] if p.classes else "-",
-                          f"{p.probabilities[0]:.4f}" if p.probabilities else p.error, p.features or "-")
-        console.print(table)
-    console.print(f"{len(predictions)} images: {counts['store']} from stored features, {counts['computed']} "
-                  f"computed from the image, {len(failed)} unusable" + (f"; written to {out}" if out else ""),
-                  highlight=False)
-    for p in failed[:20]:
-        console.print(f"  unusable {p.path}: {p.error}", highlight=False, soft_wrap=True)
-
-
-def export(
-    head: HeadOption,
-    out: Annotated[Path, typer.Option(help="The .keras file to write.")],
-    store: Annotated[Optional[Path], typer.Option(help="Feature store for the agreement check.", show_default="the head's own")] = None,
-    check: Annotated[int, typer.Option(help="Store images to compare the exported model with the head on.")] = 8,
-) -> None:
-    """One Keras model from raw images to probabilities: resize + preprocessing + frozen base + head."""
-    from heads.export import export_head
-
-    try:
-        result = export_head(head, out, store=store, check=check)
-    except HANDLED as error:
-        fail(error)
-        return
-    checked = (f"agrees with the head on {result.checked} store images (top class {result.agreement:.0%}, "
-               f"largest probability difference {result.max_difference:.2e})" if result.checked
-               else "no store images to check it against")
-    console.print(f"wrote {result.path}: {checked}. Load it with keras.models.load_model; input RGB 0..255, any size.",
-                  highlight=False)
 
 
 def kinds() -> None:
