@@ -26,7 +26,6 @@ __all__ = ["DataOptions", "IMAGE_EXTENSIONS", "Note", "Scan", "ScanEntry", "Scan
            "detect_layout", "scan_dataset", "sniff", "split_by_name"]
 
 
-
 def scan_dataset(root: str | Path, options: DataOptions | None = None, *, workers: int = 8, **legacy) -> Scan:
     """Scan `root` as `options` say; keyword options (`val_fraction=0.2, layout="auto"`, any
     DataOptions field) are applied on top, so earlier calls keep working."""

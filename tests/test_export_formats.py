@@ -102,6 +102,9 @@ def test_each_format_agrees_with_keras_in_its_own_runtime(chain, exported, fmt):
     assert result.bytes == sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no staging folder left
 
+    weights = sum(p.stat().st_size for p in (result.path / "variables").iterdir()) if fmt == "savedmodel" \
+        else result.path.stat().st_size
+    assert weights < 1.5 * 4 * chain[0].count_params()  # float32 values once (Keras' track() saves them twice)
     got = load_in_runtime(fmt, result.path)(images)  # all six images, four of them never seen by the check
     np.testing.assert_allclose(got, expected, atol=TOLERANCE)
     assert (got.argmax(1) == expected.argmax(1)).all()

@@ -81,7 +81,10 @@ def write_export(model, fmt: str, out: str | Path, meta: ExportMeta, check: list
     tmp = staging_folder(out)
     try:
         started = time.perf_counter()
-        spec.write(model, tmp / spec.FILE, meta)
+        try:
+            spec.write(model, tmp / spec.FILE, meta)
+        except Exception as error:  # converters raise their own types, often with pages of op dumps
+            raise HeadError(f"The model does not convert to {fmt}; nothing written: {first_line(error)}") from error
         seconds = time.perf_counter() - started
         try:
             runners = spec.load(tmp / spec.FILE)

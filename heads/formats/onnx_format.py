@@ -1,11 +1,12 @@
 """ONNX: Keras 3's `Model.export(format="onnx")` (tf2onnx underneath), read back by onnxruntime.
 
-One float32 input `image` (batch, {size}, {size}, 3) and one output `probabilities`; ONNX has no
+One float32 input `image` (batch, size, size, 3) and one output `probabilities`; ONNX has no
 second signature, so a deployer with uint8 images casts them to float32 first.
 """
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 from heads.errors import HeadError
@@ -52,8 +53,10 @@ def write(model, path: Path, meta: ExportMeta) -> None:
     level = tf2onnx_log.level
     tf2onnx_log.setLevel(logging.ERROR)  # its INFO lines are conversion chatter; unsupported ops stay ERROR
     try:
-        inference_model(model, meta.input_size).export(str(path), format="onnx", verbose=False,
-                                                       input_signature=[image_spec(meta.input_size)])
+        with warnings.catch_warnings():  # Keras' numpy-2 patch of tf2onnx probes np.object
+            warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
+            inference_model(model, meta.input_size).export(str(path), format="onnx", verbose=False,
+                                                           input_signature=[image_spec(meta.input_size)])
     finally:
         tf2onnx_log.setLevel(level)
     _name_io(path)

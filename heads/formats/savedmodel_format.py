@@ -28,9 +28,10 @@ def runtime() -> str:
 def write(model, path: Path, meta: ExportMeta) -> None:
     import keras
 
-    inference, functions = serving_functions(model, meta.input_size)
+    _, functions = serving_functions(model, meta.input_size)
     archive = keras.export.ExportArchive()
-    archive.track(inference)
+    # No archive.track(model): the endpoints track the variables they use, and track() would save every
+    # value a second time (Keras 3.15 keeps its own variables beside the TF ones: twice the size).
     for name, function in functions.items():
         archive.add_endpoint(name, function)
     archive.write_out(str(path), verbose=False)

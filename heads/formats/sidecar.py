@@ -114,5 +114,6 @@ def write_card(folder: Path, meta: ExportMeta, record: dict) -> None:
 
 def write_sidecars(folder: Path, meta: ExportMeta, record: dict) -> None:
     (folder / LABELS_FILE).write_text(labels_text(meta), encoding="utf-8")
-    (folder / META_FILE).write_text(json.dumps(record, indent=2, allow_nan=False, default=_plain) + "\n", encoding="utf-8")
+    text = json.dumps(record, indent=2, allow_nan=False, default=_plain)
+    (folder / META_FILE).write_text(text + "\n", encoding="utf-8")
     write_card(folder, meta, record)
