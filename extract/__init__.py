@@ -4,8 +4,8 @@ The public face of extraction: heads and notebooks import from here only. Import
 import TensorFlow; that happens when a model is built.
 """
 from extract import augment_options
-from extract.api import RunSummary, run_extraction, run_views
-from extract.augment import AugmentSpec
+from extract.api import RunSummary, run_extraction, run_tta, run_views
+from extract.augment import AugmentSpec, FixedView, tta_views
 from extract.backbones import Backbone, get_backbone
 from extract.decode import read_and_decode
 from extract.errors import ExtractError
@@ -14,5 +14,6 @@ from extract.model import build_section
 from extract.options import ExtractOptions, RunOptions
 from extract.scan import scan_dataset, sniff
 
-__all__ = ["AugmentSpec", "augment_options", "Backbone", "ExtractError", "ExtractOptions", "Extractor", "RunOptions", "RunSummary",
-           "build_section", "get_backbone", "read_and_decode", "run_extraction", "run_views", "scan_dataset", "sniff"]
+__all__ = ["AugmentSpec", "FixedView", "augment_options", "Backbone", "ExtractError", "ExtractOptions", "Extractor", "RunOptions", "RunSummary",
+           "build_section", "get_backbone", "read_and_decode", "run_extraction", "run_tta", "run_views", "scan_dataset",
+           "sniff", "tta_views"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from extract import devices
-from extract.augment import AugmentSpec
+from extract.augment import AugmentSpec, tta_views
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
@@ -188,6 +188,22 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | None = None, sto
     for view in range(views):
         summaries.append(run_extraction(data, store, plain.derive(augment=spec.for_view(view)), view_options,
                                         **callbacks))
+    return summaries
+
+
+def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
+            extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
+            on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
+            on_worker_progress: Callable[[str, int], None] | None = None) -> list[RunSummary]:
+    """The plain configuration, then the first `tta` fixed test-time views (extract.augment.TTA_VIEWS) of
+    every split, one configuration each: what `heads eval/predict --tta` read instead of computing."""
+    views = tta_views(tta)  # refuses a count out of range before anything is extracted
+    options = options or RunOptions()
+    plain = as_extractor(extractor, options.xla)
+    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
+    summaries = [run_extraction(data, store, plain, options, **callbacks)]
+    for view in views:
+        summaries.append(run_extraction(data, store, plain.derive(augment=view.augment()), options, **callbacks))
     return summaries
 
 

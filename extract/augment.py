@@ -4,6 +4,11 @@ RandomZoom(zoom), RandomTranslation(shift, shift), fill_mode "reflect").
 
 A view's transform is a pure function of (seed, view number, image content hash), so a view
 is reproducible whatever the order, batching or engine that extracts it.
+
+Test-time views (FixedView, tta_views) are not drawn at all: each is one deterministic transform,
+the same for every image (a horizontal flip, a centre or corner zoom), so averaging a head over
+them never depends on chance. Both kinds of view are a configuration's `augment` field, applied
+by the same affine transform in the input pipeline.
 """
 from __future__ import annotations
 
@@ -33,8 +38,52 @@ class AugmentSpec:
         return cls(**fields), int(augment["view"])
 
 
+@dataclass(frozen=True)
+class FixedView:
+    """One test-time view: the same transform for every image."""
+
+    name: str
+    flip: bool = False
+    scale: float = 1.0  # the input region's side, as a fraction of the image: below 1 zooms in
+    dx: float = 0.0  # shift of the region's centre, fraction of the size (positive: right)
+    dy: float = 0.0  # (positive: down)
+
+    def augment(self) -> dict:
+        """The store configuration's `augment` field for this view."""
+        return {"tta": self.name, "flip": self.flip, "scale": self.scale, "dx": self.dx, "dy": self.dy}
+
+    @classmethod
+    def from_config(cls, augment: dict) -> "FixedView":
+        return cls(augment["tta"], bool(augment["flip"]), float(augment["scale"]), float(augment["dx"]),
+                   float(augment["dy"]))
+
+    def parameters(self) -> np.ndarray:
+        return np.array([float(self.flip), 0.0, self.scale, self.dx, self.dy], np.float32)
+
+
+ZOOM, CORNER = 0.875, 0.0625  # a 7/8 crop, at the centre or moved by 1/16 towards a corner
+TTA_VIEWS = (
+    FixedView("flip", flip=True),
+    FixedView("zoom", scale=ZOOM), FixedView("flip-zoom", flip=True, scale=ZOOM),
+    FixedView("zoom-top-left", scale=ZOOM, dx=-CORNER, dy=-CORNER),
+    FixedView("zoom-top-right", scale=ZOOM, dx=CORNER, dy=-CORNER),
+    FixedView("zoom-bottom-left", scale=ZOOM, dx=-CORNER, dy=CORNER),
+    FixedView("zoom-bottom-right", scale=ZOOM, dx=CORNER, dy=CORNER),
+)
+
+
+def tta_views(count: int) -> list[FixedView]:
+    """The first `count` test-time views (a horizontal flip first)."""
+    if not 0 <= count <= len(TTA_VIEWS):
+        raise ValueError(f"Test-time views: 0 to {len(TTA_VIEWS)} ({', '.join(v.name for v in TTA_VIEWS)}). "
+                         f"Received: {count}")
+    return list(TTA_VIEWS[:count])
+
+
 def view_parameters(augment: dict, content_hash: str) -> np.ndarray:
     """[flip (0/1), angle (radians), scale, dx, dy (fractions of the size)] for one image and view."""
+    if "tta" in augment:
+        return FixedView.from_config(augment).parameters()
     spec, view = AugmentSpec.from_config(augment)
     rng = np.random.default_rng([spec.seed, view, int(content_hash[:16], 16)])
     flip = float(spec.flip and rng.random() < 0.5)

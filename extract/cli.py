@@ -92,11 +92,12 @@ def run(
     zoom: augment_options.Zoom = augment_options.DEFAULT.zoom,
     shift: augment_options.Shift = augment_options.DEFAULT.shift,
     augment_seed: Annotated[int, typer.Option(help="Views: seed; a view is a function of seed, view and image.")] = 0,
+    tta: Annotated[int, typer.Option(help="Also cache K fixed test-time views of every split (a horizontal flip, then zooms) for `heads eval/predict --tta K`.")] = 0,
     mixed_precision: Annotated[bool, typer.Option(
         help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
-    from extract.api import RunSummary, run_extraction, run_views
+    from extract.api import RunSummary, run_extraction, run_tta, run_views
     from extract.augment import AugmentSpec
     from extract.options import ExtractOptions, RunOptions
 
@@ -123,8 +124,9 @@ def run(
             progress.update(task_id, workers=worker)
 
     try:
-        if views and shard:
-            raise ValueError(f"--views and --shard do not combine; run the slices without views. Received: --views {views}")
+        if (views or tta) and shard:
+            raise ValueError(f"--views and --tta do not combine with --shard; run the slices without views. "
+                             f"Received: --views {views} --tta {tta}")
         extractor = ExtractOptions(
             backbone=backbone.value, weights=weights, size=size, layer=layer, pool=pool.value, dtype=dtype.value,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
@@ -139,6 +141,8 @@ def run(
             summaries: list[RunSummary] = run_views(views, spec, data, store, extractor, run_options, **callbacks)
         else:
             summaries = [run_extraction(data, store, extractor, run_options, **callbacks)]
+        if tta:  # the plain configuration is cached by now: only the views are extracted
+            summaries += run_tta(tta, data, store, extractor, run_options, **callbacks)[1:]
     except (ValueError, RuntimeError, OSError) as error:
         progress.stop()
         _fail(str(error))
@@ -167,7 +171,8 @@ def _print_summary(summary) -> None:
                       f"for configuration {config.config_id}.")
     scope = f" (slice {summary.slice})" if summary.slice else ""
     if config.augment:
-        scope += f" (augmented view {config.augment['view']})"
+        scope += (f" (test-time view {config.augment['tta']})" if "tta" in config.augment
+                  else f" (augmented view {config.augment['view']})")
     table = Table(title=f"extract run: {config.config_id}{scope}", show_header=False)
     rows = [
         ("images found", f"{summary.images} ({', '.join(f'{k} {v}' for k, v in summary.split_counts.items())})"),

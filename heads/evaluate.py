@@ -7,7 +7,9 @@ are read a bounded number at a time, so a split larger than memory is scored all
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from heads import binding, metrics as metrics_mod
 from heads.artifact import LoadedHead, list_heads, load_head, resolve_head
 from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
+from heads.tta import average, cache_views, stored_probabilities, view_inputs
 from store import FeatureStore, is_store
 
 
@@ -51,8 +54,11 @@ def predict_rows(loaded: LoadedHead, views, hashes: list[str], chunk_rows: int) 
 
 
 def eval_head(head: str | Path, split: str = "validation", store: str | Path | None = None,
-              dataset: str | None = None, memory_limit_mb: float | None = None) -> dict:
-    """Metrics of a head on one split of its data (or of `dataset`), with a note for each difference."""
+              dataset: str | None = None, memory_limit_mb: float | None = None, tta: int = 0,
+              on_stage: Callable[[str], None] | None = None) -> dict:
+    """Metrics of a head on one split of its data (or of `dataset`), with a note for each difference.
+    `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta),
+    extracted into the store the first time."""
     loaded = load_head(resolve_head(head, store))
     index, views, notes = head_data(loaded, store, dataset)
     rows = binding.rows_to_score(loaded.class_names, loaded.rows, index, split, loaded.record["train_split"])
@@ -61,10 +67,15 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
         raise HeadError(f"The {split!r} split of dataset {index.name} has no rows head {loaded.head_id} can be "
                         f"scored on. Splits: {', '.join(index.split_names())}")
     limit = default_memory_limit_mb() if memory_limit_mb is None else float(memory_limit_mb)
-    chunk = buffer_rows_for(loaded.inputs.shapes[0], limit, 512)
+    chunk = buffer_rows_for((sum(math.prod(shape) for shape in loaded.inputs.shapes),), limit, 512)
     proba = predict_rows(loaded, views, rows.hashes, chunk)
+    if tta:
+        inputs = view_inputs(loaded.inputs, tta)
+        view_views = cache_views(inputs, store or loaded.store, index, rows.hashes, on_stage=on_stage)
+        proba = average(proba, stored_probabilities(loaded.model, inputs, view_views, rows.hashes, chunk))
     result = metrics_mod.classification_metrics(rows.labels, proba, loaded.classes_, loaded.class_names)
-    result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes)
+    result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes,
+                  tta=[i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, tta)] if tta else [])
     return result
 
 

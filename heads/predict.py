@@ -22,6 +22,7 @@ import numpy as np
 from extract import sniff
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
+from heads.tta import average, file_probabilities, view_inputs
 from store import write_bytes
 
 OUTPUT_FORMATS = ("csv", "json")
@@ -75,12 +76,15 @@ def _file_hash(path: Path) -> tuple[str, str]:
 
 def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path | None = None,
                    out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
-                   verify: bool = True, on_progress: Callable[[int], None] | None = None) -> list[Prediction]:
-    """Predict classes of image files or folders with a head; writes `out` (CSV or JSON) when given."""
+                   verify: bool = True, on_progress: Callable[[int], None] | None = None,
+                   tta: int = 0) -> list[Prediction]:
+    """Predict classes of image files or folders with a head; writes `out` (CSV or JSON) when given.
+    `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta)."""
     fmt = output_format(out, format)
     if top < 1 or batch_size < 1:
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     loaded = load_head(resolve_head(head, store))
+    views_of = view_inputs(loaded.inputs, tta) if tta else []  # refused before any image is read
     views = loaded.inputs.views(store if store is not None else loaded.store, head_id=loaded.head_id,
                                 required=store is not None)
     paths = collect_images(inputs)
@@ -113,6 +117,10 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
     usable = [i for i in range(len(paths)) if source[i]]
     proba = loaded.predict_proba([part[usable] for part in parts]) if usable else \
         np.zeros((0, len(loaded.columns)))
+    if views_of and usable:
+        proba = average(proba, file_probabilities(loaded.model, views_of, store if store is not None else loaded.store,
+                                                  [str(paths[i]) for i in usable], [hashes[i] for i in usable],
+                                                  batch_size))
     return finish_predictions(loaded, paths, hashes, source, errors, usable, proba, top, out, fmt)
 
 

@@ -10,7 +10,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from heads.cli.common import HANDLED, HeadOption, console, fail, number, print_notes
+from heads.cli.common import HANDLED, HeadOption, console, fail, number, print_notes, stage_printer
 from heads.kinds.registry import KINDS
 
 LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "reduce", "user_params", "metrics", "fit_seconds", "sizes",
@@ -73,12 +73,14 @@ def evaluate(
     store: Annotated[Optional[Path], typer.Option(help="Feature store.", show_default="the head's own")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Dataset of the store to score on.", show_default="the head's own")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    tta: Annotated[int, typer.Option(help="Average over the plain image and K fixed test-time views (a flip, then zooms), extracted into the store the first time.")] = 0,
 ) -> None:
     """A head's metrics again, on any split of its data (classes by name, rows in the head's own split record)."""
     from heads.evaluate import eval_head
 
     try:
-        result = eval_head(head, split=split, store=store, dataset=dataset)
+        result = eval_head(head, split=split, store=store, dataset=dataset, tta=tta,
+                           on_stage=None if as_json else stage_printer)
     except HANDLED as error:
         fail(error)
         return
@@ -87,7 +89,9 @@ def evaluate(
         return
     console.print(f"[bold]{result['head_id']}[/] on {split} of {escape(result['dataset'])} ({result['n']} images): "
                   f"accuracy {number(result['accuracy'])}, balanced {number(result['balanced_accuracy'])}, "
-                  f"macro F1 {number(result['macro_f1'])}, log loss {number(result['log_loss'])}", highlight=False)
+                  f"macro F1 {number(result['macro_f1'])}, log loss {number(result['log_loss'])}"
+                  + (f", averaged over the image and {len(result['tta'])} test-time views ({', '.join(result['tta'])})"
+                     if result.get("tta") else ""), highlight=False)
     table = Table("class", "precision", "recall", "F1", "support")
     for name, row in result["per_class"].items():
         table.add_row(name, number(row["precision"]), number(row["recall"]), number(row["f1"]), str(row["support"]))

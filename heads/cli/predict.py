@@ -22,6 +22,7 @@ def predict(
     top: Annotated[int, typer.Option(help="Classes to report per image.")] = 3,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass of the backbone.")] = 32,
     format: Annotated[Optional[OutputFormat], typer.Option(help="Output format.", show_default="from the --out suffix")] = None,
+    tta: Annotated[int, typer.Option(help="Average over the plain image and K fixed test-time views (a flip, then zooms).")] = 0,
 ) -> None:
     """Classify new images: the head's inputs (stored features reused, else computed from the image), then the head."""
     from heads.predict import predict_images
@@ -32,7 +33,7 @@ def predict(
     try:
         with progress:
             predictions = predict_images(head, inputs, store=store, out=out, top=top, batch_size=batch_size,
-                                         format=format.value if format else None,
+                                         format=format.value if format else None, tta=tta,
                                          on_progress=lambda n: progress.advance(task, n))
     except HANDLED as error:
         fail(error)

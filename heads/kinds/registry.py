@@ -22,9 +22,11 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from heads import record as records
 from heads.errors import HeadError
 from heads.kinds import persist
 from heads.kinds.dense import DenseHead
+from heads.kinds.ensemble import EnsembleModel, EnsembleRecipe
 from heads.kinds.finetune import FineTunedTop, FineTuneRecipe
 from heads.kinds.joined import FeatureJoin, JoinedModel
 from heads.kinds.models import EstimatorModel, HeadModel
@@ -46,17 +48,20 @@ class Kind:
     incremental: bool = False  # trains from streamed batches (features larger than memory)
     class_weight: bool = True
     keras: bool = False
-    starts_from: str | None = None  # a kind fitted from a head of another kind, not by `heads fit`
+    starts_from: str | None = None  # a kind made from other heads by its own command, not by `heads fit`
+    composite: bool = False  # made of other heads: exportable when every member is
 
     def parameters(self) -> list[str]:
         return sorted(p for p in self.make().get_params(deep=False) if p not in RESERVED)
 
     @property
     def exportable(self) -> bool:
-        return self.keras or self.linear
+        return self.keras or self.linear or self.composite
 
     def load(self, model_file: Path, record: dict, history: dict) -> HeadModel:
         """The fitted model of a head folder of this kind."""
+        if self.composite:
+            return EnsembleModel.load(model_file.parent, record, load_member, persist.load_skops)
         if self.starts_from:
             return FineTunedTop.load(model_file, record)
         estimator = persist.load_dense(model_file, record, history) if self.keras else persist.load_skops(model_file)
@@ -88,12 +93,24 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          ({"alpha": [1e-3, 1e-2, 1e-1, 1.0]},), linear=True, incremental=True),
     Kind("finetune", "a dense head trained on with the top blocks of its backbone reopened (heads finetune)",
          FineTuneRecipe, (), scale=False, class_weight=False, keras=True, starts_from="dense"),
+    Kind("ensemble", "heads on the same classes combined: probabilities averaged, or stacked by a logistic "
+                     "regression on out-of-fold probabilities of the train split (heads ensemble)",
+         EnsembleRecipe, (), scale=False, class_weight=False, starts_from="any", composite=True),
 ]}
 FITTED_KINDS = tuple(name for name, kind in KINDS.items() if not kind.starts_from)  # what `heads fit` makes
 
 KindName = enum.Enum("KindName", {name: name for name in FITTED_KINDS}, type=str)
 ReduceMode = enum.Enum("ReduceMode", {name: name for name in REDUCE_CHOICES}, type=str)
 ClassWeight = enum.Enum("ClassWeight", {name: name for name in CLASS_WEIGHTS}, type=str)
+
+
+def load_member(folder: Path) -> HeadModel:
+    """The model of a head folder (an ensemble's member): its record says its kind."""
+    record = records.read_record(folder)
+    kind = get_kind(record["kind"])
+    history_file = Path(folder) / persist.HISTORY_FILE
+    history = json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else {}
+    return kind.load(records.model_path(folder, record), record, history)
 
 
 def get_kind(name: str) -> Kind:
@@ -131,8 +148,9 @@ def make_head(kind: str, params: dict[str, Any] | None = None, reduce: str = "fl
     """An unfitted estimator of this kind; parameters are checked by name here, by value in fit."""
     spec = get_kind(kind)
     if spec.starts_from:
-        raise HeadError(f"A {spec.name} head starts from a {spec.starts_from} head: `heads {spec.name} --head "
-                        f"<{spec.starts_from} head>`. Received: kind {spec.name}")
+        start = "fitted" if spec.starts_from == "any" else spec.starts_from
+        raise HeadError(f"A {spec.name} head starts from a {start} head: `heads {spec.name} --head "
+                        f"<{start} head>`. Received: kind {spec.name}")
     params = dict(params or {})
     _check_params(spec, params)
     reduce = getattr(reduce, "value", reduce)

@@ -1,0 +1,196 @@
+"""`heads ensemble` as a Python function: several heads on the same classes made one head, published like any.
+
+`mean` averages the members' probabilities (nothing is fitted). `stack` fits a logistic regression on
+the members' out-of-fold probabilities of the train split: every member is refitted on k-1 folds and
+predicts the fold it did not see, so the stacker learns how far to trust each member on rows it did
+not train on; nothing of another split is used. The ensemble holds copies of its members, so it
+stays whole when a member's folder is removed.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+
+from heads import artifact, binding, metrics as metrics_mod, plots, record as records
+from heads.errors import HeadError
+from heads.inputs import HeadInputs
+from heads.kinds.ensemble import (ENSEMBLE_FILE, MEMBERS_DIR, METHODS, STACKER_FILE, EnsembleModel, Member,
+                                  column_map)
+from heads.kinds.reduce import SpatialReducer
+from heads.kinds.selection import check_folds
+from store import FeatureStore
+
+CHUNK = 512
+STACKER_C = 1.0
+
+
+@dataclass
+class EnsembleResult:
+    head_id: str
+    folder: Path
+    record: dict
+    metrics: dict[str, dict]
+    notes: list[str]
+
+
+def _union(members: list[artifact.LoadedHead]) -> tuple[HeadInputs, list[tuple[int, ...]]]:
+    """Every member's configurations, each once, in order of first use; and where each member's are."""
+    configs, positions = [], []
+    for member in members:
+        mine = []
+        for config in member.inputs.configs:
+            ids = [c.config_id for c in configs]
+            if config.config_id not in ids:
+                configs.append(config)
+                ids.append(config.config_id)
+            mine.append(ids.index(config.config_id))
+        positions.append(tuple(mine))
+    return HeadInputs(tuple(configs)), positions
+
+
+def _out_of_fold(member: Member, views, rows, classes: np.ndarray, cv: int, seed: int) -> np.ndarray:
+    """A member's probabilities of the train rows, each from the member refitted without that row's fold
+    (refitted on the ensemble's labels: its columns follow its new classes_, put in the ensemble's order)."""
+    if not hasattr(member.model, "fit_clone"):
+        raise HeadError(f"--method stack refits every member on folds of the train split; head {member.head_id} "
+                        f"cannot be refitted (a fine-tuned or ensemble head). Use --method mean.")
+    parts = [views[p].features_for(rows.hashes) for p in member.positions]  # float16 as stored: half the memory
+    proba = np.zeros((len(rows), len(member.columns)))
+    for train, held in StratifiedKFold(cv, shuffle=True, random_state=seed).split(parts[0], rows.labels):
+        fitted = member.model.fit_clone([p[train] for p in parts], rows.labels[train])
+        order = [list(fitted.classes_).index(c) for c in classes]
+        proba[held] = np.asarray(fitted.predict_proba([p[held] for p in parts]))[:, order]
+    return proba
+
+
+def _stacker(oof: list[np.ndarray], labels: np.ndarray, classes: np.ndarray, cv: int, seed: int):
+    X = np.hstack(oof)
+    stacker = Pipeline([("reduce", SpatialReducer("flatten")), ("scale", "passthrough"),
+                        ("clf", LogisticRegression(C=STACKER_C, max_iter=1000))])
+    folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
+    stacked_cv = float(cross_val_score(stacker, X, labels, cv=folds, scoring="accuracy").mean())
+    stacker.fit(X, labels)
+    if not np.array_equal(stacker.classes_, classes):
+        raise HeadError("Every class needs train rows to stack the members' probabilities.")
+    column = {c: i for i, c in enumerate(classes)}
+    truth = np.array([column[c] for c in labels])
+    record = {"split": "train", "cv": cv, "scoring": "accuracy", "stacker": f"logistic regression, C={STACKER_C}",
+              "member_oof_accuracy": [float(np.mean(p.argmax(axis=1) == truth)) for p in oof],
+              "mean_oof_accuracy": float(np.mean(np.mean(oof, axis=0).argmax(axis=1) == truth)),
+              "stack_cv_accuracy": stacked_cv, "best_cv_accuracy": stacked_cv, "best_params": {"method": "stack"},
+              "candidates": []}
+    return stacker, record
+
+
+def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None, method: str = "mean",
+                   cv: int = 5, seed: int = 0, out: str | Path | None = None,
+                   on_stage: Callable[[str], None] | None = None) -> EnsembleResult:
+    """Make one head of `heads` (folders, or ids in `store`): `method` mean or stack; published as
+    `<store>/heads/<id>/` (or `out`), scored on every split of the members' dataset."""
+    stage = on_stage or (lambda message: None)
+    method = getattr(method, "value", method)
+    if method not in METHODS:
+        raise HeadError(f"Unknown ensemble method {method!r}. Allowed: {', '.join(METHODS)}")
+    if not heads:
+        raise HeadError("An ensemble needs at least one head (--head, repeatable).")
+    loaded = [artifact.load_head(artifact.resolve_head(h, store)) for h in heads]
+    ids = [m.head_id for m in loaded]
+    if len(set(ids)) < len(ids):
+        raise HeadError(f"Each head once. Received: {', '.join(ids)}")
+    datasets = {m.record["data"]["dataset"] for m in loaded}
+    if len(datasets) > 1:
+        raise HeadError(f"An ensemble's heads are fitted on one dataset; these were fitted on {', '.join(sorted(datasets))}.")
+    artifact.check_out(out)
+    first = loaded[0]
+    store = Path(store) if store is not None else first.store
+    class_names, columns = first.class_names, first.columns
+    inputs, positions = _union(loaded)
+    members = [Member(m.model, pos, column_map(columns, m.columns, m.head_id), m.head_id)
+               for m, pos in zip(loaded, positions)]
+    features = FeatureStore(store)
+    index = features.dataset(first.record["data"]["dataset"])
+    views = inputs.views(store, index.name, "the ensemble")
+    train_split = first.record["train_split"]
+    notes = [f"Head {m.head_id} was fitted on other data than today's dataset {index.name} (digest differs): its "
+             f"train rows may be scored as another split." for m in loaded if m.record["data"]["digest"] != index.digest()]
+    notes += [f"Head {m.head_id} chose its epoch on the validation split (early stopping): only a test split gives "
+              f"this ensemble an honest figure." for m in loaded
+              if ((m.record.get("finetune") or {}).get("early_stopping") or {}).get("on") == "validation"]
+    split_rows = {s: inputs.with_features(views, binding.fit_rows(index, class_names, s, train_split))
+                  for s in index.split_names() if s != "unlabelled"}
+    split_rows = {s: r for s, r in split_rows.items() if len(r)}
+    if train_split not in split_rows:
+        raise HeadError(f"Dataset {index.name} has no {train_split} rows with features of {' + '.join(inputs.ids)}.")
+    notes += [n for r in split_rows.values() for n in r.notes]
+
+    started = time.perf_counter()
+    stacker, search = None, None
+    classes = np.asarray(first.classes_)
+    if method == "stack":
+        train = split_rows[train_split]
+        check_folds(cv, train.labels)
+        stage(f"out-of-fold probabilities of {len(members)} heads, {cv}-fold cross-validation on the train split")
+        oof = [_out_of_fold(m, views, train, classes, cv, seed) for m in members]
+        stacker, search = _stacker(oof, train.labels, classes, cv, seed)
+    model = EnsembleModel(members, classes, method, stacker)
+    fit_seconds = time.perf_counter() - started
+
+    stage("scoring every split")
+    scores = {}
+    for split, rows in split_rows.items():
+        proba = np.zeros((len(rows), len(classes)))
+        for where, parts in inputs.read_chunks(views, rows.hashes, CHUNK):
+            proba[where] = model.predict_proba(parts)
+        scores[split] = metrics_mod.classification_metrics(rows.labels, proba, classes, class_names)
+
+    head_id = records.new_head_id("ensemble")
+    folder = Path(out) if out is not None else artifact.heads_dir(store) / head_id
+    seen = list(split_rows.values())
+    member_entries = [{"head_id": m.head_id, "kind": m.kind.name, "folder": f"{MEMBERS_DIR}/{i + 1:02d}-{m.head_id}",
+                       "positions": list(pos), "columns": member.columns.tolist(),
+                       "inputs": m.inputs.ids, "metrics": m.record.get("metrics", {})}
+                      for i, (m, pos, member) in enumerate(zip(loaded, positions, members))]
+    params = {"method": method, "cv": cv, "seed": seed}
+    record = {
+        **records.base_record(head_id, "ensemble"),
+        "estimator": "EnsembleModel", "classifier": f"ensemble ({method})", "params": params,
+        "user_params": {"method": method, "heads": ids}, "reduce": "none", "class_weight": "none", "seed": seed,
+        "search": search, "selection": {"chosen": ["stacker weights"] if stacker is not None else [],
+                                        "on": f"train split, {cv}-fold out-of-fold probabilities" if stacker else None},
+        "members": member_entries, "streamed": False, "store": str(Path(store).resolve()),
+        "inputs": inputs.to_record(), "config_id": "+".join(inputs.ids), "input_shape": [],
+        "data": records.data_record(index, index.digest(), class_names, {r.split: len(r) for r in seen},
+                                    train_split, notes),
+        "classes": classes.tolist(), "columns": list(columns), "sizes": {s: int(m["n"]) for s, m in scores.items()},
+        "train_split": train_split, "fit_seconds": round(fit_seconds, 3), "exportable": True,
+        "metrics": {split: metrics_mod.summary(m) for split, m in scores.items()},
+    }
+    stage(f"writing {folder}")
+    with artifact.staged_folder(folder) as tmp:
+        for entry, member in zip(member_entries, loaded):
+            shutil.copytree(member.folder, tmp / entry["folder"])
+        records.write_json(tmp / ENSEMBLE_FILE, {"method": method, "members": [
+            {k: e[k] for k in ("head_id", "folder", "positions", "columns")} for e in member_entries]})
+        record["model_file"] = ENSEMBLE_FILE
+        if stacker is not None:
+            import skops.io
+
+            skops.io.dump(stacker, tmp / STACKER_FILE)
+            record["stacker_file"] = STACKER_FILE
+        records.write_rows(tmp, records.HeadRows(
+            np.concatenate([np.asarray(r.hashes, dtype=str) for r in seen]),
+            np.concatenate([np.full(len(r), r.split, dtype=object) for r in seen]).astype(str),
+            np.concatenate([r.labels for r in seen])))
+        for split, split_metrics in scores.items():
+            plots.confusion_png(split_metrics, tmp / f"confusion_{split}.png", f"{head_id}: {split}")
+        records.write_json(tmp / records.METRICS_FILE, scores)
+        records.write_json(tmp / records.HEAD_FILE, record)
+    return EnsembleResult(head_id, folder, record, scores, notes)

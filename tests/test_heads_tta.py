@@ -1,0 +1,92 @@
+"""Test-time views: fixed transforms cached as configurations, eval and predict averaged over them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from extract import Extractor, FixedView, run_tta, tta_views
+from extract.augment import TTA_VIEWS, view_parameters
+from heads.errors import HeadError
+from heads.evaluate import eval_head
+from heads.fit import fit_head
+from heads.predict import predict_images
+from heads.tta import cross_validated, view_inputs
+from store import FeatureStore
+from tests.test_heads_support import TINY, binary_store, new_images, private_copy  # noqa: F401
+
+IDENTITY = (FixedView("identity"),)
+
+
+def test_fixed_views_are_the_same_for_every_image_and_a_flip_comes_first():
+    assert tta_views(1)[0].flip and tta_views(1)[0].scale == 1.0 and len(tta_views(7)) == 7 == len(TTA_VIEWS)
+    view = tta_views(2)[1].augment()
+    np.testing.assert_array_equal(view_parameters(view, "ab" * 32), view_parameters(view, "cd" * 32))
+    with pytest.raises(ValueError, match="Test-time views: 0 to 7"):
+        tta_views(8)
+
+
+def test_the_flip_view_is_the_features_of_the_mirrored_image(binary_store, tmp_path):
+    store = private_copy(binary_store, tmp_path / "store")
+    plain = FeatureStore(store).select()
+    summaries = run_tta(1, FeatureStore(store).dataset(), store, plain)
+    assert summaries[0].extracted == 0 and summaries[1].config.augment["tta"] == "flip"
+    flipped_config = summaries[1].config
+    assert FeatureStore(store).view(flipped_config.config_id).split_counts() == {"train": 24, "validation": 12}
+    index = FeatureStore(store).dataset()
+    original = tmp_path / "original.png"
+    mirrored = tmp_path / "mirrored.png"
+    source = f"{index.data_root}/{index.paths[0]}"
+    Image.open(source).save(original)
+    Image.open(source).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored)
+    from_view = FeatureStore(store).view(flipped_config.config_id).features_for([index.hashes[0]]).astype(np.float32)
+    of_mirror = Extractor.from_config(plain).features_of_files([str(mirrored)])[0]
+    of_plain = Extractor.from_config(plain).features_of_files([str(original)])[0]
+    scale = float(np.abs(of_mirror).max())
+    assert np.abs(from_view - of_mirror).max() < 0.02 * scale < np.abs(from_view - of_plain).max()
+
+
+def test_tta_with_identity_views_equals_the_plain_prediction(binary_store, tmp_path, monkeypatch):
+    store = private_copy(binary_store, tmp_path / "store")
+    head = fit_head(store, "logreg", out=tmp_path / "head").folder
+    plain = eval_head(head, "validation")
+    monkeypatch.setattr("extract.augment.TTA_VIEWS", IDENTITY)
+    stages = []
+    averaged = eval_head(head, "validation", tta=1, on_stage=stages.append)
+    assert averaged["tta"] == ["identity"] and any("extracting 12 images of validation" in s for s in stages)
+    assert averaged["accuracy"] == plain["accuracy"] and averaged["log_loss"] == pytest.approx(plain["log_loss"], abs=1e-4)
+    again = []
+    eval_head(head, "validation", tta=1, on_stage=again.append)
+    assert again == []  # cached: computed once
+
+    images = new_images(tmp_path / "new", count=2)
+    by_plain = predict_images(head, [images])
+    by_tta = predict_images(head, [images], tta=1)
+    for a, b in zip(by_plain, by_tta):
+        assert a.classes == b.classes and a.probabilities == pytest.approx(b.probabilities, abs=1e-4)
+
+
+def test_real_views_change_the_probabilities_and_bad_counts_are_refused(binary_store, tmp_path):
+    store = private_copy(binary_store, tmp_path / "store")
+    head = fit_head(store, "logreg", out=tmp_path / "head").folder
+    plain = eval_head(head, "validation")
+    flipped = eval_head(head, "validation", tta=2)
+    assert flipped["tta"] == ["flip", "zoom"] and flipped["log_loss"] != pytest.approx(plain["log_loss"], abs=1e-6)
+    with pytest.raises(HeadError, match="Test-time views: 0 to 7"):
+        eval_head(head, "validation", tta=9)
+    with pytest.raises(HeadError, match="number of fixed views"):
+        predict_images(head, [tmp_path], tta=-1)
+
+
+def test_cross_validated_tta_uses_the_rows_given_only(binary_store, tmp_path, monkeypatch):
+    from heads.artifact import load_head
+
+    store = private_copy(binary_store, tmp_path / "store")
+    loaded = load_head(fit_head(store, "logreg", out=tmp_path / "head").folder)
+    monkeypatch.setattr("extract.augment.TTA_VIEWS", IDENTITY)
+    view = FeatureStore(store).view()
+    train = view.read("train")
+    parts = [train.features.astype(np.float32)]
+    scores = cross_validated(loaded.model, parts, [parts], train.labels, cv=3)
+    assert scores["plain_cv_accuracy"] == scores["tta_cv_accuracy"] and scores["split"] == "train"
+    assert [i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, 1)] == ["identity"]
