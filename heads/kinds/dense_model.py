@@ -11,8 +11,11 @@ import numpy as np
 
 
 def build_top_model(input_shape: tuple[int, ...], n_classes: int, hidden: tuple[int, ...] = (256,),
-                    dropout: float = 0.5, reduce: str = "flatten", seed: int | None = None):
-    """Input features -> flatten/pool -> (Dense relu -> Dropout) per hidden size -> sigmoid or softmax.
+                    dropout: float = 0.5, reduce: str = "flatten", seed: int | None = None,
+                    statistics: tuple[np.ndarray, np.ndarray] | None = None):
+    """Input features -> flatten/pool -> [standardise] -> (Dense relu -> Dropout) per hidden size -> sigmoid or softmax.
+
+    `statistics`: per-feature (mean, variance) of the reduced train rows, for a Normalization layer.
 
     Binary heads end in Dense(1, sigmoid) as in the blog; more classes in Dense(K, softmax).
     Seeded initializers and dropout make a fit with a fixed seed repeatable without
@@ -27,6 +30,9 @@ def build_top_model(input_shape: tuple[int, ...], n_classes: int, hidden: tuple[
         x = keras.layers.GlobalAveragePooling2D(name="pool_avg")(inputs)
     else:
         x = keras.layers.GlobalMaxPooling2D(name="pool_max")(inputs)
+    if statistics is not None:
+        mean, variance = statistics
+        x = keras.layers.Normalization(mean=mean, variance=variance, name="standardize")(x)
     for i, units in enumerate(hidden):
         init_seed = None if seed is None else seed + 2 * i
         x = keras.layers.Dense(units, activation="relu", name=f"dense_{i + 1}",

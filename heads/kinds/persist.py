@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from heads.errors import HeadError
+from heads.kinds import dense_init
 from heads.kinds.dense import DenseHead
 
 KERAS_FILE, SKOPS_FILE, HISTORY_FILE = "model.keras", "model.skops", "history.json"
@@ -54,6 +55,8 @@ def dense_state(estimator: DenseHead) -> dict:
         "epochs_run": estimator.n_epochs_, "best_epoch": estimator.best_epoch_, "n_train": estimator.n_train_,
         "streamed": estimator.streamed_, "output": "sigmoid" if len(estimator.classes_) == 2 else "softmax",
         "model_input": "features of the configuration, shape input_shape (float32)",
+        "init": getattr(estimator, "init_", "random"), "standardized": getattr(estimator, "standardized_", False),
+        "start_rule": dense_init.AUTO_RULE,
     }
 
 
@@ -62,6 +65,8 @@ def load_dense(model_file: Path, record: dict, history: dict) -> DenseHead:
 
     params = dict(record["params"])
     params["hidden"] = tuple(params["hidden"])
+    params.setdefault("standardize", False)  # heads fitted before these parameters: plain input, random start
+    params.setdefault("init", "random")
     estimator = DenseHead(**params)
     state = record["dense"]
     estimator.model_ = keras.models.load_model(model_file, compile=False)
@@ -71,6 +76,8 @@ def load_dense(model_file: Path, record: dict, history: dict) -> DenseHead:
     estimator.n_epochs_, estimator.best_epoch_ = state["epochs_run"], state["best_epoch"]
     estimator.n_train_, estimator.streamed_ = state["n_train"], state["streamed"]
     estimator.history_ = history
+    estimator.init_ = state.get("init", "random")
+    estimator.standardized_ = state.get("standardized", False)
     return estimator
 
 
