@@ -17,7 +17,7 @@ from heads import binding, metrics as metrics_mod
 from heads.artifact import LoadedHead, list_heads, load_head, resolve_head
 from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
-from heads.tta import average, cache_views, stored_probabilities, view_inputs
+from heads.tta import average, cache_views, cross_validated, stored_probabilities, view_inputs
 from store import FeatureStore, is_store
 
 
@@ -55,11 +55,16 @@ def predict_rows(loaded: LoadedHead, views, hashes: list[str], chunk_rows: int) 
 
 def eval_head(head: str | Path, split: str = "validation", store: str | Path | None = None,
               dataset: str | None = None, memory_limit_mb: float | None = None, tta: int = 0,
-              on_stage: Callable[[str], None] | None = None) -> dict:
+              cv: int | None = None, on_stage: Callable[[str], None] | None = None) -> dict:
     """Metrics of a head on one split of its data (or of `dataset`), with a note for each difference.
     `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta),
-    extracted into the store the first time."""
+    extracted into the store the first time. `cv` (with `tta`, on the train split): accuracy by k-fold
+    cross-validation without and with the views, the head refitted per fold: the honest way to decide."""
     loaded = load_head(resolve_head(head, store))
+    if cv is not None and (not tta or split != loaded.record["train_split"]):
+        raise HeadError(f"--cv judges test-time views on the train split ({loaded.record['train_split']}), the head "
+                        f"refitted per fold: give --tta K and --split {loaded.record['train_split']}. "
+                        f"Received: --tta {tta} --split {split}")
     index, views, notes = head_data(loaded, store, dataset)
     rows = binding.rows_to_score(loaded.class_names, loaded.rows, index, split, loaded.record["train_split"])
     rows = loaded.inputs.with_features(views, rows)
@@ -73,9 +78,14 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
         inputs = view_inputs(loaded.inputs, tta)
         view_views = cache_views(inputs, store or loaded.store, index, rows.hashes, on_stage=on_stage)
         proba = average(proba, stored_probabilities(loaded.model, inputs, view_views, rows.hashes, chunk))
+        if cv is not None:  # features as stored (float16): half the memory of a float32 copy
+            plain = [view.features_for(rows.hashes) for view in views]
+            viewed = [[view.features_for(rows.hashes) for view in group] for group in view_views]
+            tta_cv = cross_validated(loaded.model, plain, viewed, rows.labels, cv)
     result = metrics_mod.classification_metrics(rows.labels, proba, loaded.classes_, loaded.class_names)
     result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes,
-                  tta=[i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, tta)] if tta else [])
+                  tta=[i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, tta)] if tta else [],
+                  tta_cv=tta_cv if cv is not None else None)
     return result
 
 

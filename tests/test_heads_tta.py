@@ -90,3 +90,16 @@ def test_cross_validated_tta_uses_the_rows_given_only(binary_store, tmp_path, mo
     scores = cross_validated(loaded.model, parts, [parts], train.labels, cv=3)
     assert scores["plain_cv_accuracy"] == scores["tta_cv_accuracy"] and scores["split"] == "train"
     assert [i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, 1)] == ["identity"]
+
+
+def test_eval_judges_the_views_by_cross_validation_on_train_only(binary_store, tmp_path):
+    store = private_copy(binary_store, tmp_path / "store")
+    head = fit_head(store, "logreg", out=tmp_path / "head").folder
+    result = eval_head(head, "train", tta=1, cv=3)
+    scores = result["tta_cv"]
+    assert scores["split"] == "train" and scores["views"] == 1 and scores["cv"] == 3
+    assert 0.5 <= scores["plain_cv_accuracy"] <= 1.0 and 0.5 <= scores["tta_cv_accuracy"] <= 1.0
+    with pytest.raises(HeadError, match="--cv judges test-time views on the train split"):
+        eval_head(head, "validation", tta=1, cv=3)
+    with pytest.raises(HeadError, match="give --tta K"):
+        eval_head(head, "train", cv=3)

@@ -74,12 +74,13 @@ def evaluate(
     dataset: Annotated[Optional[str], typer.Option(help="Dataset of the store to score on.", show_default="the head's own")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     tta: Annotated[int, typer.Option(help="Average over the plain image and K fixed test-time views (a flip, then zooms), extracted into the store the first time.")] = 0,
+    cv: Annotated[Optional[int], typer.Option(help="With --tta on the train split: accuracy by k-fold CV without and with the views (the head refitted per fold), to decide on them honestly.")] = None,
 ) -> None:
     """A head's metrics again, on any split of its data (classes by name, rows in the head's own split record)."""
     from heads.evaluate import eval_head
 
     try:
-        result = eval_head(head, split=split, store=store, dataset=dataset, tta=tta,
+        result = eval_head(head, split=split, store=store, dataset=dataset, tta=tta, cv=cv,
                            on_stage=None if as_json else stage_printer)
     except HANDLED as error:
         fail(error)
@@ -92,6 +93,11 @@ def evaluate(
                   f"macro F1 {number(result['macro_f1'])}, log loss {number(result['log_loss'])}"
                   + (f", averaged over the image and {len(result['tta'])} test-time views ({', '.join(result['tta'])})"
                      if result.get("tta") else ""), highlight=False)
+    if result.get("tta_cv"):
+        scores = result["tta_cv"]
+        console.print(f"{scores['cv']}-fold cross-validation on the {split} split (head refitted per fold): accuracy "
+                      f"{scores['plain_cv_accuracy']:.4f} plain, {scores['tta_cv_accuracy']:.4f} with "
+                      f"{scores['views']} test-time views", highlight=False)
     table = Table("class", "precision", "recall", "F1", "support")
     for name, row in result["per_class"].items():
         table.add_row(name, number(row["precision"]), number(row["recall"]), number(row["f1"]), str(row["support"]))
