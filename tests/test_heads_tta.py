@@ -13,7 +13,8 @@ from heads.fit import fit_head
 from heads.predict import predict_images
 from heads.tta import cross_validated, view_inputs
 from store import FeatureStore
-from tests.test_heads_support import TINY, binary_store, new_images, private_copy  # noqa: F401
+from tests.conftest import dataset  # noqa: F401
+from tests.test_heads_support import binary_store, new_images, private_copy  # noqa: F401
 
 IDENTITY = (FixedView("identity"),)
 
@@ -103,3 +104,22 @@ def test_eval_judges_the_views_by_cross_validation_on_train_only(binary_store, t
         eval_head(head, "validation", tta=1, cv=3)
     with pytest.raises(HeadError, match="give --tta K"):
         eval_head(head, "train", cv=3)
+
+
+def test_extract_run_tta_caches_the_views_of_every_split(dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from extract.cli import app
+
+    args = ["--backbone", "mobilenet", "--weights", "none", "--size", "32", "--alpha", "0.25", "--layer",
+            "conv_pw_1_relu", "--batch-size", "8"]
+    result = CliRunner().invoke(app, ["run", "--data", str(dataset), "--store", str(tmp_path / "s"), "--tta", "2", *args])
+    assert result.exit_code == 0, result.output
+    printed = "".join(result.stdout.split())  # table titles wrap in a narrow terminal
+    assert "(test-timeviewflip)" in printed and "(test-timeviewzoom)" in printed
+    configs = FeatureStore(tmp_path / "s").configs()
+    assert sorted((c.augment or {}).get("tta", "") for c in configs) == ["", "flip", "zoom"]
+    for config in configs:
+        assert FeatureStore(tmp_path / "s").view(config.config_id).split_counts() == {"train": 12, "validation": 12}
+    refused = CliRunner().invoke(app, ["run", "--data", str(dataset), "--store", str(tmp_path / "t"), "--tta", "9", *args])
+    assert refused.exit_code == 2 and "Test-time views: 0 to 7" in refused.output
