@@ -3,7 +3,7 @@
 The public face of extraction: heads and notebooks import from here only. Importing it does not
 import TensorFlow; that happens when a model is built.
 """
-from extract import augment_options
+from extract import augment_options, cli_support
 from extract.api import RunSummary, run_extraction, run_views
 from extract.augment import AugmentSpec
 from extract.backbones import Backbone, get_backbone
@@ -14,5 +14,5 @@ from extract.model import build_section
 from extract.options import ExtractOptions, RunOptions
 from extract.scan import scan_dataset, sniff
 
-__all__ = ["AugmentSpec", "augment_options", "Backbone", "ExtractError", "ExtractOptions", "Extractor", "RunOptions", "RunSummary",
+__all__ = ["AugmentSpec", "augment_options", "cli_support", "Backbone", "ExtractError", "ExtractOptions", "Extractor", "RunOptions", "RunSummary",
            "build_section", "get_backbone", "read_and_decode", "run_extraction", "run_views", "scan_dataset", "sniff"]
