@@ -1,10 +1,12 @@
-"""`extract`: the command-line face of extract.api (same parameter names)."""
+"""`extract`: the command-line face of extract.api (same parameter names).
+
+Options before the command (--version, -q/--quiet, -v/--verbose) and the exit codes (2 usage, 3 refused
+input, 1 failure during work) come from extract.cli_support, shared with `heads`. TensorFlow is imported
+only by a command that builds a model (a run with images to extract), never by ls, verify or a cached rerun.
+"""
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported anywhere
-
+import dataclasses  # noqa: E402
 from enum import Enum  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Optional  # noqa: E402
@@ -15,7 +17,7 @@ from rich.markup import escape  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from extract import augment_options  # noqa: E402
+from extract import augment_options, cli_support  # noqa: E402
 from extract.backbones import BACKBONES  # noqa: E402
 from extract.engines import ENGINES  # noqa: E402
 from extract.engines.progress import WorkerMeter  # noqa: E402
@@ -43,10 +45,23 @@ def _human_bytes(count: float) -> str:
     return str(count)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     # escape: a message may hold brackets (".[ray]", a path) that rich would take for markup and drop
     errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
+
+
+def _exit_code(error: BaseException) -> int:
+    """3 for input the API refuses (a ValueError), 1 for a failure while working (OSError...)."""
+    return cli_support.exit_code(error)
+
+
+def _say(message: str) -> None:
+    errors.print(f"[dim]{escape(message)}[/]", highlight=False)
+
+
+app.callback()(cli_support.common_options(_say))
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON (machine-readable) instead of tables.")]
 
 
 class ImagesPerSecond(TextColumn):
@@ -66,26 +81,26 @@ def run(
     backbone: Annotated[BackboneName, typer.Option(help="Convolutional base (see `extract backbones`).")],
     store: Annotated[Path, typer.Option(help="Feature store folder (created if absent).")] = Path("cache"),
     weights: Annotated[str, typer.Option(help="imagenet, none (random init), or a Keras no-top .h5 file.")] = "imagenet",
-    size: Annotated[Optional[int], typer.Option(help="Input size in pixels [default: the backbone's].")] = None,
-    layer: Annotated[Optional[str], typer.Option(help="Layer whose output is cached [default: last block].")] = None,
+    size: Annotated[Optional[int], typer.Option(help="Input size in pixels.", show_default="the backbone's")] = None,
+    layer: Annotated[Optional[str], typer.Option(help="Layer whose output is cached.", show_default="the end of the last block")] = None,
     pool: Annotated[Pooling, typer.Option(help="Pool the spatial features.")] = Pooling.none,
     dtype: Annotated[Dtype, typer.Option(help="Storage precision of the features.")] = Dtype.float16,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 32,
-    preprocess: Annotated[Optional[Preprocess], typer.Option(help="Override the weights' preprocessing.")] = None,
-    alpha: Annotated[Optional[float], typer.Option(help="Width multiplier (MobileNet family).")] = None,
+    preprocess: Annotated[Optional[Preprocess], typer.Option(help="Override the weights' preprocessing.", show_default="the weights' own (their manifest, else the backbone's)")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="Width multiplier (MobileNet family).", show_default="1.0 where the backbone has one")] = None,
     resize: Annotated[Resize, typer.Option(help="squash to the size, or crop/pad to keep the aspect ratio.")] = Resize.squash,
     val_fraction: Annotated[float, typer.Option(help="Validation share when DATA has no split folders.")] = 0.2,
     layout: Annotated[Layout, typer.Option(help="Folder layout of DATA.")] = Layout.auto,
     strict: Annotated[bool, typer.Option(help="Fail (listing them) instead of skipping unusable files.")] = False,
     shard_size: Annotated[int, typer.Option(help="Images per committed shard (the most a kill can lose).")] = 256,
-    xla: Annotated[Optional[bool], typer.Option(help="Force XLA on/off [default: per backbone, as measured].")] = None,
-    engine: Annotated[EngineName, typer.Option(help="local (this process) or ray (pip install -e \".[ray]\").")] = EngineName.local,
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. auto [default: start a local instance].")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Ray workers [default: as many as the cluster's CPUs or GPUs fit].")] = None,
-    gpus_per_worker: Annotated[Optional[float], typer.Option(help="GPUs per Ray worker (1: one worker per GPU) [default: 0].")] = None,
-    cpus_per_worker: Annotated[Optional[float], typer.Option(help="CPUs (TensorFlow threads) per Ray worker [default: 1].")] = None,
-    max_retries: Annotated[Optional[int], typer.Option(help="Retries of a failed shard task under Ray [default: 2].")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="Do only slice i of n (0 <= i < n), e.g. 3/16; then `extract merge`.")] = None,
+    xla: Annotated[Optional[bool], typer.Option(help="Force XLA on/off.", show_default="per backbone, as measured")] = None,
+    engine: Annotated[EngineName, typer.Option(help="local (this process) or ray (pip install -e \".\\[ray]\").")] = EngineName.local,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. auto.", show_default="start a local instance")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Ray workers.", show_default="as many as the cluster's CPUs or GPUs fit")] = None,
+    gpus_per_worker: Annotated[Optional[float], typer.Option(help="GPUs per Ray worker (1: one worker per GPU).", show_default="0")] = None,
+    cpus_per_worker: Annotated[Optional[float], typer.Option(help="CPUs (TensorFlow threads) per Ray worker.", show_default="1")] = None,
+    max_retries: Annotated[Optional[int], typer.Option(help="Retries of a failed shard task under Ray.", show_default="2")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="Do only slice i of n (0 <= i < n), e.g. 3/16; then `extract merge`.", show_default="the whole dataset")] = None,
     views: Annotated[int, typer.Option(help="Also cache K fixed augmented views of the train images (for fine-tuning).")] = 0,
     flip: augment_options.Flip = augment_options.DEFAULT.flip,
     rotation: augment_options.Rotation = augment_options.DEFAULT.rotation,
@@ -94,6 +109,7 @@ def run(
     augment_seed: Annotated[int, typer.Option(help="Views: seed; a view is a function of seed, view and image.")] = 0,
     mixed_precision: Annotated[bool, typer.Option(
         help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
     from extract.api import RunSummary, run_extraction, run_views
@@ -101,7 +117,8 @@ def run(
     from extract.options import ExtractOptions, RunOptions
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
-                        TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=console, transient=False)
+                        TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=console, transient=False,
+                        disable=as_json or cli_support.quiet())
     task_id = None
     meter = WorkerMeter()
 
@@ -141,14 +158,26 @@ def run(
             summaries = [run_extraction(data, store, extractor, run_options, **callbacks)]
     except (ValueError, RuntimeError, OSError) as error:
         progress.stop()
-        _fail(str(error))
+        _fail(str(error), _exit_code(error))
         return
     progress.stop()
+    if as_json:
+        cli_support.print_json([_summary_json(s) for s in summaries])
+        return
     for summary in summaries:
         _print_summary(summary)
     if summary.slice:
         console.print(f"Slice {summary.slice} done. When every slice has finished: "
                       f"extract merge --store {store}  (or a plain `extract run` without --shard).", highlight=False)
+
+
+def _summary_json(summary) -> dict:
+    """A run summary as plain JSON: every field, the configuration as recorded, images/s."""
+    record = dataclasses.asdict(summary)
+    record["config"] = summary.config.to_json()
+    record["rejected"] = [{"path": path, "reason": reason} for path, reason in summary.rejected]
+    record["images_per_second"] = summary.images_per_second
+    return record
 
 
 def _worker_rates(workers: dict[str, tuple[int, float]]) -> str:
@@ -202,7 +231,8 @@ def _print_summary(summary) -> None:
 def merge(
     store: Annotated[Path, typer.Option(help="Feature store folder to merge into.")] = Path("cache"),
     sources: Annotated[Optional[list[Path]], typer.Option(
-        "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.")] = None,
+        "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.",
+        show_default="none: only this store's slices")] = None,
 ) -> None:
     """Record shards written by `--shard` slices (here or in other stores) and write the dataset index."""
     from store.merge import merge_store
@@ -210,7 +240,7 @@ def merge(
     try:
         report = merge_store(store, sources or [])
     except (ValueError, RuntimeError, OSError) as error:
-        _fail(str(error))
+        _fail(str(error), _exit_code(error))
         return
     if sources:
         console.print(f"Imported {report.imported_rows} feature rows in {report.imported_shards} shards "
@@ -233,7 +263,8 @@ def merge(
 def list_store(
     store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
     rejected: Annotated[bool, typer.Option(help="Also list the files that have no features, with why.")] = False,
-    dataset: Annotated[Optional[str], typer.Option(help="Only this dataset [default: every dataset with features].")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Only this dataset.", show_default="every dataset with features")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """The configurations a store holds, their images per split for each dataset, size on disk."""
     from store import FeatureStore
@@ -244,7 +275,10 @@ def list_store(
         if dataset is not None:
             feature_store.dataset(dataset)  # an unknown name: one line listing the known ones
     except (ValueError, OSError) as error:
-        _fail(str(error))
+        _fail(str(error), _exit_code(error))
+        return
+    if as_json:
+        cli_support.print_json(_listing_json(feature_store, configs, dataset, rejected))
         return
     if not configs:
         console.print(f"{store}: no configurations yet.")
@@ -264,14 +298,32 @@ def list_store(
             *([(f"dataset {v.dataset}", (", ".join(f"{k} {n}" for k, n in v.split_counts().items()) or "no features")
                 + f"; {len(v.rejected())} rejected") for v in shown] or [("images per split", "no completed run yet")]),
             ("features cached", str(len(catalog.rows))),
-            ("on disk", _human_bytes(sum(p.stat().st_size for p in feature_store.layout.config_dir(config.config_id)
-                                         .rglob("*") if p.is_file()))),
+            ("on disk", _human_bytes(_config_bytes(feature_store, config.config_id))),
         ):
             table.add_row(key, value)
         console.print(table)
         for view in shown if rejected else []:
             for path, reason in view.rejected():
                 console.print(f"  {view.dataset}: {path}: {reason}", highlight=False, soft_wrap=True)
+
+
+def _config_bytes(feature_store, config_id: str) -> int:
+    return sum(p.stat().st_size for p in feature_store.layout.config_dir(config_id).rglob("*") if p.is_file())
+
+
+def _listing_json(feature_store, configs, dataset: Optional[str], rejected: bool) -> dict:
+    """`extract ls --json`: each configuration as recorded, its datasets' counts per split, bytes on disk."""
+    listing = []
+    for config in configs:
+        views = feature_store.views(config.config_id, None if dataset is None else [dataset])
+        catalog = views[0].catalog if views else feature_store.view(config.config_id).catalog
+        listing.append({
+            "config": config.to_json(), "features_cached": len(catalog.rows),
+            "bytes": _config_bytes(feature_store, config.config_id),
+            "datasets": [{"name": v.dataset, "split_counts": v.split_counts(), "rejected_count": len(v.rejected()),
+                          **({"rejected": [{"path": p, "reason": r} for p, r in v.rejected()]} if rejected else {})}
+                         for v in views if dataset is not None or v.split_counts()]})
+    return {"store": str(feature_store.layout.root), "configs": listing}
 
 
 @app.command()
@@ -294,6 +346,7 @@ def backbones() -> None:
 def verify(
     store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
     repair: Annotated[bool, typer.Option(help="Drop what is broken; the next run re-extracts only that.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check every shard against its commit marker, the dataset indexes against the shards, and
     report temporaries that no writer will publish (--repair deletes those of dead writers)."""
@@ -302,7 +355,15 @@ def verify(
     try:
         report = verify_store(store, repair=repair)
     except (ValueError, RuntimeError, OSError) as error:
-        _fail(str(error))
+        _fail(str(error), _exit_code(error))
+        return
+    if as_json:
+        cli_support.print_json({"store": str(store), "ok": report.ok, "shards_checked": report.shards_checked,
+                                "rows_checked": report.rows_checked,
+                                "problems": [{"path": str(p.path), "what": p.what} for p in report.problems],
+                                "repaired": [str(p) for p in report.repaired]})
+        if not report.ok and not (repair and report.repaired):
+            raise typer.Exit(code=1)
         return
     for problem in report.problems:
         console.print(f"[red]problem[/] {problem.path}: {problem.what}", highlight=False, soft_wrap=True)

@@ -19,7 +19,7 @@ LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "reduce", "user_params"
 
 def list_heads(
     store: Annotated[Path, typer.Option(help="Feature store folder.")],
-    config: Annotated[Optional[str], typer.Option(help="Only heads reading this configuration (id, prefix or backbone).")] = None,
+    config: Annotated[Optional[str], typer.Option(help="Only heads reading this configuration (id, prefix or backbone).", show_default="every configuration")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Every head trained on this store, best first (validation accuracy, then log loss)."""
