@@ -56,7 +56,7 @@ def package_version() -> str:
 
 
 @contextlib.contextmanager
-def _stderr_silenced() -> Iterator[None]:
+def stderr_silenced() -> Iterator[None]:
     """File descriptor 2 (where C++ logs go, below Python) pointed at /dev/null for the block."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -88,7 +88,7 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
         load = spec.loader.exec_module
 
         def exec_module(module) -> None:
-            with _stderr_silenced():
+            with stderr_silenced():
                 load(module)
                 gpus = module.config.list_physical_devices("GPU")  # where cuInit is tried, and fails on a CPU
             if gpus and self.say_device is not None:
@@ -105,6 +105,12 @@ def _gpu_line(tf, gpus: list) -> str:
         name = ""
     more = f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
     return f"TensorFlow computes on GPU:0{f' ({name})' if name else ''}{more}"
+
+
+def native_logs_hidden():
+    """A block whose C++ log lines (TFLite's "Created TensorFlow Lite XNNPACK delegate", say) are hidden
+    unless --verbose."""
+    return contextlib.nullcontext() if level() == VERBOSE else stderr_silenced()
 
 
 def tensorflow_logging(verbose: bool, say_device: Callable[[str], None] | None = None) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from heads.cli.common import HANDLED, HeadOption, console, fail, human_bytes, output
+from heads.cli.common import HANDLED, HeadOption, fail, human_bytes, output
 from heads.formats import export_formats
 
 ExportFormat = Enum("ExportFormat", {name: name for name in export_formats()}, type=str)
@@ -40,9 +40,9 @@ def export(
                           "agreement": None if result.checked == 0 else result.agreement,
                           "runtime": result.runtime, "seconds": round(result.seconds, 3)}, indent=2))
         return
-    checked = (f"agrees with `heads predict` on {result.checked} store images in {result.runtime} (top class "
-               f"{result.agreement:.0%}, largest probability difference {result.max_difference:.2e})"
-               if result.checked else "no store images to check it against")
-    output(f"wrote {result.path} ({result.fmt}, {human_bytes(result.bytes)} with {', '.join(result.files[-3:])}): "
-           f"{checked}.")
-    console.print(f"Its input: RGB 0..255 at the head's size; see {out / 'preprocessing.json'}.", highlight=False)
+    checked = (f"agrees with `heads predict` on {result.checked} store images (top class {result.agreement:.0%}, "
+               f"largest probability difference {result.max_difference:.1e})" if result.checked
+               else "not compared: no store images on disk to check it against")
+    top = sorted({name.split("/")[0] for name in result.files})
+    output(f"wrote {out} ({result.fmt}, {human_bytes(result.bytes)}): {', '.join(top)}")
+    output(f"loaded back with {result.runtime}: {checked}")
