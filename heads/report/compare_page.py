@@ -24,8 +24,10 @@ def _summary(heads: list[LoadedHead], metrics: list[dict]) -> str:
     rows = []
     for loaded, m in zip(heads, metrics):
         record = loaded.record
-        row = [record["head_id"], record["kind"], json.dumps(record.get("user_params") or {}) or "defaults",
-               ", ".join(loaded.inputs.ids), record["data"]["dataset"], record.get("fit_seconds")]
+        params = json.dumps(record["user_params"]) if record.get("user_params") else "defaults"
+        seconds = record.get("fit_seconds")
+        row = [record["head_id"], record["kind"], params, ", ".join(loaded.inputs.ids), record["data"]["dataset"],
+               f"{seconds:.1f}" if seconds is not None else None]
         for split in splits:
             figures = m.get(split, {})
             row += [figures.get("accuracy"), figures.get("macro_f1"), figures.get("log_loss")]
