@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterator
 
 import typer
 
+from extract import devices
+
 USAGE, REFUSED, FAILED = 2, 3, 1
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _state = {"level": NORMAL}
@@ -92,19 +94,10 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
                 load(module)
                 gpus = module.config.list_physical_devices("GPU")  # where cuInit is tried, and fails on a CPU
             if gpus and self.say_device is not None:
-                self.say_device(_gpu_line(module, gpus))
+                self.say_device(f"TensorFlow computes on {devices.device_label()}")
 
         spec.loader.exec_module = exec_module
         return spec
-
-
-def _gpu_line(tf, gpus: list) -> str:
-    try:
-        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
-    except (RuntimeError, ValueError):
-        name = ""
-    more = f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
-    return f"TensorFlow computes on GPU:0{f' ({name})' if name else ''}{more}"
 
 
 def native_logs_hidden():
