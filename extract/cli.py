@@ -20,6 +20,7 @@ from extract.backbones import BACKBONES  # noqa: E402
 from extract.engines import ENGINES  # noqa: E402
 from extract.engines.progress import WorkerMeter  # noqa: E402
 from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES  # noqa: E402
+from extract.options import DATA_FIELDS  # noqa: E402
 from extract.sources.options import LAYOUTS  # noqa: E402
 from extract.weights import PREPROCESS_MODES  # noqa: E402
 
@@ -130,6 +131,7 @@ def run(
         help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
+    arguments = dict(locals())  # the data options among them: see _given_data_options
     from extract.api import RunSummary, run_extraction, run_views
     from extract.augment import AugmentSpec
     from extract.dataset_plan import dataset_options
@@ -164,11 +166,7 @@ def run(
             backbone=backbone.value, weights=weights, size=size, layer=layer, pool=pool.value, dtype=dtype.value,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
             mixed_precision=mixed_precision)
-        given = {"layout": layout.value if layout else None, "val_fraction": val_fraction,
-                 "test_fraction": test_fraction, "split_seed": split_seed, "labels": labels,
-                 "file_column": file_column, "label_column": label_column, "split_column": split_column,
-                 "extension": extension, "label_pattern": label_pattern, "unlabelled": unlabelled}
-        data, data_options = dataset_options(store, dataset, data, **{k: v for k, v in given.items() if v is not None})
+        data, data_options = dataset_options(store, dataset, data, **_given_data_options(arguments))
         run_options = RunOptions(
             batch_size=batch_size, data=data_options, strict=strict,
             shard_size=shard_size, xla=xla, engine=engine.value, address=address, workers=workers,
@@ -190,6 +188,13 @@ def run(
     if summary.slice:
         console.print(f"Slice {summary.slice} done. When every slice has finished: "
                       f"extract merge --store {store}  (or a plain `extract run` without --shard).", highlight=False)
+
+
+def _given_data_options(arguments: dict) -> dict:
+    """The DataOptions fields the user gave (None: not given), by their names: a given option changes
+    what the store recorded for the dataset, the others keep it (see extract.dataset_plan)."""
+    return {name: getattr(value, "value", value) for name, value in arguments.items()
+            if name in DATA_FIELDS and name != "name" and value is not None}
 
 
 def _worker_rates(workers: dict[str, tuple[int, float]]) -> str:

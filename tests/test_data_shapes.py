@@ -422,3 +422,12 @@ def test_predict_table_is_for_the_terminal_only(world, head, tmp_path):
     assert result.stderr.strip().startswith("error: --format table prints to the terminal")
     shown = predict(head, str(world["roots"]["incoming"]), "--format", "table")
     assert shown.exit_code == 0 and "photo0.png" in shown.stdout and "6 files:" in shown.stdout
+
+
+def test_every_data_option_is_a_flag_of_extract_run():
+    import inspect
+
+    from extract.cli import run
+    from extract.options import DATA_FIELDS
+
+    assert DATA_FIELDS - {"name"} <= set(inspect.signature(run).parameters)  # name is --dataset
