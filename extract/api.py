@@ -109,7 +109,8 @@ def _build_for_work(extractor: Extractor, engine: str) -> None:
 
 
 def run_extraction(
-    data: str | Path | DatasetIndex | None, store: str | Path, extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
+    data: str | Path | DatasetIndex | None, store: str | Path,
+    extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
     options: RunOptions | None = None, on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None, on_worker_progress: Callable[[str, int], None] | None = None,
     **keywords,

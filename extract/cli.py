@@ -93,7 +93,8 @@ def run(
     test_fraction: Annotated[Optional[float], typer.Option(
         help="Test share of those files (a test split, scored apart).", show_default="0")] = None,
     split_seed: Annotated[Optional[int], typer.Option(
-        help="Seed of the split rule (0: the stable split by file name of earlier versions).", show_default="0")] = None,
+        help="Seed of the split rule (0: the stable split by file name of earlier versions).",
+        show_default="0")] = None,
     labels: Annotated[Optional[Path], typer.Option(
         help="Labels table (CSV/TSV): a file column (path under DATA, or an id), a label column, "
              "optionally a split column.")] = None,
@@ -104,7 +105,8 @@ def run(
     split_column: Annotated[Optional[str], typer.Option(
         help="Table column of the splits.", show_default="detected: split, subset; else the split rule")] = None,
     extension: Annotated[Optional[str], typer.Option(
-        help="Extension added to table ids that name no file, e.g. jpg.", show_default="try the image extensions")] = None,
+        help="Extension added to table ids that name no file, e.g. jpg.",
+        show_default="try the image extensions")] = None,
     label_pattern: Annotated[Optional[str], typer.Option(
         help="Labels from file names: a regular expression with one group, e.g. '^(cat|dog)\\.'.")] = None,
     unlabelled: Annotated[Optional[bool], typer.Option(

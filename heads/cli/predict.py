@@ -49,7 +49,8 @@ def predict(
     task = progress.add_task("", total=None)
     try:
         if out is not None and chosen == TABLE:
-            raise HeadError(f"--format table prints to the terminal; a file is csv, json or wide. Received: --out {out}")
+            raise HeadError(f"--format table prints to the terminal; a file is csv, json or wide. "
+                            f"Received: --out {out}")
         as_table = out is None and (chosen == TABLE or chosen is None and sys.stdout.isatty())
         target = out if out is not None else None if as_table else STDOUT
         with progress:
@@ -69,9 +70,10 @@ def predict(
     counts = {s: sum(p.features == s for p in predictions) for s in ("store", "computed")}
     failed = [p for p in predictions if p.error]
     unknown = sum(p.label == UNKNOWN for p in predictions) if threshold is not None else 0
+    below = f", {unknown} unknown (below {threshold})" if unknown else ""
     report.print(f"{len(predictions)} files: {counts['store']} from stored features, {counts['computed']} computed "
-                 f"from the image, {len(failed)} unusable" + (f", {unknown} unknown (below {threshold})" if unknown else "")
-                 + (f"; written to {out}" if out else ""), highlight=False)
+                 f"from the image, {len(failed)} unusable{below}" + (f"; written to {out}" if out else ""),
+                 highlight=False)
     for p in failed[:20]:
         report.print(f"  unusable {p.path}: {p.error}", highlight=False, soft_wrap=True)
     if len(failed) > 20:
