@@ -31,7 +31,7 @@ def test_unknown_backbone_lists_choices_and_writes_nothing(dataset, tmp_path):
 def test_missing_weights_is_one_line(dataset, tmp_path):
     result = runner.invoke(app, ["run", "--data", str(dataset), "--store", str(tmp_path / "s"),
                                  "--backbone", "vgg16", "--weights", str(tmp_path / "w.h5")])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "Weights file not found" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
 
@@ -40,7 +40,7 @@ def test_empty_data_folder_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["run", "--data", str(tmp_path / "empty"), "--store", str(tmp_path / "s"),
                                  *TINY_ARGS])
-    assert result.exit_code == 2 and "No images found" in result.output
+    assert result.exit_code == 3 and "No images found" in result.output
     assert not (tmp_path / "s").exists()
 
 

@@ -99,7 +99,7 @@ def test_bad_slice_is_one_line_and_writes_nothing(job, tmp_path, text):
     with pytest.raises(SliceError, match="--shard"):
         Slice.parse(text)
     result = cli.invoke(app, cli_args(data, tmp_path / "s", "--shard", text))
-    assert result.exit_code == 2 and "--shard" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 3 and "--shard" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
 
 
