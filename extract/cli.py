@@ -22,6 +22,8 @@ from extract.backbones import BACKBONES  # noqa: E402
 from extract.engines import ENGINES  # noqa: E402
 from extract.engines.progress import WorkerMeter  # noqa: E402
 from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES  # noqa: E402
+from extract.options import DATA_FIELDS  # noqa: E402
+from extract.sources.options import LAYOUTS  # noqa: E402
 from extract.weights import PREPROCESS_MODES  # noqa: E402
 
 app = typer.Typer(help="Stage one: cache bottleneck features of a frozen ImageNet base.", no_args_is_help=True)
@@ -33,7 +35,7 @@ Pooling = Enum("Pooling", {name: name for name in POOLING_MODES}, type=str)
 Dtype = Enum("Dtype", {name: name for name in DTYPES}, type=str)
 Resize = Enum("Resize", {name: name for name in RESIZE_MODES}, type=str)
 Preprocess = Enum("Preprocess", {name: name for name in PREPROCESS_MODES}, type=str)
-Layout = Enum("Layout", {name: name for name in ("auto", "splits", "classes")}, type=str)
+Layout = Enum("Layout", {name: name for name in LAYOUTS}, type=str)
 EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)
 
 
@@ -77,8 +79,13 @@ class ImagesPerSecond(TextColumn):
 
 @app.command()
 def run(
-    data: Annotated[Path, typer.Option(help="Folder-per-class images: DATA/<split>/<class>/* or DATA/<class>/*.")],
     backbone: Annotated[BackboneName, typer.Option(help="Convolutional base (see `extract backbones`).")],
+    data: Annotated[Optional[Path], typer.Option(
+        help="Images: DATA/<split>/<class>/*, DATA/<class>/*, or any folder with --labels, --label-pattern or "
+             "--unlabelled.", show_default="the folder --dataset was read from")] = None,
+    dataset: Annotated[Optional[str], typer.Option(
+        help="Name of the dataset in the store; an existing one is read again as recorded (its folder, labels, "
+             "splits), other options given change it.", show_default="the data folder's name")] = None,
     store: Annotated[Path, typer.Option(help="Feature store folder (created if absent).")] = Path("cache"),
     weights: Annotated[str, typer.Option(help="imagenet, none (random init), or a Keras no-top .h5 file.")] = "imagenet",
     size: Annotated[Optional[int], typer.Option(help="Input size in pixels.", show_default="the backbone's")] = None,
@@ -89,8 +96,34 @@ def run(
     preprocess: Annotated[Optional[Preprocess], typer.Option(help="Override the weights' preprocessing.", show_default="the weights' own (their manifest, else the backbone's)")] = None,
     alpha: Annotated[Optional[float], typer.Option(help="Width multiplier (MobileNet family).", show_default="1.0 where the backbone has one")] = None,
     resize: Annotated[Resize, typer.Option(help="squash to the size, or crop/pad to keep the aspect ratio.")] = Resize.squash,
-    val_fraction: Annotated[float, typer.Option(help="Validation share when DATA has no split folders.")] = 0.2,
-    layout: Annotated[Layout, typer.Option(help="Folder layout of DATA.")] = Layout.auto,
+    layout: Annotated[Optional[Layout], typer.Option(
+        help="How DATA is laid out (auto: detected).", show_default="auto, or as recorded")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option(
+        help="Validation share of the files no folder or table column puts in a split.", show_default="0.2")] = None,
+    test_fraction: Annotated[Optional[float], typer.Option(
+        help="Test share of those files (a test split, scored apart).", show_default="0")] = None,
+    split_seed: Annotated[Optional[int], typer.Option(
+        help="Seed of the split rule (0: the stable split by file name of earlier versions).",
+        show_default="0")] = None,
+    labels: Annotated[Optional[Path], typer.Option(
+        help="Labels table (CSV/TSV): a file column (path under DATA, or an id), a label column, "
+             "optionally a split column.", show_default="none: folders give the labels")] = None,
+    file_column: Annotated[Optional[str], typer.Option(
+        help="Table column of the files.", show_default="detected: id, filename, file, path, image")] = None,
+    label_column: Annotated[Optional[str], typer.Option(
+        help="Table column of the labels.", show_default="detected: label, class, breed, category")] = None,
+    split_column: Annotated[Optional[str], typer.Option(
+        help="Table column of the splits.", show_default="detected: split, subset; else the split rule")] = None,
+    extension: Annotated[Optional[str], typer.Option(
+        help="Extension added to table ids that name no file, e.g. jpg.",
+        show_default="try the image extensions")] = None,
+    label_pattern: Annotated[Optional[str], typer.Option(
+        help="Labels from file names: a regular expression with one group, e.g. '^(cat|dog)\\.'.",
+        show_default="none")] = None,
+    unlabelled: Annotated[Optional[bool], typer.Option(
+        "--unlabelled/--no-unlabelled",
+        help="Read images without a label (loose folders, unlisted files) as unlabelled rows, e.g. for "
+             "`heads predict` to reuse.", show_default="no")] = None,
     strict: Annotated[bool, typer.Option(help="Fail (listing them) instead of skipping unusable files.")] = False,
     shard_size: Annotated[int, typer.Option(help="Images per committed shard (the most a kill can lose).")] = 256,
     xla: Annotated[Optional[bool], typer.Option(help="Force XLA on/off.", show_default="per backbone, as measured")] = None,
@@ -112,8 +145,10 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
+    arguments = dict(locals())  # the data options among them: see _given_data_options
     from extract.api import RunSummary, run_extraction, run_views
     from extract.augment import AugmentSpec
+    from extract.dataset_plan import dataset_options
     from extract.options import ExtractOptions, RunOptions
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
@@ -146,8 +181,9 @@ def run(
             backbone=backbone.value, weights=weights, size=size, layer=layer, pool=pool.value, dtype=dtype.value,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
             mixed_precision=mixed_precision)
+        data, data_options = dataset_options(store, dataset, data, **_given_data_options(arguments))
         run_options = RunOptions(
-            batch_size=batch_size, val_fraction=val_fraction, layout=layout.value, strict=strict,
+            batch_size=batch_size, data=data_options, strict=strict,
             shard_size=shard_size, xla=xla, engine=engine.value, address=address, workers=workers,
             gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard)
         callbacks = dict(on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress)
@@ -166,6 +202,7 @@ def run(
         return
     for summary in summaries:
         _print_summary(summary)
+    _print_notes(summaries[0])
     if summary.slice:
         console.print(f"Slice {summary.slice} done. When every slice has finished: "
                       f"extract merge --store {store}  (or a plain `extract run` without --shard).", highlight=False)
@@ -178,6 +215,13 @@ def _summary_json(summary) -> dict:
     record["rejected"] = [{"path": path, "reason": reason} for path, reason in summary.rejected]
     record["images_per_second"] = summary.images_per_second
     return record
+
+
+def _given_data_options(arguments: dict) -> dict:
+    """The DataOptions fields the user gave (None: not given), by their names: a given option changes
+    what the store recorded for the dataset, the others keep it (see extract.dataset_plan)."""
+    return {name: getattr(value, "value", value) for name, value in arguments.items()
+            if name in DATA_FIELDS and name != "name" and value is not None}
 
 
 def _worker_rates(workers: dict[str, tuple[int, float]]) -> str:
@@ -199,11 +243,12 @@ def _print_summary(summary) -> None:
         scope += f" (augmented view {config.augment['view']})"
     table = Table(title=f"extract run: {config.config_id}{scope}", show_header=False)
     rows = [
+        ("dataset", summary.dataset),
         ("images found", f"{summary.images} ({', '.join(f'{k} {v}' for k, v in summary.split_counts.items())})"),
         ("extracted", str(summary.extracted)),
         ("already cached", str(summary.cached)),
         ("rejected", str(len(summary.rejected))),
-        ("skipped", f"{summary.skipped_hidden} hidden, {summary.skipped_non_image} non-image"),
+        ("skipped", f"{summary.skipped_hidden} hidden"),  # non-image files: a note of their own
         ("time", f"{summary.seconds:.1f} s"),
         ("speed", f"{summary.images_per_second:.1f} images/s" if summary.extracted else "-"),
         ("feature shape", f"{config.feature_shape} {config.dtype}"
@@ -211,7 +256,7 @@ def _print_summary(summary) -> None:
         ("store size", _human_bytes(summary.store_bytes)),
     ]
     if summary.changed:
-        rows.insert(4, ("changed during run", f"{summary.changed} (keyed by the content read)"))
+        rows.insert(5, ("changed during run", f"{summary.changed} (keyed by the content read)"))
     if summary.devices and not summary.workers:
         rows.append(("device", ", ".join(sorted(set(summary.devices.values())))))
     if summary.workers:
@@ -225,6 +270,15 @@ def _print_summary(summary) -> None:
         console.print(f"  rejected {path}: {reason}", highlight=False)
     if len(summary.rejected) > 20:
         console.print(f"  ... and {len(summary.rejected) - 20} more (see `extract ls --rejected`)")
+
+
+def _print_notes(summary) -> None:
+    """The scan's notes (files left out, merged, moved...), one line each with its count, and the line
+    saying the dataset got a new index version."""
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {escape(note.message)}", highlight=False, soft_wrap=True)
+    if summary.dataset_note:
+        console.print(f"[yellow]note:[/] {escape(summary.dataset_note)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -54,10 +54,25 @@ def build_export_model(loaded: LoadedHead, size: int | None = None):
     import keras
 
     image = keras.Input(shape=(size, size, 3), name="image")
+    extractors = loaded.inputs.extractors()
+
+    def resized(tensor, extractor):
+        # At its own size the resize is the identity: left out, so every format converts (TFLite and
+        # ONNX know no antialiased resize) and no Resizing layer can switch a call to training mode.
+        return tensor if size is not None and int(extractor.config.size) == size else extractor.resizing_layer()(tensor)
+
     tensors = []
-    for extractor in loaded.inputs.extractors():
+    for number, extractor in enumerate(extractors, 1):
         extractor.model.trainable = False
-        tensors.append(extractor.model(extractor.resizing_layer()(image)))
+        if len(extractors) == 1:
+            tensors.append(extractor.model(resized(image, extractor)))
+            continue
+        # Several branches: each its own sub-model, so two backbones' (or two layers of one backbone's) layer
+        # names, unique within a branch, never clash in the whole model.
+        branch_image = keras.Input(shape=(size, size, 3), name="image")
+        features = extractor.model(resized(branch_image, extractor))
+        branch = keras.Model(branch_image, features, name=f"branch_{number}_{extractor.config.config_id}")
+        tensors.append(branch(image))
     probabilities = loaded.model.to_keras(tensors)
     names = "_".join(c.backbone for c in loaded.inputs.configs)
     model = keras.Model(image, probabilities, name=f"{names}_{loaded.kind.name}_classifier")

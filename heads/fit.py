@@ -11,19 +11,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from heads import artifact, binding, metrics as metrics_mod, plots, record as records
-from heads.data import StreamSource, buffer_rows_for, default_memory_limit_mb, row_bytes
+from heads import artifact, metrics as metrics_mod, plots, record as records
+from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
+from heads.fit_data import FitData
 from heads.incremental import STREAM_BATCH, fit_pipeline_stream, predict_proba_stream
-from heads.inputs import HeadInputs
 from heads.kinds import persist
-from heads.kinds.registry import KINDS, classifier_of, get_kind, make_head, search_space
-from store import FeatureStore
+from heads.kinds.registry import KINDS, classifier_of, get_kind, make_head
+from heads.kinds.selection import AUTO, search_kind, select_kind
 
 # --option -> estimator parameter, for the options the CLI spells out
 OPTION_PARAMS = {"hidden": "hidden", "dropout": "dropout", "optimizer": "optimizer",
@@ -55,32 +54,9 @@ def _merge_options(kind: str, params: dict | None, options: dict[str, Any]) -> d
     return merged
 
 
-def _search(estimator, kind: str, fixed: dict, cv: int, seed: int, X, y):
-    if cv < 2:
-        raise HeadError(f"--cv must be at least 2 folds. Received: {cv}")
-    counts = np.unique(y, return_counts=True)[1]
-    if counts.min() < cv:
-        raise HeadError(f"--cv {cv} needs at least {cv} train images per class; the smallest class has "
-                        f"{counts.min()}.")
-    grid = search_space(kind, fixed)
-    search = GridSearchCV(estimator, grid, cv=StratifiedKFold(cv, shuffle=True, random_state=seed),
-                          scoring="accuracy", refit=True, error_score="raise")
-    search.fit(X, y)
-    results = search.cv_results_
-    candidates = [
-        {"params": records.jsonable(results["params"][i]), "mean_accuracy": float(results["mean_test_score"][i]),
-         "std_accuracy": float(results["std_test_score"][i]), "rank": int(results["rank_test_score"][i])}
-        for i in np.argsort(results["rank_test_score"], kind="stable")
-    ]
-    record = {"split": "train", "cv": cv, "scoring": "accuracy", "grid": records.jsonable(grid),
-              "best_params": records.jsonable(search.best_params_), "best_cv_accuracy": float(search.best_score_),
-              "candidates": candidates}
-    return search.best_estimator_, record
-
-
-def fit_head(store: str | Path, kind: str, config: str | None = None, params: dict | None = None,
-             reduce: str = "flatten", class_weight: str | None = None, seed: int = 0, search: bool = False,
-             cv: int = 5, stream: bool | None = None, memory_limit_mb: float | None = None,
+def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = None, params: dict | None = None,
+             reduce: str | Sequence[str] = "auto", class_weight: str | None = None, seed: int = 0,
+             search: bool = False, cv: int = 5, stream: bool | None = None, memory_limit_mb: float | None = None,
              out: str | Path | None = None, hidden: tuple[int, ...] | None = None, dropout: float | None = None,
              optimizer: str | None = None, learning_rate: float | None = None, epochs: int | None = None,
              batch_size: int | None = None, patience: int | None = None, xla: bool | None = None,
@@ -88,45 +64,38 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
              on_epoch: Callable[[int, dict], None] | None = None,
              on_stage: Callable[[str], None] | None = None) -> FitResult:
     """Fit one head on a store's cached features and publish it as `<store>/heads/<id>/` (or `out`).
-    `dataset`: which dataset of the store (default: the only one, or the newest, said in a note)."""
+
+    `config`: one configuration, or several whose features are joined by image content (each reduced
+    as its `reduce` says: one mode for all, or one per configuration; `auto` flattens a small grid and
+    averages a large one). `kind="auto"`: the kinds of heads.kinds.selection tried by cross-validation
+    on the train split, the best kept. `dataset`: which dataset of the store (default: the only one, or
+    the newest, said in a note)."""
     stage = on_stage or (lambda message: None)
     kind = getattr(kind, "value", kind)
-    spec = get_kind(kind)
-    params = _merge_options(kind, params, {"hidden": hidden, "dropout": dropout, "optimizer": optimizer,
-                                           "learning_rate": learning_rate, "epochs": epochs,
-                                           "batch_size": batch_size, "patience": patience, "xla": xla})
-    estimator = make_head(kind, params, reduce, class_weight, seed)
+    auto = kind == AUTO
+    options = {"hidden": hidden, "dropout": dropout, "optimizer": optimizer, "learning_rate": learning_rate,
+               "epochs": epochs, "batch_size": batch_size, "patience": patience, "xla": xla}
+    if auto:
+        given = sorted([f"--{k.replace('_', '-')}" for k, v in options.items() if v is not None] +
+                       [f"--param {k}" for k in params or {}] + ["--search"] * bool(search))
+        if given:
+            raise HeadError(f"--kind auto searches each kind's own parameters; it takes none of its own. Received: "
+                            f"{', '.join(given)}")
+        params, spec = {}, None
+    else:
+        spec = get_kind(kind)
+        params = _merge_options(kind, params, options)
+        make_head(kind, params, "flatten", class_weight, seed)  # parameters refused before any data is read
     artifact.check_out(out)
-    reduce, class_weight = getattr(reduce, "value", reduce), getattr(class_weight, "value", class_weight)
-    features = FeatureStore(store)
-    index, choice_note = features.dataset_choice(dataset)
-    view = features.view(config, index.name)
-    inputs = HeadInputs((view.config,))
-    feature_shape = tuple(view.config.feature_shape)
-    if reduce != "flatten" and len(feature_shape) != 3:
-        raise HeadError(f"--reduce {reduce} pools a spatial grid, but configuration {view.config.config_id} holds "
-                        f"features of shape {feature_shape}. Allowed here: flatten")
-    class_names = list(index.classes)
-    notes = [choice_note] if choice_note else []
-    train_rows = inputs.with_features([view], binding.fit_rows(index, class_names, train_split, train_split))
-    if len(train_rows) == 0:
-        raise HeadError(f"The {train_split!r} split of dataset {index.name} has no features of configuration "
-                        f"{view.config.config_id}. Splits: {', '.join(index.split_names())}")
-    other_splits = [s for s in index.split_names() if s not in (train_split, "unlabelled")]
-    scoring = {split: inputs.with_features([view], binding.fit_rows(index, class_names, split, train_split))
-               for split in other_splits}
-    scoring = {split: rows for split, rows in scoring.items() if len(rows)}
-    notes += train_rows.notes + [n for rows in scoring.values() for n in rows.notes]
-    for split, rows in [(train_split, train_rows), *scoring.items()]:
-        absent = [name for i, name in enumerate(class_names) if not np.any(rows.labels == i)]
-        if absent and split in (train_split, "validation"):
-            consequence = "the head cannot predict them" if split == train_split else "not scored there"
-            notes.append(f"Classes with no {split} image: {', '.join(absent)} ({consequence}).")
+    class_weight = getattr(class_weight, "value", class_weight)
+    data = FitData.prepare(store, config, dataset, reduce, train_split)
+    estimator = None if auto else make_head(kind, params, data.estimator_reduce, class_weight, seed)
+    train_rows, scoring, notes, class_names = data.train, data.scoring, data.notes, data.class_names
 
     limit = default_memory_limit_mb() if memory_limit_mb is None else float(memory_limit_mb)
-    need_mb = 2 * row_bytes(feature_shape) * len(train_rows) / 2**20  # store rows + float32 copy
+    need_mb = data.need_mb(train_rows)
     streaming = need_mb > limit if stream is None else bool(stream)
-    if streaming and not spec.incremental:
+    if streaming and (auto or not spec.incremental):
         streamers = ", ".join(k.name for k in KINDS.values() if k.incremental)
         raise HeadError(f"Kind {kind} trains in memory only, and the train split needs about {need_mb:.0f} MB "
                         f"(memory limit {limit:.0f} MB{'' if stream is None else ', streaming asked'}). "
@@ -135,29 +104,34 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
         raise HeadError("--search needs the train split in memory (cross-validation); it does not stream. "
                         f"The train split needs about {need_mb:.0f} MB; memory limit {limit:.0f} MB.")
     batch = int(getattr(estimator, "batch_size", 0) or STREAM_BATCH)
-    buffer_rows = buffer_rows_for(feature_shape, limit, batch)
+    buffer_rows = buffer_rows_for(data.model_input_shape, limit, batch)
 
     started = time.perf_counter()
     search_record = None
     in_memory: dict[str, np.ndarray] = {}
     if streaming:
         stage(f"streaming {len(train_rows)} train rows from the store (buffer {buffer_rows} rows)")
-        source = StreamSource.for_rows(view, train_rows, buffer_rows)
+        source = data.stream(train_rows, buffer_rows)
         if spec.keras:
             estimator.fit_stream(source, on_epoch=on_epoch)
         else:
             fit_pipeline_stream(estimator, source, seed=seed, on_epoch=on_epoch)
     else:
-        stage(f"reading {len(train_rows)} train rows into memory")
-        X = in_memory[train_split] = view.features_for(train_rows.hashes)
-        if search:
+        stage(f"reading {len(train_rows)} train rows into memory"
+              + (f", joining {' + '.join(data.inputs.ids)}" if data.joined else ""))
+        X = in_memory[train_split] = data.read(train_rows)
+        if auto:
+            kind, estimator, search_record = select_kind(data.estimator_reduce, class_weight, seed, cv, X,
+                                                         train_rows.labels, stage)
+            spec = get_kind(kind)
+        elif search:
             stage(f"searching {kind} parameters by {cv}-fold cross-validation on the train split")
-            estimator, search_record = _search(estimator, kind, dict(params), cv, seed, X, train_rows.labels)
+            estimator, search_record = search_kind(kind, dict(params), estimator, cv, seed, X, train_rows.labels)
         elif spec.keras:
             monitor = None
             held = scoring.get("validation")
-            if held is not None and 2 * row_bytes(feature_shape) * len(held) / 2**20 + need_mb <= limit:
-                in_memory["validation"] = view.features_for(held.hashes)
+            if held is not None and data.need_mb(held) + need_mb <= limit:
+                in_memory["validation"] = data.read(held)
                 monitor = (in_memory["validation"], held.labels)
             estimator.fit(X, train_rows.labels, monitor=monitor, on_epoch=on_epoch)
         else:
@@ -171,8 +145,11 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
         if split in in_memory:
             proba, labels = _proba_in_chunks(estimator, in_memory[split]), rows.labels
         else:  # streamed in shard order: the labels come along with their rows
-            proba, labels = predict_proba_stream(estimator, StreamSource.for_rows(view, rows, buffer_rows),
-                                                 batch_size=min(STREAM_BATCH, buffer_rows))
+            if not streaming and len(rows) and data.need_mb(rows) <= limit:  # joined rows: read whole
+                proba, labels = _proba_in_chunks(estimator, data.read(rows)), rows.labels
+            else:
+                proba, labels = predict_proba_stream(estimator, data.stream(rows, buffer_rows),
+                                                     batch_size=min(STREAM_BATCH, buffer_rows))
         scores[split] = metrics_mod.classification_metrics(labels, proba, classes, class_names)
 
     head_id = records.new_head_id(kind)
@@ -183,11 +160,10 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
         **records.base_record(head_id, kind),
         "estimator": type(estimator).__name__, "classifier": f"{type(clf).__module__}.{type(clf).__name__}",
         "params": records.jsonable(clf.get_params(deep=False)), "user_params": records.jsonable(params),
-        "reduce": reduce, "class_weight": class_weight or "none", "seed": seed,
-        "search": search_record, "streamed": streaming, "memory_limit_mb": round(limit, 1),
-        "store": str(Path(store).resolve()), "inputs": inputs.to_record(), "config_id": view.config.config_id,
-        "input_shape": list(feature_shape),
-        "data": records.data_record(index, index.digest(), class_names, {r.split: len(r) for r in seen},
+        "class_weight": class_weight or "none", "seed": seed, "search": search_record,
+        "selection": _selection(auto, search_record, cv), "streamed": streaming, "memory_limit_mb": round(limit, 1),
+        "store": str(Path(store).resolve()), **data.record(),
+        "data": records.data_record(data.index, data.index.digest(), class_names, {r.split: len(r) for r in seen},
                                     train_split, notes),
         "classes": classes.tolist(), "columns": [class_names[c] for c in classes],
         "sizes": {split: int(m["n"]) for split, m in scores.items()}, "train_split": train_split,
@@ -206,12 +182,20 @@ def fit_head(store: str | Path, kind: str, config: str | None = None, params: di
             record["dense"]["history_file"] = artifact.HISTORY_FILE
             records.write_json(tmp / artifact.HISTORY_FILE, estimator.history_)
             plots.learning_curves_png(estimator.history_, tmp / "learning_curves.png",
-                                      f"{head_id} on {view.config.config_id}", estimator.best_epoch_)
+                                      f"{head_id} on {' + '.join(data.inputs.ids)}", estimator.best_epoch_)
         for split, split_metrics in scores.items():
             plots.confusion_png(split_metrics, tmp / f"confusion_{split}.png", f"{head_id}: {split}")
         records.write_json(tmp / records.METRICS_FILE, scores)
         records.write_json(tmp / records.HEAD_FILE, record)
     return FitResult(head_id, folder, record, scores, estimator, notes)
+
+
+def _selection(auto: bool, search_record: dict | None, cv: int) -> dict:
+    """What was chosen and where (heads list and the README say a figure is honest only off that split)."""
+    if search_record is None:
+        return {"chosen": [], "on": None}
+    chosen = ["kind", "parameters"] if auto else ["parameters"]
+    return {"chosen": chosen, "on": f"train split, {cv}-fold cross-validation"}
 
 
 def _proba_in_chunks(estimator, features: np.ndarray, chunk: int = 2048) -> np.ndarray:

@@ -22,7 +22,8 @@ REPRODUCE_TOLERANCE = 0.02  # of the features' range: float16 storage against a 
 
 def describe(config: ExtractorConfig) -> str:
     pool = f", pool {config.pool}" if config.pool != "none" else ""
-    view = f", view {config.augment['view']}" if config.augment else ""
+    augment = config.augment or {}
+    view = f", view {augment['view']}" if "view" in augment else f", test-time view {augment['tta']}" if augment else ""
     return f"{config.config_id} ({config.backbone} {config.size}px, {config.layer}{pool}{view})"
 
 
@@ -92,8 +93,11 @@ class HeadInputs:
         kept = rows.subset(present)
         missing = [(p, h) for p, h, ok in zip(rows.paths, rows.hashes, present) if not ok]
         bad = sum(any(h in view.catalog.rejected for view in views) for _, h in missing)
-        kept.notes.append(f"{len(missing)} rows of {rows.split} have no features of {', '.join(self.ids)} "
-                          f"(e.g. {missing[0][0]}; {bad} could not be decoded, {len(missing) - bad} not extracted "
+        lacking = [(config.config_id, sum(h not in view.catalog.rows for _, h in missing))
+                   for config, view in zip(self.configs, views)]
+        where = ", ".join(f"{config_id} ({n})" for config_id, n in lacking if n) if len(views) > 1 else self.ids[0]
+        kept.notes.append(f"{len(missing)} rows of {rows.split} have no features of {where} "
+                          f"({', '.join(p for p, _ in missing[:3])}{', ...' if len(missing) > 3 else ''}; {bad} could not be decoded, {len(missing) - bad} not extracted "
                           f"yet: `extract run` extracts them): not used.")
         return kept
 
@@ -105,6 +109,18 @@ class HeadInputs:
         for start in range(0, len(order), max(1, int(chunk_rows))):
             positions = np.asarray(order[start:start + chunk_rows], dtype=np.int64)
             yield positions, self.stored(views, [hashes[i] for i in positions])
+
+    def read(self, views: Sequence[ConfigView], hashes: list[str], chunk_rows: int,
+             transform: Callable[[list[np.ndarray]], np.ndarray]) -> np.ndarray:
+        """transform(parts) of every hash, in the order given, reading a bounded number of rows at a time
+        (a joined head's rows: each part reduced before the next chunk is read)."""
+        out = None
+        for positions, parts in self.read_chunks(views, hashes, chunk_rows):
+            rows = transform(parts)
+            if out is None:
+                out = np.zeros((len(hashes), *rows.shape[1:]), rows.dtype)
+            out[positions] = rows
+        return out if out is not None else transform([np.zeros((0, *shape), np.float32) for shape in self.shapes])
 
     # -- from images --------------------------------------------------------------------------------
     def extractors(self) -> list:

@@ -125,3 +125,39 @@ def multi_store(tmp_path_factory) -> Path:
 def pooled_store(tmp_path_factory) -> Path:
     """The binary images under another configuration (pooled features): a head of one must refuse the other."""
     return built_store(tmp_path_factory.getbasetemp(), "pooled", pool="avg")
+
+
+SECOND = {"backbone": "mobilenet_v2", "weights": "none", "size": 32, "alpha": 0.35, "layer": "block_6_project_BN",
+          "batch_size": 16}  # a second, different backbone: features of shape (2, 2, 24) beside the first's (4, 4, 64)
+
+
+def shuffled_copy(data: Path, target: Path, leave_out: int = 1) -> tuple[Path, list[Path]]:
+    """The same images under other names (so the store holds them in another order), minus the first
+    `leave_out` train images: returns the copy and the originals left out."""
+    originals = sorted(p for p in data.rglob("*.png"))
+    left_out = [p for p in originals if "/train/" in p.as_posix()][:leave_out]
+    for number, path in enumerate(reversed(originals)):
+        if path in left_out:
+            continue
+        relative = path.relative_to(data)
+        copy = target / relative.parent / f"{number:03d}-{relative.name}"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+    return target, left_out
+
+
+@pytest.fixture(scope="session")
+def joined_store(tmp_path_factory, binary_store) -> dict:
+    """The binary store plus a second backbone's features of the same images, extracted from a renamed copy
+    (another order in its shards) that lacks one train image: a head joins the two by content hash."""
+    from extract.api import run_extraction
+    from store import FeatureStore
+
+    base = tmp_path_factory.getbasetemp()
+    store = private_copy(binary_store, base / "store-joined")
+    data = Path(FeatureStore(store).dataset().data_root)
+    copy, left_out = shuffled_copy(data, base / "data-joined-copy")
+    run_extraction(copy, store, **{**SECOND, "shard_size": 8})
+    configs = {c.backbone: c for c in FeatureStore(store).configs()}
+    return {"store": store, "data": data, "dataset": data.name, "left_out": left_out,
+            "first": configs["mobilenet"], "second": configs["mobilenet_v2"]}

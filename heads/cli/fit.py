@@ -11,8 +11,10 @@ from rich.table import Table
 
 from extract import cli_support
 from heads.cli.common import HANDLED, JsonFlag, console, epoch_progress, fail, number, print_notes, stage_printer
-from heads.kinds.registry import ClassWeight, KindName, ReduceMode, parse_param
+from heads.kinds.registry import FITTED_KINDS, ClassWeight, ReduceMode, parse_param
+from heads.kinds.selection import AUTO, AUTO_KINDS
 
+FitKind = Enum("FitKind", {name: name for name in (*FITTED_KINDS, AUTO)}, type=str)
 Optimizer = Enum("Optimizer", {name: name for name in ("rmsprop", "adam", "adamw", "sgd", "nadam")}, type=str)
 
 
@@ -30,11 +32,11 @@ def _hidden(text: Optional[str]) -> Optional[tuple[int, ...]]:
 
 def fit(
     store: Annotated[Path, typer.Option(help="Feature store folder (from `extract run`).")],
-    kind: Annotated[KindName, typer.Option(help="Kind of head (see `heads kinds`).")],
-    config: Annotated[Optional[str], typer.Option(help="Configuration id, id prefix or backbone.", show_default="the only one")] = None,
+    kind: Annotated[FitKind, typer.Option(help=f"Kind of head (see `heads kinds`); auto: {', '.join(AUTO_KINDS)} tried by cross-validation on the train split, the best kept.")],
+    config: Annotated[Optional[list[str]], typer.Option(help="Configuration id, id prefix or backbone; repeat it to join several configurations' features of the same images (by content).", show_default="the only one")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Dataset of the store to fit on.", show_default="the only one, or the newest")] = None,
     param: Annotated[Optional[list[str]], typer.Option(help="Kind parameter NAME=VALUE (repeatable), e.g. C=0.1.", show_default="the kind's own (heads kinds)")] = None,
-    reduce: Annotated[ReduceMode, typer.Option(help="Spatial features to vectors: flatten, or global avg/max pooling.")] = ReduceMode.flatten,
+    reduce: Annotated[Optional[list[ReduceMode]], typer.Option(help="Spatial features to vectors: flatten, global avg/max pooling, or auto (flatten up to 16384 values, avg above); once for all configurations or once per --config.", show_default="auto")] = None,
     class_weight: Annotated[ClassWeight, typer.Option(help="Weight classes inversely to their frequency.")] = ClassWeight.none,
     seed: Annotated[int, typer.Option(help="Random seed (initialisation, shuffling, CV folds).")] = 0,
     search: Annotated[bool, typer.Option(help="Cross-validated search of the kind's main parameters, on the train split only.")] = False,
@@ -76,7 +78,7 @@ def fit(
 
     try:
         result = fit_head(store=store, kind=kind.value, config=config, dataset=dataset, params=params,
-                          reduce=reduce.value, class_weight=class_weight.value, seed=seed, search=search, cv=cv,
+                          reduce=[r.value for r in reduce or []] or "auto", class_weight=class_weight.value, seed=seed, search=search, cv=cv,
                           stream=stream, memory_limit_mb=memory_limit, out=out, hidden=_hidden(hidden),
                           dropout=dropout, optimizer=optimizer.value if optimizer else None,
                           learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, patience=patience,
@@ -100,13 +102,21 @@ def print_fit(result) -> None:
     table = Table(title=f"heads fit: {record['head_id']}", show_header=False, title_justify="left")
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
-    rows = [("folder", str(result.folder)), ("kind", record["kind"]), ("configuration", record["config_id"]),
+    configs = [c["config_id"] for c in record["inputs"]]
+    rows = [("folder", str(result.folder)), ("kind", record["kind"]),
+            ("configuration" if len(configs) == 1 else "configurations (joined)", " + ".join(configs)),
             ("dataset", f"{record['data']['dataset']} ({', '.join(record['data']['class_names'])})"),
             ("parameters", json.dumps(record["user_params"]) if record["user_params"] else "defaults"),
             ("reduce / class weight / seed", f"{record['reduce']} / {record['class_weight']} / {record['seed']}"),
             ("fit", f"{record['fit_seconds']:.2f} s{' (streamed)' if record['streamed'] else ''}")]
     if record.get("dense"):
         rows.append(("epochs", f"{record['dense']['epochs_run']} run, weights of epoch {record['dense']['best_epoch']} kept"))
+    if record.get("reduce_rule"):
+        rows.append(("reduce rule", record["reduce_rule"]))
+    if record["search"] and record["search"].get("by_kind"):
+        scores = ", ".join(f"{k} {v['best_cv_accuracy']:.4f}" for k, v in record["search"]["by_kind"].items())
+        rows.append(("kind auto", f"{record['kind']} chosen by {record['search']['cv']}-fold CV accuracy on the train "
+                                  f"split: {scores}"))
     if record["search"]:
         search = record["search"]
         rows.append(("search", f"best {json.dumps(search['best_params'])}: {search['cv']}-fold CV accuracy "

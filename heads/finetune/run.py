@@ -82,6 +82,9 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
     if start.kind.name != "dense":
         raise HeadError(f"Fine-tuning starts from a dense head (its trained weights on top of the reopened blocks); "
                         f"{start.head_id} is a {start.kind.name} head. Fit one with `heads fit --kind dense`.")
+    if len(start.inputs.configs) > 1:
+        raise HeadError(f"Fine-tuning reopens one backbone; head {start.head_id} reads {len(start.inputs.configs)} "
+                        f"configurations ({' + '.join(start.inputs.ids)}). Start from a dense head of one.")
     config = start.inputs.configs[0]
     store = Path(store) if store is not None else start.store
     extractor = Extractor.from_config(config)

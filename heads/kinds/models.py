@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol, Sequence
 
 import numpy as np
+from sklearn.base import clone
 
 from heads.errors import HeadError
 from heads.kinds import dense_model, linear
@@ -24,6 +25,9 @@ class HeadModel(Protocol):
     def to_keras(self, tensors: list):
         """Keras tensors of the inputs (one per configuration) -> a tensor of class probabilities."""
 
+    # Optional: `fit_clone(parts, labels)`, the same head unfitted and fitted again on other rows (the
+    # out-of-fold probabilities an ensemble stacks); kinds that cannot be refitted cheaply have none.
+
 
 class EstimatorModel:
     """A registry estimator (a scikit-learn pipeline, or the dense Keras head) on one configuration."""
@@ -37,6 +41,10 @@ class EstimatorModel:
         chunks = [self.estimator.predict_proba(features[i:i + PREDICT_CHUNK])
                   for i in range(0, len(features), PREDICT_CHUNK)]
         return np.concatenate(chunks) if chunks else np.zeros((0, len(self.classes_)))
+
+    def fit_clone(self, parts: Sequence[np.ndarray], labels: np.ndarray) -> "EstimatorModel":
+        (features,) = parts
+        return EstimatorModel(clone(self.estimator).fit(features, labels), self.kind)
 
     def to_keras(self, tensors: list):
         (x,) = tensors

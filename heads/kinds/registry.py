@@ -26,8 +26,9 @@ from heads.errors import HeadError
 from heads.kinds import persist
 from heads.kinds.dense import DenseHead
 from heads.kinds.finetune import FineTunedTop, FineTuneRecipe
+from heads.kinds.joined import FeatureJoin, JoinedModel
 from heads.kinds.models import EstimatorModel, HeadModel
-from heads.kinds.reduce import REDUCE_MODES, SpatialReducer
+from heads.kinds.reduce import REDUCE_CHOICES, REDUCE_MODES, SpatialReducer
 from heads.kinds.svm import SVMHead
 
 CLASS_WEIGHTS = ("none", "balanced")
@@ -59,7 +60,8 @@ class Kind:
         if self.starts_from:
             return FineTunedTop.load(model_file, record)
         estimator = persist.load_dense(model_file, record, history) if self.keras else persist.load_skops(model_file)
-        return EstimatorModel(estimator, self)
+        model = EstimatorModel(estimator, self)
+        return JoinedModel(FeatureJoin.from_record(record["join"]), model) if record.get("join") else model
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
@@ -90,7 +92,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
 FITTED_KINDS = tuple(name for name, kind in KINDS.items() if not kind.starts_from)  # what `heads fit` makes
 
 KindName = enum.Enum("KindName", {name: name for name in FITTED_KINDS}, type=str)
-ReduceMode = enum.Enum("ReduceMode", {name: name for name in REDUCE_MODES}, type=str)
+ReduceMode = enum.Enum("ReduceMode", {name: name for name in REDUCE_CHOICES}, type=str)
 ClassWeight = enum.Enum("ClassWeight", {name: name for name in CLASS_WEIGHTS}, type=str)
 
 
