@@ -3,17 +3,20 @@
 The public face of extraction: heads and notebooks import from here only. Importing it does not
 import TensorFlow; that happens when a model is built.
 """
-from extract import augment_options
+from extract import augment_options, cli_support
 from extract.api import RunSummary, run_extraction, run_tta, run_views
 from extract.augment import AugmentSpec, FixedView, tta_views
 from extract.backbones import Backbone, get_backbone
+from extract.dataset_plan import dataset_options
 from extract.decode import read_and_decode
 from extract.errors import ExtractError
 from extract.extractor import Extractor
 from extract.model import build_section
 from extract.options import ExtractOptions, RunOptions
-from extract.scan import scan_dataset, sniff
+from extract.scan import DataOptions, Note, scan_dataset, sniff
+from extract.sources.file_list import is_file_table, listed_files
 
-__all__ = ["AugmentSpec", "FixedView", "augment_options", "Backbone", "ExtractError", "ExtractOptions", "Extractor", "RunOptions", "RunSummary",
-           "build_section", "get_backbone", "read_and_decode", "run_extraction", "run_tta", "run_views", "scan_dataset",
-           "sniff", "tta_views"]
+__all__ = ["AugmentSpec", "FixedView", "augment_options", "Backbone", "cli_support", "DataOptions", "ExtractError",
+           "ExtractOptions", "Extractor", "Note", "RunOptions", "RunSummary", "build_section", "dataset_options",
+           "get_backbone", "is_file_table", "listed_files", "read_and_decode", "run_extraction", "run_tta", "run_views",
+           "scan_dataset", "sniff", "tta_views"]

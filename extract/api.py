@@ -10,13 +10,14 @@ from typing import Callable
 
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
+from extract.dataset_plan import DatasetPlan, change_note, plan_dataset
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
 from extract.options import ExtractOptions, RunOptions, split_keywords
 from extract.runner import ShardTask, TaskResult, register_extractor
-from extract.scan import Scan, ScanEntry, scan_dataset
+from extract.scan import Note, Scan, ScanEntry, scan_dataset
 from extract.slices import Slice, listing_digest
 from store.catalog import ShardCatalog
 from store.config import ExtractorConfig, write_config
@@ -54,6 +55,9 @@ class RunSummary:
     workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # worker -> (images, images/s)
     slice: str | None = None  # "i/n" for a --shard run: the counts above are the slice's
     devices: dict[str, str] = field(default_factory=dict)  # worker -> "GPU:0 (name)" or "CPU"; {} when none ran
+    dataset: str = ""  # the name of the dataset the run indexed
+    notes: list[Note] = field(default_factory=list)  # the scan's notes: files left out, merged, moved...
+    dataset_note: str | None = None  # one line when the dataset got a new index version, saying why
 
     @property
     def images_per_second(self) -> float:
@@ -105,13 +109,19 @@ def _build_for_work(extractor: Extractor, engine: str) -> None:
 
 
 def run_extraction(
-    data: str | Path | DatasetIndex, store: str | Path, extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
+    data: str | Path | DatasetIndex | None, store: str | Path,
+    extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
     options: RunOptions | None = None, on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None, on_worker_progress: Callable[[str, int], None] | None = None,
     **keywords,
 ) -> RunSummary:
     """Extract what is not cached of `data` (a data folder, or a DatasetIndex of the store: its files as
-    indexed) into `store`, for one configuration.
+    indexed, or None: the folder of dataset `options.data.name` as the store recorded it) into `store`,
+    for one configuration.
+
+    How the folder is read (labels from folders, a table or file names; splits; the dataset's name) is
+    `options.data` (DataOptions); when None, as the store recorded it for the dataset of that name (so
+    another backbone gets exactly the same rows), else the defaults. See extract.dataset_plan.
 
     `extractor`: ExtractOptions (checked and resolved), an ExtractorConfig (exactly that
     configuration, e.g. from a store or a head) or an Extractor. `options` (RunOptions) say how:
@@ -134,7 +144,8 @@ def run_extraction(
             and os.environ.get(devices.ALLOW_CPU_MIXED_ENV) != "1":
         raise OptionError(f"--mixed-precision computes on GPUs: give the workers one (--gpus-per-worker). "
                           f"Received: --engine {options.engine} --gpus-per-worker {options.gpus_per_worker}")
-    scan = scan_of(data, options)
+    plan = None if isinstance(data, DatasetIndex) else plan_dataset(data, store, options.data)
+    scan = scan_of(data if plan is None else plan)
     splits = options.splits
     if splits is not None and not set(splits) & {e.split for e in scan.entries}:
         known = ", ".join(sorted({e.split for e in scan.entries}))
@@ -151,18 +162,19 @@ def run_extraction(
     dispatcher.open()  # starts or joins a cluster; refuses what it cannot provide before anything is written
     try:
         summary, store_layout = _extract(scan, mine, part, extractor, Path(store), dispatcher, options, started,
-                                         on_start, WorkerMeter(on_progress, on_worker_progress))
+                                         on_start, WorkerMeter(on_progress, on_worker_progress),
+                                         plan.previous if plan is not None else None)
     finally:
         dispatcher.close()
     summary.store_bytes = _store_bytes(store_layout.root)
     return summary
 
 
-def scan_of(data: str | Path | DatasetIndex, options: RunOptions) -> Scan:
-    """The files to extract: a data folder scanned as `options` say, or the rows of a dataset the store
+def scan_of(data: DatasetPlan | DatasetIndex) -> Scan:
+    """The files to extract: a data folder scanned as planned, or the rows of a dataset the store
     already indexes (its files under its data_root, as they were indexed: no new scan, the index kept)."""
-    if not isinstance(data, DatasetIndex):
-        return scan_dataset(data, val_fraction=options.val_fraction, layout=options.layout)
+    if isinstance(data, DatasetPlan):
+        return scan_dataset(data.root, data.options)
     entries = [ScanEntry(path, int(label), split, digest, None, reason, source) for path, label, split, digest, reason,
                source in zip(data.paths, data.labels, data.splits, data.hashes, data.reasons, data.split_sources)]
     return Scan(root=Path(data.data_root), layout=data.source.get("layout", "index"), classes=list(data.classes),
@@ -208,7 +220,7 @@ def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
 
 
 def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, store: Path, dispatcher,
-             options: RunOptions, started: float, on_start, meter: WorkerMeter):
+             options: RunOptions, started: float, on_start, meter: WorkerMeter, previous: DatasetIndex | None):
     config = extractor.config
     strict = options.strict
     dataset_name = check_dataset_name(scan.name or scan.root.name)  # refused before anything is written
@@ -267,7 +279,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             seconds=time.perf_counter() - started, extract_seconds=result.seconds,
             split_counts=dict(sorted(Counter(e.split for e in entries if not e.reason).items())), engine=dispatcher.describe(),
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
-            devices={r.worker: r.device for r in results if r.device},
+            devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name, notes=list(scan.notes),
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
@@ -278,6 +290,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was
                 write_dataset(store_layout, index)
+                summary.dataset_note = change_note(previous, index)
             covered = None if len(mine) == len(scan.entries) else sorted({e.split for e in mine})
             write_run_record(store_layout, RunRecord(config.config_id, dataset_name, index.digest(), stats,
                                                      engine=dispatcher.name, splits=covered,
@@ -297,7 +310,7 @@ def _dataset_rows(name: str, scan: Scan, entries: list) -> DatasetIndex:
         reasons=[e.reason for e in entries],
         split_sources=[e.split_source for e in entries], source=scan.source or {"layout": scan.layout},
         stats={"layout": scan.layout, "skipped_hidden": scan.skipped_hidden,
-               "skipped_non_image": scan.skipped_non_image})
+               "skipped_non_image": scan.skipped_non_image, "notes": [note.to_dict() for note in scan.notes]})
 
 
 def _delete_leftovers(layout, config: ExtractorConfig) -> None:

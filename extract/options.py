@@ -1,5 +1,6 @@
 """What a user asks for, in two objects: ExtractOptions decide a configuration (the numbers),
-RunOptions decide how a run is done (batches, engine, slices), never the numbers.
+RunOptions decide how a run is done (batches, engine, slices), never the numbers; how the data
+folder is read as a dataset (labels, splits, name) is its DataOptions (extract.sources.options).
 
 The CLI builds these from its flags (same names), a notebook builds them directly. Every value
 that can be refused without reading an image is refused here, in one line.
@@ -11,6 +12,7 @@ from dataclasses import dataclass, fields
 from extract.backbones import get_backbone
 from extract.errors import OptionError
 from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
+from extract.sources.options import DataOptions
 from extract.weights import PREPROCESS_MODES
 
 
@@ -60,8 +62,9 @@ class RunOptions:
     """How a run is done: none of these changes a feature value."""
 
     batch_size: int = 32
-    val_fraction: float = 0.2
-    layout: str = "auto"  # checked by the scan, which knows the layouts
+    # How the data folder is read (name, layout, labels, splits). None: as the store recorded it for
+    # the dataset of that name (another backbone gets the same rows), else DataOptions' defaults.
+    data: DataOptions | None = None
     strict: bool = False
     shard_size: int = 256
     xla: bool | None = None  # per backbone, as measured, when None
@@ -75,6 +78,8 @@ class RunOptions:
     splits: tuple[str, ...] | list[str] | None = None  # only these splits (and only them in the index)
 
     def __post_init__(self) -> None:
+        if self.data is not None and not isinstance(self.data, DataOptions):
+            raise OptionError(f"RunOptions.data is a DataOptions. Received: {type(self.data).__name__}")
         if self.batch_size < 1 or self.shard_size < 1:
             raise OptionError(f"batch_size and shard_size must be positive. "
                               f"Received: {self.batch_size}, {self.shard_size}")
@@ -85,16 +90,20 @@ class RunOptions:
 
 
 EXTRACT_FIELDS = frozenset(f.name for f in fields(ExtractOptions))
-RUN_FIELDS = frozenset(f.name for f in fields(RunOptions))
+RUN_FIELDS = frozenset(f.name for f in fields(RunOptions)) - {"data"}
+DATA_FIELDS = frozenset(f.name for f in fields(DataOptions))
 
 
 def split_keywords(keywords: dict) -> tuple[ExtractOptions, RunOptions]:
-    """The loose keywords of the former run_extraction(...) signature as the two option objects."""
-    unknown = set(keywords) - EXTRACT_FIELDS - RUN_FIELDS
+    """The loose keywords of the former run_extraction(...) signature as the option objects
+    (val_fraction=..., layout=..., any DataOptions field, go into RunOptions.data)."""
+    unknown = set(keywords) - EXTRACT_FIELDS - RUN_FIELDS - DATA_FIELDS
     if unknown:
         raise TypeError(f"Unknown extraction options {sorted(unknown)}. Allowed: "
-                        f"{', '.join(sorted(EXTRACT_FIELDS | RUN_FIELDS))}")
+                        f"{', '.join(sorted(EXTRACT_FIELDS | RUN_FIELDS | DATA_FIELDS))}")
     if "backbone" not in keywords:
         raise TypeError("An extraction needs a backbone (ExtractOptions(backbone=...)).")
+    data = {k: v for k, v in keywords.items() if k in DATA_FIELDS}
     return (ExtractOptions(**{k: v for k, v in keywords.items() if k in EXTRACT_FIELDS}),
-            RunOptions(**{k: v for k, v in keywords.items() if k in RUN_FIELDS}))
+            RunOptions(**{k: v for k, v in keywords.items() if k in RUN_FIELDS},
+                       data=DataOptions(**data) if data else None))

@@ -83,7 +83,8 @@ def _read(found: Labelled, workers: int) -> tuple[list[ScanEntry], int, list[str
 
 
 def _source(options: DataOptions, found: Labelled, entries: list[ScanEntry], rule: RuleResult) -> dict:
-    """How labels and splits were obtained, for the store's record (JSON-able)."""
+    """How labels and splits were obtained, for the store's record (JSON-able); `options` are the
+    options as given, so that a later run (another backbone) reads the folder exactly the same way."""
     given = sorted({e.split_source for e in entries if e.label >= 0 and e.split_source})
     given_from = "table" if found.layout == "table" else "folders"
     splits_from = (f"{given_from}+rule" if given and rule.ruled else given_from if given else
@@ -94,7 +95,7 @@ def _source(options: DataOptions, found: Labelled, entries: list[ScanEntry], rul
               "rule_test_fraction": rule.test_fraction, "ruled": rule.ruled, "carved_from_train": rule.carved,
               "moved": len(rule.moved)}
     return {"name": options.name, "layout": found.layout, **found.source, "splits": splits,
-            "unlabelled": options.unlabelled}
+            "unlabelled": options.unlabelled, "options": options.to_record()}
 
 
 def _check(scan: Scan, root: Path) -> None:

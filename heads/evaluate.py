@@ -96,11 +96,15 @@ def _rank_key(record: dict, split: str):
     return (-(accuracy if accuracy is not None else -1.0), loss if loss is not None else float("inf"))
 
 
-def list_store_heads(store: str | Path, config: str | None = None, split: str = "validation") -> list[dict]:
-    """Every head of the store (optionally reading one configuration), best first by `split` accuracy then log
-    loss; `data_changed` says when the dataset a head was fitted on has changed since (compared by digest)."""
+def list_store_heads(store: str | Path, config: str | None = None, split: str = "validation",
+                     dataset: str | None = None) -> list[dict]:
+    """Every head of the store (optionally reading one configuration, or fitted on one dataset), best first by
+    `split` accuracy then log loss; `data_changed` says when the dataset a head was fitted on has changed since
+    (compared by digest)."""
     features = FeatureStore(store)
     wanted = features.select(config).config_id if config is not None else None
+    if dataset is not None:
+        features.dataset(dataset)  # an unknown name: one line naming the known ones
     digests: dict[str, str | None] = {}
     rows = []
     for folder, record in list_heads(store):
@@ -108,6 +112,8 @@ def list_store_heads(store: str | Path, config: str | None = None, split: str = 
         if wanted is not None and wanted not in ids:
             continue
         name = record["data"]["dataset"]
+        if dataset is not None and name != dataset:
+            continue
         if name not in digests:
             digests[name] = features.dataset(name).digest() if name in features.datasets() else None
         rows.append({**record, "folder": str(folder), "data_changed": digests[name] != record["data"]["digest"]})

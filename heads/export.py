@@ -1,34 +1,32 @@
-"""`heads export`: one Keras model from raw images to class probabilities, for every kind.
+"""`heads export`: a head with its backbones as one deployable model, in the format asked.
 
-    image (any size, RGB 0..255) -> per input configuration: Resizing (as extraction)
+    image (size x size, RGB 0..255) -> per input configuration: Resizing (as extraction)
         -> the configuration's extractor (preprocessing -> frozen base up to its layer [+ pooling])
     -> the head's model as Keras layers (heads.kinds.models) -> probabilities
 
-Built only from Keras's own layers, so plain `keras.models.load_model` reads it. Before the
-file is put in place, it is loaded back and its probabilities are compared, on images of the
-store, with what `heads predict` gives for them (the head on the stored features).
+The model is built once, from Keras's own layers only, with a fixed input size: the size of
+the head's input configuration (the largest when it reads several). heads.formats writes it
+as keras, savedmodel, tflite or onnx, a folder each with labels.txt, preprocessing.json and a
+model card. Before the folder is put in place, the written model is loaded back in its own
+runtime and compared, on images of the store still on disk (decoded and resized as extraction
+does), with what `heads predict` gives for them (the head on the stored features).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
+from heads.formats import DEFAULT_TOLERANCE, ExportMeta, FormatResult, export_formats, write_export
+from heads.formats.common import refuse_existing
 from heads.kinds.registry import KINDS
-from store import staged_file
 
-TOLERANCE = 0.02  # probability; features are stored as float16, the export computes them in float32
-
-
-@dataclass
-class ExportResult:
-    path: Path
-    checked: int  # images compared with the head on stored features
-    max_difference: float  # largest probability difference seen
-    agreement: float  # share of checked images with the same top class
+FORMATS = export_formats()  # keras, savedmodel, tflite, onnx
+# Probability difference allowed against `heads predict`: the store holds features as float16,
+# the exported model computes them in float32.
+TOLERANCE = DEFAULT_TOLERANCE
 
 
 def check_exportable(loaded: LoadedHead) -> None:
@@ -42,27 +40,44 @@ def check_exportable(loaded: LoadedHead) -> None:
     loaded.model.to_keras([keras.Input(shape) for shape in loaded.inputs.shapes])
 
 
+def export_size(loaded: LoadedHead) -> int:
+    """The exported model's input size: its input configuration's (the largest when it reads several)."""
+    return max(int(config.size) for config in loaded.inputs.configs)
+
+
 def build_export_model(loaded: LoadedHead, size: int | None = None):
-    """The whole classifier (not yet saved); `size` fixes the input size (None: any size)."""
+    """The whole classifier (not yet saved); `size` fixes the input size (None: any size).
+
+    Every layer is frozen (`trainable = False`): an exported model only infers, and a frozen
+    BatchNormalization stays in inference mode even when a Resizing layer before it would make
+    a plain `model(x)` call run in training mode (Keras 3)."""
     import keras
 
     image = keras.Input(shape=(size, size, 3), name="image")
     extractors = loaded.inputs.extractors()
+
+    def resized(tensor, extractor):
+        # At its own size the resize is the identity: left out, so every format converts (TFLite and
+        # ONNX know no antialiased resize) and no Resizing layer can switch a call to training mode.
+        return tensor if size is not None and int(extractor.config.size) == size else extractor.resizing_layer()(tensor)
+
     tensors = []
     for number, extractor in enumerate(extractors, 1):
         extractor.model.trainable = False
         if len(extractors) == 1:
-            tensors.append(extractor.model(extractor.resizing_layer()(image)))
+            tensors.append(extractor.model(resized(image, extractor)))
             continue
         # Several branches: each its own sub-model, so two backbones' (or two layers of one backbone's) layer
         # names, unique within a branch, never clash in the whole model.
         branch_image = keras.Input(shape=(size, size, 3), name="image")
-        features = extractor.model(extractor.resizing_layer()(branch_image))
+        features = extractor.model(resized(branch_image, extractor))
         branch = keras.Model(branch_image, features, name=f"branch_{number}_{extractor.config.config_id}")
         tensors.append(branch(image))
     probabilities = loaded.model.to_keras(tensors)
     names = "_".join(c.backbone for c in loaded.inputs.configs)
-    return keras.Model(image, probabilities, name=f"{names}_{loaded.kind.name}_classifier")
+    model = keras.Model(image, probabilities, name=f"{names}_{loaded.kind.name}_classifier")
+    model.trainable = False
+    return model
 
 
 def check_images(loaded: LoadedHead, store: str | Path | None, count: int) -> list[tuple[Path, np.ndarray]]:
@@ -74,11 +89,11 @@ def check_images(loaded: LoadedHead, store: str | Path | None, count: int) -> li
                                 required=store is not None)
     if not views or views[0].index is None:
         return []
-    index, root = views[0].index, Path(views[0].index.data_root)
+    index = views[0].index
     order = sorted(range(len(index.paths)), key=lambda i: index.splits[i] != "validation")
     picked: list[tuple[Path, str]] = []
     for i in order:
-        path = root / index.paths[i]
+        path = index.absolute(i)
         if index.hashes[i] and loaded.inputs.present(views, [index.hashes[i]])[0] and path.is_file():
             picked.append((path, index.hashes[i]))
             if len(picked) == count:
@@ -89,40 +104,45 @@ def check_images(loaded: LoadedHead, store: str | Path | None, count: int) -> li
     return [(path, want) for (path, _), want in zip(picked, expected)]
 
 
-def export_head(head: str | Path, out: str | Path, store: str | Path | None = None, check: int = 8) -> ExportResult:
-    """Write the head with its inputs' backbones as one `.keras` model, after checking it against the head."""
+def check_pairs(loaded: LoadedHead, expected: list[tuple[Path, np.ndarray]], size: int):
+    """(image, probabilities) pairs: each check image decoded and resized as extraction does it, by the
+    input configuration of the export's size (its resize mode), as a deployer is told to."""
+    if not expected:
+        return []
+    extractor = next(e for e in loaded.inputs.extractors() if int(e.config.size) == size)
+    images, _, reasons = extractor.load_images([str(path) for path, _ in expected])
+    return [(image, want) for image, (_, want), reason in zip(images, expected, reasons) if not reason]
+
+
+def export_meta(loaded: LoadedHead, size: int) -> ExportMeta:
+    """What the model card and preprocessing.json say: classes in column order, input, origin, metrics."""
+    config = next(c for c in loaded.inputs.configs if int(c.size) == size)
+    record = loaded.record
+    data = record["data"]
+    return ExportMeta(
+        class_names=loaded.columns, input_size=size, resize=config.resize, preprocess=config.preprocess,
+        backbone="+".join(dict.fromkeys(c.backbone for c in loaded.inputs.configs)),
+        config_id=",".join(loaded.inputs.ids), head_id=loaded.head_id, kind=loaded.kind.name,
+        extra={"metrics": {split: summary for split, summary in record.get("metrics", {}).items()
+                           if split != data.get("train_split", "train")},
+               "data": {"dataset": data["dataset"], "counts": data["counts"], "digest": data["digest"]}})
+
+
+def export_head(head: str | Path, out: str | Path, store: str | Path | None = None, check: int = 8,
+                format: str = "keras", tolerance: float = TOLERANCE) -> FormatResult:
+    """Write the head with its inputs' backbones as the export folder `out` in `format`, after checking
+    the written model, in its own runtime, against `heads predict` on `check` store images."""
+    format = getattr(format, "value", format)
+    if format not in FORMATS:
+        raise HeadError(f"Unknown export format. Allowed: {', '.join(FORMATS)}. Received: --format {format}")
+    if check < 0:
+        raise HeadError(f"--check is a number of images, 0 or more. Received: --check {check}")
     out = Path(out)
-    if out.suffix != ".keras":
-        raise HeadError(f"The exported model is a .keras file. Received: --out {out}")
-    if out.exists():
-        raise HeadError(f"Output file exists. Received: --out {out}")
+    refuse_existing(out)
     loaded = load_head(resolve_head(head, store))
     check_exportable(loaded)
+    size = export_size(loaded)
     expected = check_images(loaded, store, check)
-    return save_checked(build_export_model(loaded), out, expected, "the head on stored features")
-
-
-def save_checked(model, out: Path, expected: list, what: str) -> ExportResult:
-    """Save under a temporary name, load it back with plain load_model, compare it on raw images
-    with what the head predicts, and only then put it in place (the store's staged write)."""
-    import keras
-
-    from extract import read_and_decode
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with staged_file(out, keep_suffix=True) as tmp:  # Keras saves only to a *.keras name
-        model.save(tmp)
-        reloaded = keras.models.load_model(tmp)  # plain: no custom objects, no Lambda
-        diffs, agree = [], []
-        for path, want in expected:
-            image, _, reason = read_and_decode(str(path))
-            if image is None:
-                continue
-            got = keras.ops.convert_to_numpy(reloaded(image[None].astype(np.float32), training=False))[0]
-            diffs.append(float(np.abs(got - want).max()))
-            agree.append(int(np.argmax(got) == np.argmax(want)))
-        worst = max(diffs, default=0.0)
-        if worst > TOLERANCE:
-            raise HeadError(f"The exported model differs from {what} by up to {worst:.4f} "
-                            f"in probability (allowed {TOLERANCE}) over {len(diffs)} images; not written.")
-    return ExportResult(out, len(diffs), worst, float(np.mean(agree)) if agree else float("nan"))
+    model = build_export_model(loaded, size)
+    return write_export(model, format, out, export_meta(loaded, size), check_pairs(loaded, expected, size),
+                        tolerance=tolerance)

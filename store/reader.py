@@ -88,6 +88,9 @@ class FeatureStore:
         known = ", ".join(c.config_id for c in configs)
         if not matches:
             raise StoreError(f"No configuration matches {selector!r}. Known: {known}")
+        if selector is None:
+            raise StoreError(f"The store holds several configurations: pick one (--config: id, id prefix or "
+                             f"backbone). Known: {known}")
         raise StoreError(f"Several configurations match {selector!r}; pick one by id. Known: {known}")
 
     # -- datasets -----------------------------------------------------------------------------

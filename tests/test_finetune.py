@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from extract import AugmentSpec, ExtractOptions, RunOptions, read_and_decode, run_views
+from extract import AugmentSpec, ExtractOptions, RunOptions, run_views
 from heads.cli import app
+from heads.artifact import load_head
 from heads.errors import HeadError
 from heads.evaluate import eval_head, list_store_heads
 from heads.export import export_head
@@ -21,6 +22,7 @@ from heads.finetune.run import finetune_head
 from heads.fit import fit_head
 from heads.predict import predict_images
 from store import FeatureStore
+from tests.test_heads_predict_export import run_exported
 from tests.test_heads_support import (TINY, binary_store, image_folder, multi_store, new_images,  # noqa: F401
                                       private_copy)
 
@@ -149,16 +151,17 @@ def test_a_finetuned_head_is_listed_evaluated_predicted_and_exported(setup, tmp_
     images = new_images(tmp_path / "new", count=2)
     predictions = predict_images(cached.folder, [images, stored], top=2)
     assert sorted(p.features for p in predictions) == ["computed"] * 4 + ["store"]
-    exported = export_head(cached.folder, tmp_path / "model.keras", check=4)
-    assert exported.checked == 4 and exported.max_difference < 1e-3
-    model = keras.models.load_model(tmp_path / "model.keras")  # plain Keras, raw images of any size
     start_proba = start.estimator.predict_proba(view.features_for([view.index.hashes[0]]).astype(np.float32))[0]
-    for p in predictions:
-        image, _, _ = read_and_decode(p.path)
-        got = keras.ops.convert_to_numpy(model(image[None].astype(np.float32)))[0]
-        np.testing.assert_allclose(got, [p.probabilities[p.classes.index(c)] for c in ("cats", "dogs")], atol=1e-3)
-        if p.features == "store":  # the fine-tuned base's answer, not the stale features of the old one
-            assert abs(got[1] - start_proba[1]) > 0.05
+    loaded = load_head(cached.folder)
+    pixels, _, _ = loaded.inputs.extractors()[0].load_images([p.path for p in predictions])  # resized as extraction
+    for fmt in ("keras", "tflite"):  # the fine-tuned blocks and the head, in Keras and in another runtime
+        exported = export_head(cached.folder, tmp_path / fmt, check=4, format=fmt)
+        assert exported.checked == 4 and exported.max_difference < 1e-3
+        got = run_exported(fmt, tmp_path / fmt)(pixels)
+        for p, row in zip(predictions, got):
+            np.testing.assert_allclose(row, [p.probabilities[p.classes.index(c)] for c in ("cats", "dogs")], atol=1e-3)
+            if p.features == "store":  # the fine-tuned base's answer, not the stale features of the old one
+                assert abs(row[1] - start_proba[1]) > 0.05
 
 
 def test_the_cli_session(setup, tmp_path):
@@ -179,11 +182,10 @@ def test_exported_models_answer_the_same_however_called(setup, tmp_path):
     it to training mode when the whole is called as model(x): exports must answer the same anyway."""
     dense = fit_head(setup["store"], "dense", config=setup["start"].record["config_id"], epochs=2, batch_size=8,
                      hidden=(8,), dropout=0.5, patience=0, out=tmp_path / "dense")
-    image, _, _ = read_and_decode(str(next(setup["data"].rglob("*.png"))))
-    x = image[None].astype(np.float32)
     for name, head in (("dense", dense.folder), ("finetuned", setup["cached"].folder)):
-        export_head(head, tmp_path / f"{name}.keras", check=0)
-        model = keras.models.load_model(tmp_path / f"{name}.keras")
-        first, second = np.asarray(model(x)), np.asarray(model(x))
+        pixels, _, _ = load_head(head).inputs.extractors()[0].load_images([str(next(setup["data"].rglob("*.png")))])
+        export_head(head, tmp_path / f"{name}-export", check=0)
+        model = keras.models.load_model(tmp_path / f"{name}-export" / "model.keras")
+        first, second = np.asarray(model(pixels)), np.asarray(model(pixels))
         np.testing.assert_array_equal(first, second)
-        np.testing.assert_allclose(first, model.predict(x, verbose=0), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(first, model.predict(pixels, verbose=0), rtol=1e-5, atol=1e-7)

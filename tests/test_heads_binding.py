@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from extract import ExtractOptions, RunOptions, run_extraction
+from extract import DataOptions, ExtractOptions, RunOptions, run_extraction
 from heads import binding
 from heads.errors import HeadError
 from heads.evaluate import eval_head, list_store_heads
@@ -33,7 +33,8 @@ def _flat(root: Path, classes, count: int = 16, seed: int = 0) -> Path:
 def _extract(data: Path, store: Path, weights: Path, val_fraction: float):
     options = ExtractOptions(backbone=TINY["backbone"], weights=str(weights), size=TINY["size"], alpha=TINY["alpha"],
                              layer=TINY["layer"])
-    return run_extraction(data, store, options, RunOptions(batch_size=16, shard_size=8, val_fraction=val_fraction))
+    run = RunOptions(batch_size=16, shard_size=8, data=DataOptions(val_fraction=val_fraction))
+    return run_extraction(data, store, options, run)
 
 
 @pytest.fixture(scope="module")

@@ -48,11 +48,15 @@ def test_a_session_fit_list_eval_predict_export(binary_store, tmp_path):
     assert len(payload["predictions"]) == 4 and payload["classes"] == ["cats", "dogs"]
     assert all(p["top"][0]["class"] in p["path"] for p in payload["predictions"])
 
-    model = tmp_path / "model.keras"
-    exported = runner.invoke(app, ["export", "--head", head_id, "--store", str(store), "--out", str(model),
-                                   "--check", "2"])
+    exported = runner.invoke(app, ["export", "--head", head_id, "--store", str(store), "--out", str(tmp_path / "tfl"),
+                                   "--check", "2", "--format", "tflite", "--json"])
     assert exported.exit_code == 0, exported.output
-    assert model.is_file() and "agrees with the head on 2 store images" in exported.stdout
+    result = json.loads(exported.stdout)
+    assert result["format"] == "tflite" and result["checked"] == 2 and result["agreement"] == 1.0
+    assert {"model.tflite", "labels.txt", "preprocessing.json", "README.md"} <= set(result["files"])
+    assert (tmp_path / "tfl" / "model.tflite").is_file()
+    again = runner.invoke(app, ["export", "--head", head_id, "--store", str(store), "--out", str(tmp_path / "tfl")])
+    assert again.exit_code == 3 and "not empty" in _error_line(again)
 
 
 def test_unknown_kind_is_refused_listing_the_known_ones(binary_store):

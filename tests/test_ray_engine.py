@@ -87,7 +87,7 @@ def test_impossible_resources_are_one_line_and_write_nothing(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=2)
     result = cli.invoke(app, cli_args(data, tmp_path / "s", "--engine", "ray", "--gpus-per-worker", "1",
                                       "--workers", "2"))
-    assert result.exit_code == 2 and "need 2 CPUs and 2 GPUs; the Ray cluster has 2 CPUs and 0 GPUs" in result.output
+    assert result.exit_code == 3 and "need 2 CPUs and 2 GPUs; the Ray cluster has 2 CPUs and 0 GPUs" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
 

@@ -13,7 +13,7 @@ cli = CliRunner()
 def test_ray_options_need_the_ray_engine(tmp_path):
     data = make_dataset(tmp_path / "data", per_class=2)
     result = cli.invoke(app, cli_args(data, tmp_path / "s", "--workers", "2"))
-    assert result.exit_code == 2 and "--workers only apply to a distributed engine" in result.output
+    assert result.exit_code == 3 and "--workers only apply to a distributed engine" in result.output
     assert not (tmp_path / "s").exists()
 
 
@@ -22,5 +22,5 @@ def test_missing_ray_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "extract.engines.ray_engine", raising=False)
     data = make_dataset(tmp_path / "data", per_class=2)
     result = cli.invoke(app, cli_args(data, tmp_path / "s", "--engine", "ray"))
-    assert result.exit_code == 2 and 'pip install -e ".[ray]"' in result.output
+    assert result.exit_code == 3 and 'pip install -e ".[ray]"' in result.output
     assert not (tmp_path / "s").exists()

@@ -99,7 +99,7 @@ def test_bad_slice_is_one_line_and_writes_nothing(job, tmp_path, text):
     with pytest.raises(SliceError, match="--shard"):
         Slice.parse(text)
     result = cli.invoke(app, cli_args(data, tmp_path / "s", "--shard", text))
-    assert result.exit_code == 2 and "--shard" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 3 and "--shard" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
 
 
@@ -148,7 +148,7 @@ def test_slices_written_to_separate_stores_merge_into_one(job, tmp_path):
     assert again.exit_code == 0 and "Imported 0 feature rows" in again.output
     assert_same_store(tmp_path / "central", reference)
     refused = cli.invoke(app, ["merge", "--store", str(parts[0]), "--from", str(parts[0])])
-    assert refused.exit_code == 2 and "names the store itself" in refused.output
+    assert refused.exit_code == 3 and "names the store itself" in refused.output
 
 
 def test_slice_locks_let_slices_run_together_and_refuse_the_rest(job, tmp_path):
@@ -163,7 +163,7 @@ def test_slice_locks_let_slices_run_together_and_refuse_the_rest(job, tmp_path):
         with pytest.raises(StoreBusyError, match="Another extract run is writing this configuration"):
             run_extraction(data, store, **OPTIONS)
         merged = cli.invoke(app, ["merge", "--store", str(store)])
-        assert merged.exit_code == 2 and "Another extract run is writing" in merged.output
+        assert merged.exit_code == 1 and "Another extract run is writing" in merged.output
     with writer_lock(lock):  # a full run is writing: no slice may start
         with pytest.raises(StoreBusyError, match="Another extract run is writing this configuration"):
             run_extraction(data, store, **OPTIONS, shard="3/4")

@@ -120,7 +120,7 @@ def test_two_datasets_in_one_store_are_kept_and_chosen_by_name(tmp_path):
     only = CliRunner().invoke(app, ["ls", "--store", str(store), "--dataset", "holdout"])
     assert only.exit_code == 0 and "dataset pets" not in only.output
     unknown = CliRunner().invoke(app, ["ls", "--store", str(store), "--dataset", "nope"])
-    assert unknown.exit_code == 2 and "Known: holdout, pets" in unknown.output
+    assert unknown.exit_code == 3 and "Known: holdout, pets" in unknown.output
     markers = (store / "configs" / first.config.config_id / "shards").glob("*.commit.json")
     next(m for m in markers if json.loads(m.read_text())["count"] == 16).unlink()  # pets' rows lose their features
     problems = [p.what for p in verify_store(store).problems]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.sources.records import ScanError
+from extract.sources.table import locate_table
 
 LAYOUTS = ("auto", "splits", "classes", "table", "pattern", "unlabelled")
 
@@ -38,8 +39,39 @@ class DataOptions:
             raise ScanError(f"Unknown data option {', '.join(unknown)}. Allowed: {', '.join(sorted(allowed))}")
         return dataclasses.replace(options or cls(), **kwargs)
 
+    def to_record(self) -> dict:
+        """The options as JSON for a dataset index, so that a later run can read the same folder the
+        same way (DataOptions.from_record); checked options hold the table's absolute path."""
+        return {**dataclasses.asdict(self), "labels": None if self.labels is None else str(self.labels)}
+
+    @classmethod
+    def from_record(cls, source: dict) -> "DataOptions":
+        """The options a dataset index was read with: its `options` record, or for an index written
+        before they were kept, what its source says (layout auto, fractions, table, pattern)."""
+        recorded = source.get("options")
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        if isinstance(recorded, dict):
+            return cls(**{k: v for k, v in recorded.items() if k in allowed})
+        labels, splits = source.get("labels") or {}, source.get("splits") or {}
+        origin = labels.get("from")
+        table = {"labels": labels.get("table"), "file_column": labels.get("file_column"),
+                 "label_column": labels.get("label_column"), "split_column": labels.get("split_column")}
+        return cls(name=source.get("name"), layout="unlabelled" if origin == "none" else "auto",
+                   val_fraction=splits.get("val_fraction", source.get("val_fraction", 0.2)),
+                   test_fraction=splits.get("test_fraction", 0.0), split_seed=splits.get("seed", 0),
+                   label_pattern=labels.get("pattern") if origin == "pattern" else None,
+                   unlabelled=bool(source.get("unlabelled", False)), **(table if origin == "table" else {}))
+
+    def differences(self, other: "DataOptions") -> list[str]:
+        """What reads the data otherwise in `other` ("val_fraction 0.2 -> 0.3"), the name aside; both
+        checked (a labels table compares by its located path)."""
+        return [f"{f.name} {getattr(self, f.name)!r} -> {getattr(other, f.name)!r}".replace("'", "")
+                for f in dataclasses.fields(self)
+                if f.name != "name" and getattr(self, f.name) != getattr(other, f.name)]
+
     def checked(self, root: Path) -> "DataOptions":
-        """The options with the name filled in, or a one-line refusal of the first thing wrong."""
+        """The options with the name filled in and the labels table located (an absolute path, so the
+        record reads the same from anywhere), or a one-line refusal of the first thing wrong."""
         if self.layout not in LAYOUTS:
             raise ScanError(f"layout must be one of {', '.join(LAYOUTS)}. Received: {self.layout!r}")
         for label, value in (("val_fraction", self.val_fraction), ("test_fraction", self.test_fraction)):
@@ -54,7 +86,8 @@ class DataOptions:
         name = root.resolve().name if self.name is None else self.name
         if not name.strip() or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
             raise ScanError(f"The dataset name must be a non-empty name without a path separator. Received: {name!r}")
-        return dataclasses.replace(self, name=name)
+        labels = None if self.labels is None else str(locate_table(self.labels, root).resolve())
+        return dataclasses.replace(self, name=name, labels=labels)
 
     def _check_sources(self) -> None:
         if self.labels is not None and self.label_pattern is not None:

@@ -1,30 +1,48 @@
-"""`heads export`: a head with its backbones as one model from raw images (thin over heads.export)."""
+"""`heads export`: a head with its backbones as one deployable model (thin over heads.export)."""
 from __future__ import annotations
 
+import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from heads.cli.common import HANDLED, HeadOption, console, fail
+from heads.cli.common import HANDLED, HeadOption, fail, human_bytes, output
+from heads.formats import export_formats
+
+ExportFormat = Enum("ExportFormat", {name: name for name in export_formats()}, type=str)
 
 
 def export(
     head: HeadOption,
-    out: Annotated[Path, typer.Option(help="The .keras file to write.")],
+    out: Annotated[Path, typer.Option(help="The export folder to write (missing or empty): the model, labels.txt, "
+                                           "preprocessing.json, README.md (model card).")],
+    format: Annotated[ExportFormat, typer.Option(
+        help="keras (.keras), savedmodel (TF Serving, TF.js), tflite (LiteRT, with label metadata), "
+             "onnx (onnxruntime; needs the export extra).")] = ExportFormat.keras,
     store: Annotated[Optional[Path], typer.Option(help="Feature store for the agreement check.", show_default="the head's own")] = None,
-    check: Annotated[int, typer.Option(help="Store images to compare the exported model with the head on.")] = 8,
+    check: Annotated[int, typer.Option(help="Store images to compare the exported model with `heads predict` on.")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """One Keras model from raw images to probabilities: resize + preprocessing + frozen base + head."""
+    """One model from raw RGB images (0..255, the head's input size) to probabilities, checked in its own runtime."""
     from heads.export import export_head
 
     try:
-        result = export_head(head, out, store=store, check=check)
+        result = export_head(head, out, store=store, check=check, format=format.value)
     except HANDLED as error:
         fail(error)
         return
-    checked = (f"agrees with the head on {result.checked} store images (top class {result.agreement:.0%}, "
-               f"largest probability difference {result.max_difference:.2e})" if result.checked
-               else "no store images to check it against")
-    console.print(f"wrote {result.path}: {checked}. Load it with keras.models.load_model; input RGB 0..255, any size.",
-                  highlight=False)
+    if as_json:
+        print(json.dumps({"path": str(result.path), "format": result.fmt, "files": result.files,
+                          "bytes": result.bytes, "checked": result.checked,
+                          "max_difference": None if result.checked == 0 else result.max_difference,
+                          "agreement": None if result.checked == 0 else result.agreement,
+                          "runtime": result.runtime, "seconds": round(result.seconds, 3)}, indent=2))
+        return
+    checked = (f"agrees with `heads predict` on {result.checked} store images (top class {result.agreement:.0%}, "
+               f"largest probability difference {result.max_difference:.1e})" if result.checked
+               else "not compared: no store images on disk to check it against")
+    top = sorted({name.split("/")[0] for name in result.files})
+    output(f"wrote {out} ({result.fmt}, {human_bytes(result.bytes)}): {', '.join(top)}")
+    output(f"loaded back with {result.runtime}: {checked}")

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from extract import augment_options
+from extract import augment_options, cli_support
 from heads.cli.common import HANDLED, console, epoch_progress, fail, number, print_notes, stage_printer
 from heads.kinds.finetune import PATHS, STOP_ON
 
@@ -44,7 +44,7 @@ def finetune(
     from heads.finetune.run import finetune_head
 
     images = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True)
+                      console=console, transient=True, disable=cli_support.quiet())
     epoch_bar, task = None, None
     clock = {"last": time.perf_counter()}
 
@@ -72,7 +72,8 @@ def finetune(
         described = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
         epoch_bar.update(task, completed=epoch, description=described)
         now = time.perf_counter()
-        console.print(f"epoch {epoch}/{epochs}: {described}  ({now - clock['last']:.0f} s)", highlight=False)
+        if not cli_support.quiet():
+            console.print(f"epoch {epoch}/{epochs}: {described}  ({now - clock['last']:.0f} s)", highlight=False)
         clock["last"] = now  # epochs take minutes: a line each, kept in the terminal or a log
 
     try:

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from heads.cli.common import HANDLED, console, epoch_progress, fail, number, print_notes, stage_printer
+from extract import cli_support
+from heads.cli.common import HANDLED, JsonFlag, console, epoch_progress, fail, number, print_notes, stage_printer
 from heads.kinds.registry import FITTED_KINDS, ClassWeight, ReduceMode, parse_param
 from heads.kinds.selection import AUTO, AUTO_KINDS
 
@@ -34,7 +35,7 @@ def fit(
     kind: Annotated[FitKind, typer.Option(help=f"Kind of head (see `heads kinds`); auto: {', '.join(AUTO_KINDS)} tried by cross-validation on the train split, the best kept.")],
     config: Annotated[Optional[list[str]], typer.Option(help="Configuration id, id prefix or backbone; repeat it to join several configurations' features of the same images (by content).", show_default="the only one")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Dataset of the store to fit on.", show_default="the only one, or the newest")] = None,
-    param: Annotated[Optional[list[str]], typer.Option(help="Kind parameter NAME=VALUE (repeatable), e.g. C=0.1.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option(help="Kind parameter NAME=VALUE (repeatable), e.g. C=0.1.", show_default="the kind's own (heads kinds)")] = None,
     reduce: Annotated[Optional[list[ReduceMode]], typer.Option(help="Spatial features to vectors: flatten, global avg/max pooling, or auto (flatten up to 16384 values, avg above); once for all configurations or once per --config.", show_default="auto")] = None,
     class_weight: Annotated[ClassWeight, typer.Option(help="Weight classes inversely to their frequency.")] = ClassWeight.none,
     seed: Annotated[int, typer.Option(help="Random seed (initialisation, shuffling, CV folds).")] = 0,
@@ -51,6 +52,7 @@ def fit(
     stream: Annotated[Optional[bool], typer.Option(help="Stream features from the store.", show_default="when they exceed --memory-limit")] = None,
     memory_limit: Annotated[Optional[float], typer.Option(help="MB of features to hold in memory.", show_default="half of the available")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/<head-id>")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Fit a head on cached features, score it on every split, save it with its record and pictures."""
     from heads.fit import fit_head
@@ -64,6 +66,8 @@ def fit(
 
     def on_epoch(epoch: int, logs: dict) -> None:
         nonlocal progress, task
+        if as_json:
+            return
         if progress is None:
             total = int(epochs or params.get("epochs", 50)) if kind.value == "dense" else int(params.get("max_iter", 30))
             progress = epoch_progress()
@@ -78,7 +82,7 @@ def fit(
                           stream=stream, memory_limit_mb=memory_limit, out=out, hidden=_hidden(hidden),
                           dropout=dropout, optimizer=optimizer.value if optimizer else None,
                           learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, patience=patience,
-                          xla=xla, on_epoch=on_epoch, on_stage=stage_printer)
+                          xla=xla, on_epoch=on_epoch, on_stage=None if as_json else stage_printer)
     except HANDLED as error:
         if progress is not None:
             progress.stop()
@@ -86,6 +90,10 @@ def fit(
         return
     if progress is not None:
         progress.stop()
+    if as_json:
+        cli_support.print_json({"head_id": result.head_id, "folder": str(result.folder), "notes": result.notes,
+                                "metrics": result.metrics, "record": result.record})
+        return
     print_fit(result)
 
 

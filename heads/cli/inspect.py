@@ -19,14 +19,15 @@ LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "reduce", "user_params"
 
 def list_heads(
     store: Annotated[Path, typer.Option(help="Feature store folder.")],
-    config: Annotated[Optional[str], typer.Option(help="Only heads reading this configuration (id, prefix or backbone).")] = None,
+    config: Annotated[Optional[str], typer.Option(help="Only heads reading this configuration (id, prefix or backbone).", show_default="every configuration")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Only heads fitted on this dataset of the store.", show_default="every dataset")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Every head trained on this store, best first (validation accuracy, then log loss)."""
     from heads.evaluate import list_store_heads
 
     try:
-        rows = list_store_heads(store, config)
+        rows = list_store_heads(store, config, dataset=dataset)
     except HANDLED as error:
         fail(error)
         return
@@ -35,14 +36,18 @@ def list_heads(
                          indent=2))
         return
     if not rows:
-        console.print(f"{store}: no heads yet (`heads fit --store {store} --kind logreg`).")
+        on = f" fitted on dataset {dataset}" if dataset is not None else ""
+        console.print(f"{store}: no heads{on} yet (`heads fit --store {store} --kind logreg`).")
         return
     configs = sorted({row["config_id"] for row in rows})
+    datasets = sorted({row["data"]["dataset"] for row in rows})  # a column only when heads of several are listed
     tested = any("test" in row["metrics"] for row in rows)
-    title = f"heads of {store}" + (f" ({configs[0]})" if len(configs) == 1 else "") + ", best first"
+    title = (f"heads of {store}" + (f" ({configs[0]})" if len(configs) == 1 else "")
+             + (f", dataset {dataset}" if dataset is not None else "") + ", best first")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     numeric = ["val acc", "val loss"] + (["test acc"] if tested else []) + ["train acc", "fit s"]
-    columns = ["head", "parameters"] + (["config"] if len(configs) > 1 else []) + numeric
+    columns = (["head", "parameters"] + (["dataset"] if len(datasets) > 1 else [])
+               + (["config"] if len(configs) > 1 else []) + numeric)
     for column in columns:
         table.add_column(column, justify="right" if column in numeric else "left", overflow="fold",
                          no_wrap=column in numeric or column == "head",
@@ -57,6 +62,7 @@ def list_heads(
         stopped_on_validation = (row.get("finetune") or {}).get("early_stopping") or {}
         marker = "*" if stopped_on_validation.get("on") == "validation" else ""
         cells = [row["head_id"], ", ".join(params) or "defaults"]
+        cells += [row["data"]["dataset"]] if len(datasets) > 1 else []
         cells += [row["config_id"]] if len(configs) > 1 else []
         cells += [number(val.get("accuracy")) + marker, number(val.get("log_loss"))]
         cells += [number(metrics.get("test", {}).get("accuracy"))] if tested else []

@@ -12,7 +12,6 @@ probabilities) before the folder is renamed into place; over the tolerance, noth
 """
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -20,10 +19,11 @@ import numpy as np
 
 from heads.errors import HeadError, first_line
 from heads.formats import keras_format, onnx_format, savedmodel_format, tflite_format
-from heads.formats.common import (DEFAULT_TOLERANCE, ExportMeta, FormatResult, compare, folder_listing, publish,
-                                  refuse_existing, staging_folder, validate_check, validate_meta)
+from heads.formats.common import (DEFAULT_TOLERANCE, ExportMeta, FormatResult, compare, folder_listing,
+                                  refuse_existing, validate_check, validate_meta)
 from heads.formats.graph import as_uint8
 from heads.formats.sidecar import description, write_sidecars
+from store import staged_folder
 
 FORMATS = {module.NAME: module for module in (keras_format, savedmodel_format, tflite_format, onnx_format)}
 
@@ -78,8 +78,7 @@ def write_export(model, fmt: str, out: str | Path, meta: ExportMeta, check: list
     images, expected = validate_check(check, meta)
     _check_model(model, meta)
     spec.require()
-    tmp = staging_folder(out)
-    try:
+    with staged_folder(out) as tmp:  # renamed to `out` only when the block succeeds; else removed
         started = time.perf_counter()
         try:
             spec.write(model, tmp / spec.FILE, meta)
@@ -95,9 +94,5 @@ def write_export(model, fmt: str, out: str | Path, meta: ExportMeta, check: list
         check_record = {"checked": len(images), "max_difference": worst, "agreement": agreement,
                         "tolerance": tolerance, "runtime": spec.runtime()}
         write_sidecars(tmp, meta, description(meta, spec, check_record))
-        publish(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     files, size = folder_listing(out)
     return FormatResult(out / spec.FILE, fmt, files, size, len(images), worst, agreement, spec.runtime(), seconds)

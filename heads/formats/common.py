@@ -1,15 +1,12 @@
 """What every export format shares: the deployer's metadata, the result, the check, the staged folder.
 
 An export is a folder: the model in its format, plus `labels.txt`, `preprocessing.json` and a
-model card. It is written under a temporary name beside `out` and renamed into place only
-after the model was loaded back in its own runtime and agreed with the expected
-probabilities, so `out` holds either nothing or a whole, checked export.
+model card. It is written through the store's staged folder (a temporary name beside `out`,
+fsynced, renamed into place) only after the model was loaded back in its own runtime and
+agreed with the expected probabilities, so `out` holds either nothing or a whole, checked export.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -94,36 +91,6 @@ def compare(predict: Predict, images: np.ndarray, expected: np.ndarray) -> tuple
 def refuse_existing(out: Path) -> None:
     if out.is_file() or out.is_symlink() or (out.is_dir() and any(out.iterdir())):
         raise HeadError(f"The export folder exists and is not empty. Received: out={out}")
-
-
-def staging_folder(out: Path) -> Path:
-    """A fresh hidden folder beside `out` (same file system, so the final rename is atomic)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{socket.gethostname()}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)  # ours: this process's leftover
-    tmp.mkdir()
-    return tmp
-
-
-def _fsync(path: Path, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def publish(tmp: Path, out: Path) -> None:
-    """fsync every staged file, then rename the folder to `out` (an empty `out` is replaced)."""
-    for root, _, files in os.walk(tmp):
-        for name in files:
-            _fsync(Path(root) / name)
-        _fsync(Path(root), directory=True)
-    refuse_existing(out)  # someone may have filled it meanwhile
-    if out.is_dir():
-        out.rmdir()
-    os.rename(tmp, out)
-    _fsync(out.parent, directory=True)
 
 
 def folder_listing(folder: Path) -> tuple[list[str], int]:

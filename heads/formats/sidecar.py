@@ -66,6 +66,18 @@ def _usage(fmt: str, model_file: str, size: int) -> str:
             f"{META_FILE} says\n{load}\nclasses = open(\"{LABELS_FILE}\").read().splitlines()\n```")
 
 
+def _flat_metrics(metrics: dict) -> dict:
+    """{name: value}, or {split: {name: value}} flattened to {"split name": value}; numbers and text only."""
+    flat = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            flat.update({f"{key} {name}": v for name, v in value.items()
+                         if isinstance(v, (int, float, str)) and not isinstance(v, bool)})
+        elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            flat[str(key)] = value
+    return flat
+
+
 def write_card(folder: Path, meta: ExportMeta, record: dict) -> None:
     """README.md: skops' model card, sections for what the model is, takes, was checked on, is for."""
     from skops.card import Card
@@ -101,11 +113,11 @@ def write_card(folder: Path, meta: ExportMeta, record: dict) -> None:
             f"{check['checked']} images: largest difference {record['check']['max_difference']}, top-1 "
             f"agreement {record['check']['agreement']} (allowed difference {check['tolerance']})."),
     })
-    metrics = meta.extra.get("metrics") or {}
+    metrics = _flat_metrics(meta.extra.get("metrics") or {})
     if metrics:
         split = meta.extra.get("metrics_split")
-        card.add_metrics(description=f"The head's metrics{f' on the {split} split' if split else ''}.",
-                         **{str(k): v for k, v in metrics.items() if isinstance(v, (int, float, str))})
+        card.add_metrics(description=f"The head's metrics{f' on the {split} split' if split else ''} "
+                                     "(never on rows it was fitted on).", **metrics)
     card.add_table(**{"Provenance": {
         "field": ["backbone", "configuration", "head", "kind", *record["versions"]],
         "value": [meta.backbone, meta.config_id, meta.head_id, meta.kind, *record["versions"].values()]}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from extract import cli_support
 from heads.formats import savedmodel_format
 from heads.formats.common import LABELS_FILE, ExportMeta, Predict, labels_text, package_versions
 from heads.formats.graph import INPUT_NAME, OUTPUT_NAME
@@ -64,7 +65,9 @@ def write(model, path: Path, meta: ExportMeta) -> None:
 
 def load(path: Path) -> dict[str, Predict]:
     interpreter_class, _ = _interpreter_class()
-    interpreter = interpreter_class(model_path=str(path))
+    with cli_support.native_logs_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = interpreter_class(model_path=str(path))
+        interpreter.allocate_tensors()
 
     def runner(key: str) -> Predict:
         signature = interpreter.get_signature_runner(key)

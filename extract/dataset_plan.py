@@ -1,0 +1,104 @@
+"""Which dataset a run reads, and how: a data folder read with the options given, or a dataset the
+store already holds, read again as it was recorded.
+
+A dataset index keeps the options it was read with (DataOptions.to_record). A run for another
+backbone therefore needs only the dataset's name: the same folder read the same way gives exactly
+the same images, labels and splits. Options given on top change what they name, and the run says
+in one line that the dataset got a new index version and why (heads fitted on the earlier version
+say what changed for them: heads.binding).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from extract.errors import OptionError
+from extract.sources.options import DataOptions
+from store import DatasetIndex, FeatureStore, default_dataset_name, is_store
+
+
+@dataclass
+class DatasetPlan:
+    root: Path
+    options: DataOptions  # as given or recorded; checked by the scan
+    previous: DatasetIndex | None  # the newest index of that name in the store, if any
+
+
+def recorded_dataset(store: str | Path, name: str) -> DatasetIndex | None:
+    """The newest index of dataset `name` in `store`, or None (no such dataset, or no store yet)."""
+    store = Path(store)
+    if not is_store(store):
+        return None
+    features = FeatureStore(store)
+    return features.dataset(name) if name in features.datasets() else None
+
+
+def _known(store: Path) -> str:
+    return ", ".join(FeatureStore(store).datasets()) if is_store(store) else "none (no store yet)"
+
+
+def dataset_options(store: str | Path, name: str | None = None, data: str | Path | None = None,
+                    **changes) -> tuple[Path, DataOptions]:
+    """The data folder and DataOptions of a run, as `extract run` takes its flags: for a dataset the
+    store holds (by `name`, else by the data folder's name), its recorded folder (unless `data` names
+    one) and options with `changes` applied; for a new dataset, `data` and the defaults with `changes`."""
+    store = Path(store)
+    if data is None:
+        if name is None:
+            raise OptionError(f"Give the data folder (--data) or the name of a dataset of the store to read again "
+                              f"(--dataset). Known datasets: {_known(store)}")
+        previous = recorded_dataset(store, name)
+        if previous is None:
+            raise OptionError(f"No dataset {name!r} in store {store} to read again: give its data folder (--data). "
+                              f"Known datasets: {_known(store)}")
+        root = Path(previous.data_root)
+        if not root.is_dir():
+            raise OptionError(f"Dataset {name!r} was read from {root}, which is not a folder any more: give its "
+                              f"data folder (--data). Received: --dataset {name}")
+    else:
+        root = Path(data)
+        previous = recorded_dataset(store, name if name is not None else default_dataset_name(root))
+    base = DataOptions.from_record(previous.source) if previous is not None else DataOptions()
+    named = name if name is not None else previous.name if previous is not None else None
+    return root, DataOptions.from_kwargs(base, {**changes, "name": named})
+
+
+def plan_dataset(data: str | Path | None, store: str | Path, options: DataOptions | None) -> DatasetPlan:
+    """What run_extraction reads. `options` None: the recorded options of the dataset named after the
+    data folder (the defaults for a new one). `data` None: the recorded folder of dataset
+    `options.name`, read as recorded, except for the fields `options` sets to other than their defaults."""
+    if options is None:
+        root, options = dataset_options(store, data=data)
+    elif data is None:
+        defaults = DataOptions()
+        changes = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
+                   if f.name != "name" and getattr(options, f.name) != getattr(defaults, f.name)}
+        root, options = dataset_options(store, options.name, None, **changes)
+    else:
+        root = Path(data)
+    name = options.name if options.name is not None else default_dataset_name(root)
+    return DatasetPlan(root, options, recorded_dataset(store, name))
+
+
+def change_note(previous: DatasetIndex | None, index: DatasetIndex) -> str | None:
+    """One line when a run read dataset `index.name` otherwise than its previous index (other options,
+    another folder) or found other rows: what differs. None when nothing changed."""
+    if previous is None:
+        return None
+    what = DataOptions.from_record(previous.source).differences(DataOptions.from_record(index.source))
+    if previous.data_root != index.data_root:
+        what.append(f"data folder {previous.data_root} -> {index.data_root}")
+    same_rows = previous.digest() == index.digest()
+    if not what and same_rows:
+        return None
+    if not what:
+        old, new = set(_usable_hashes(previous)), set(_usable_hashes(index))
+        added, removed = len(new - old), len(old - new)
+        what.append(f"files: {added} new, {removed} gone" if added or removed else "labels or splits of files")
+    rows = "the same rows" if same_rows else "heads fitted on the earlier one say what changed for them (heads eval)"
+    return f"Dataset {index.name!r}: a new index version ({'; '.join(what)}); {rows}."
+
+
+def _usable_hashes(index: DatasetIndex) -> list[str]:
+    return [h for h, ok in zip(index.hashes, index.usable) if ok]

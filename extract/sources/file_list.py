@@ -1,0 +1,61 @@
+"""A table that lists files (paths to predict, a Kaggle sample submission of ids) as the files it names.
+
+The file column is found as a labels table's is (id, filename, file, path, image; or the only
+column), each value is relative to the table's own folder, and an id that names no file gets the
+image extension of the file that exists (Kaggle's `id` column). Rows naming nothing on disk are
+kept: the caller reports them, one by one, rather than failing on the first.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from extract.sources.records import ScanError
+from extract.sources.table import FILE_COLUMNS, read_table
+from extract.sources.table_labels import EXTENSION_TRIES
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab")
+
+
+def is_file_table(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in TABLE_SUFFIXES
+
+
+def listed_files(table_path: str | Path, file_column: str | None = None) -> list[Path]:
+    """The files the table names, in its row order (blank values skipped); paths that do not exist
+    are returned as they are, for the caller to report."""
+    path = Path(table_path)
+    table = read_table(path)
+    column = _file_column(table.columns, file_column, path.name)
+    folder = path.parent
+    files = []
+    for row in table.rows:
+        value = row[column].replace("\\", "/")
+        if value:
+            files.append(_existing(folder / value))
+    return files
+
+
+def _file_column(columns: list[str], wanted: str | None, name: str) -> int:
+    lowered = [c.lower() for c in columns]
+    if wanted is not None:
+        if wanted.lower() in lowered:
+            return lowered.index(wanted.lower())
+        raise ScanError(f"{name} has no column {wanted!r}. Columns found: {', '.join(columns)}")
+    matches = [i for i, c in enumerate(lowered) if c in FILE_COLUMNS]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches and len(columns) == 1:
+        return 0
+    what = "several file columns" if matches else f"no file column (one of {', '.join(FILE_COLUMNS)})"
+    raise ScanError(f"{name} has {what}: name the column of the files. Columns found: {', '.join(columns)}")
+
+
+def _existing(path: Path) -> Path:
+    """The path, or the path with the image extension under which the file exists (an id)."""
+    if path.exists():
+        return path
+    for extension in EXTENSION_TRIES + tuple(e.upper() for e in EXTENSION_TRIES):
+        candidate = path.with_name(path.name + extension)
+        if candidate.exists():
+            return candidate
+    return path

@@ -1,0 +1,53 @@
+"""The report API: a head, or several side by side, as one self-contained HTML page.
+
+    report_head(head)           -> <head folder>/report-<head id>.html (or in `out`)
+    compare_heads(store, heads) -> <store>/heads/compare.html (or in `out`)
+
+Pictures are embedded as data URIs (heads.report.html), so each page is one file. A page is
+written through the store's staged write (never seen half-written) and replaced when made again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from heads.artifact import heads_dir, list_heads, load_head, resolve_head
+from heads.errors import HeadError
+from heads.report import compare_page, head_page
+from store import write_bytes
+
+GALLERY = 12  # most confidently wrong images shown per split
+
+
+def report_head(head: str | Path, out: str | Path | None = None, store: str | Path | None = None,
+                gallery: int = GALLERY) -> Path:
+    """Write the report page of one head; returns its path."""
+    if gallery < 0:
+        raise HeadError(f"--gallery is a number of images per split, 0 or more. Received: --gallery {gallery}")
+    loaded = load_head(resolve_head(head, store))
+    folder = Path(out) if out is not None else loaded.folder
+    _check_folder(folder)
+    target = folder / f"report-{loaded.head_id}.html"
+    write_bytes(target, head_page.render(loaded, gallery, store).encode("utf-8"))
+    return target
+
+
+def compare_heads(store: str | Path, heads: list[str] | None = None, out: str | Path | None = None,
+                  split: str = "validation") -> Path:
+    """Write one page with several heads of a store side by side (all of them when `heads` is empty)."""
+    if heads:
+        folders = list(dict.fromkeys(resolve_head(h, store) for h in heads))
+    else:
+        folders = [folder for folder, _ in list_heads(store)]
+    if not folders:
+        raise HeadError(f"No heads to compare in store {store} (`heads fit --store {store} --kind logreg` makes one).")
+    loaded = [load_head(folder) for folder in folders]
+    folder = Path(out) if out is not None else heads_dir(store)
+    _check_folder(folder)
+    target = folder / "compare.html"
+    write_bytes(target, compare_page.render(loaded, store, split).encode("utf-8"))
+    return target
+
+
+def _check_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise HeadError(f"--out is a folder to write the page in. Received: --out {folder}")
