@@ -148,7 +148,7 @@ def run(
     """Extract and cache the features of every image not already in the store."""
     arguments = dict(locals())  # the data options among them: see _given_data_options
     from extract.api import RunSummary, run_extraction, run_tta, run_views
-    from extract.augment import AugmentSpec
+    from extract.augment import AugmentSpec, tta_views
     from extract.dataset_plan import dataset_options
     from extract.options import ExtractOptions, RunOptions
 
@@ -179,6 +179,7 @@ def run(
         if (views or tta) and shard:
             raise ValueError(f"--views and --tta do not combine with --shard; run the slices without views. "
                              f"Received: --views {views} --tta {tta}")
+        tta_views(tta)  # a count out of range is refused before anything is extracted
         extractor = ExtractOptions(
             backbone=backbone.value, weights=weights, size=size, layer=layer, pool=pool.value, dtype=dtype.value,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,

@@ -122,4 +122,5 @@ def test_extract_run_tta_caches_the_views_of_every_split(dataset, tmp_path):
     for config in configs:
         assert FeatureStore(tmp_path / "s").view(config.config_id).split_counts() == {"train": 12, "validation": 12}
     refused = CliRunner().invoke(app, ["run", "--data", str(dataset), "--store", str(tmp_path / "t"), "--tta", "9", *args])
-    assert refused.exit_code == 2 and "Test-time views: 0 to 7" in refused.output
+    assert refused.exit_code == 3 and "Test-time views: 0 to 7" in refused.output
+    assert not (tmp_path / "t").exists()  # refused before anything was extracted
