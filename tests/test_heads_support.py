@@ -16,7 +16,7 @@ from PIL import Image  # noqa: E402
 
 COLOURS = {"cats": (210, 50, 40), "dogs": (30, 70, 210), "birds": (50, 200, 60)}
 TINY = {"backbone": "mobilenet", "size": 32, "alpha": 0.25, "batch_size": 16, "layer": "conv_pw_5_relu"}
-_BUILT: dict[str, Path] = {}
+_BUILT: dict = {}  # name -> a store built once per process (or the joined store's description)
 
 
 def features(n_per_class: int = 30, n_classes: int = 2, shape=(2, 2, 6), seed: int = 0, spread: float = 0.6):
@@ -153,11 +153,14 @@ def joined_store(tmp_path_factory, binary_store) -> dict:
     from extract.api import run_extraction
     from store import FeatureStore
 
+    if "joined" in _BUILT:  # imported by several test modules: built once per process all the same
+        return _BUILT["joined"]
     base = tmp_path_factory.getbasetemp()
     store = private_copy(binary_store, base / "store-joined")
     data = Path(FeatureStore(store).dataset().data_root)
     copy, left_out = shuffled_copy(data, base / "data-joined-copy")
     run_extraction(copy, store, **{**SECOND, "shard_size": 8})
     configs = {c.backbone: c for c in FeatureStore(store).configs()}
-    return {"store": store, "data": data, "dataset": data.name, "left_out": left_out,
-            "first": configs["mobilenet"], "second": configs["mobilenet_v2"]}
+    _BUILT["joined"] = {"store": store, "data": data, "dataset": data.name, "left_out": left_out,
+                        "first": configs["mobilenet"], "second": configs["mobilenet_v2"]}
+    return _BUILT["joined"]

@@ -80,7 +80,7 @@ def evaluate(
     dataset: Annotated[Optional[str], typer.Option(help="Dataset of the store to score on.", show_default="the head's own")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     tta: Annotated[int, typer.Option(help="Average over the plain image and K fixed test-time views (a flip, then zooms), extracted into the store the first time.")] = 0,
-    cv: Annotated[Optional[int], typer.Option(help="With --tta on the train split: accuracy by k-fold CV without and with the views (the head refitted per fold), to decide on them honestly.")] = None,
+    cv: Annotated[Optional[int], typer.Option(help="With --tta on the train split: accuracy by k-fold CV without and with the views (the head refitted per fold), to decide on them honestly.", show_default="no cross-validation")] = None,
 ) -> None:
     """A head's metrics again, on any split of its data (classes by name, rows in the head's own split record)."""
     from heads.evaluate import eval_head
