@@ -61,11 +61,12 @@ def bound(configured, xla: bool, images: int, batch: int) -> float:
 
 def ours(data: Path, backbone: str, size: int, batch: int) -> dict:
     from extract.api import run_extraction
+    from extract.options import ExtractOptions, RunOptions
 
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as store:
-        summary = run_extraction(data, store, backbone, weights=str(WEIGHTS[backbone]), size=size,
-                                 batch_size=batch, on_progress=lambda n: stamps.append(time.perf_counter()))
+        summary = run_extraction(data, store, ExtractOptions(backbone, str(WEIGHTS[backbone]), size=size),
+                                 RunOptions(batch_size=batch), on_progress=lambda n: stamps.append(time.perf_counter()))
     steady = (summary.extracted - batch) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
     return {"end_to_end": summary.images_per_second, "steady": steady,
             "whole_command_seconds": summary.seconds, "extracted": summary.extracted}

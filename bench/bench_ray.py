@@ -27,7 +27,7 @@ SHARED = Path(os.environ.get("BOTTLENECK_SHARED", REPO.parent / "shared"))
 SHARED_WEIGHTS = {"mobilenet": "mobilenet_1_0_224_tf_no_top.h5", "mobilenet_v2":
                   "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
                   "vgg16": "vgg16_imagenet_torchvision_notop.h5"}
-SETUPS = {"local": {"engine": "local"},
+SETUPS = {"local": {"engine": "local"},  # RunOptions fields
           "ray 1x2": {"engine": "ray", "workers": 1, "cpus_per_worker": 2},
           "ray 2x1": {"engine": "ray", "workers": 2, "cpus_per_worker": 1}}
 
@@ -45,13 +45,13 @@ def synthetic(count: int, into: Path) -> Path:
     return into
 
 
-def one_run(data: Path, options: dict, setup: dict) -> dict:
+def one_run(data: Path, extractor, run) -> dict:
     from extract.api import run_extraction
     from store import FeatureStore
 
     stamps: list[tuple[float, int]] = []
     with tempfile.TemporaryDirectory() as store:
-        summary = run_extraction(data, store, **options, **setup,
+        summary = run_extraction(data, store, extractor, run,
                                  on_progress=lambda n: stamps.append((time.perf_counter(), n)))
         rows = len(FeatureStore(store).view().catalog.rows)
     steady_images = sum(n for _, n in stamps[1:])
@@ -81,12 +81,17 @@ def main() -> None:
     parser.add_argument("--weights", default="shared", help="shared (../shared/weights), none, or a file")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
+    from extract.options import ExtractOptions, RunOptions
+
     weights = str(SHARED / "weights" / SHARED_WEIGHTS[args.backbone]) if args.weights == "shared" else args.weights
+    # as the report records them
     options = {"backbone": args.backbone, "weights": weights, "size": args.size, "alpha": args.alpha,
                "batch_size": args.batch_size}
     with tempfile.TemporaryDirectory() as tmp:
         data = synthetic(args.synthetic, Path(tmp) / "data") if args.synthetic else SHARED / "data" / "dogs_vs_cats"
-        rows = {name: one_run(data, options, setup) for name, setup in SETUPS.items()}
+        extractor = ExtractOptions(args.backbone, weights, size=args.size, alpha=args.alpha)
+        rows = {name: one_run(data, extractor, RunOptions(batch_size=args.batch_size, **setup))
+                for name, setup in SETUPS.items()}
     start_stop = ray_start_stop()
     local = rows["local"]
     report = {"data": "synthetic" if args.synthetic else str(data), "options": options, "cpus": os.cpu_count(),

@@ -6,16 +6,35 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import dataclasses  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from extract.options import ExtractOptions, RunOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("BOTTLENECK_SHARED", REPO.parent / "shared"))
 # Random-init MobileNet activations shrink about 100x every two blocks (1e-17 at the top at 32 px),
 # so tests cut it after its first block, where features still carry the image (|f| ~ 0.02).
-TINY = {"backbone": "mobilenet", "weights": "none", "size": 32, "alpha": 0.25, "batch_size": 8,
-        "layer": "conv_pw_1_relu"}
+TINY = ExtractOptions(backbone="mobilenet", weights="none", size=32, alpha=0.25, layer="conv_pw_1_relu")
+TINY_RUN = RunOptions(batch_size=8)
+
+
+def cli_flags(extractor: ExtractOptions, run: RunOptions) -> list[str]:
+    """The `extract run` flags giving these option objects: the backbone, then every field not at its default
+    (only plain values: a field holding a flag, a list or an object is refused rather than written wrong)."""
+    flags = ["--backbone", extractor.backbone]
+    for options, default in ((extractor, ExtractOptions(extractor.backbone)), (run, RunOptions())):
+        for name in (f.name for f in dataclasses.fields(options)):
+            value = getattr(options, name)
+            if name == "backbone" or value == getattr(default, name):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise ValueError(f"cli_flags writes plain values only. Received: {name}={value!r}")
+            flags += [f"--{name.replace('_', '-')}", str(value)]
+    return flags
 
 # A class is a colour: images a head can tell apart, and a tiny base can tell apart too.
 CLASS_COLOURS = {"cats": (200, 60, 40), "dogs": (40, 80, 200), "birds": (60, 190, 70)}

@@ -123,8 +123,8 @@ def extract(*args: str):
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("shapes")
     weights = tiny_weights(base / "tiny.weights.h5")
-    common = ["--backbone", TINY["backbone"], "--weights", str(weights), "--size", str(TINY["size"]),
-              "--alpha", str(TINY["alpha"]), "--layer", TINY["layer"], "--batch-size", "16"]
+    common = ["--backbone", TINY.backbone, "--weights", str(weights), "--size", str(TINY.size),
+              "--alpha", str(TINY.alpha), "--layer", TINY.layer, "--batch-size", "16"]
     store = base / "store"
     outputs, roots = {}, {}
     for name, (build, folder, options) in SHAPES.items():

@@ -10,9 +10,8 @@ from extract.runner import ShardTask, forget_extractors, run_task
 from extract.weights import WeightsError
 from store import FeatureStore
 from store.config import ExtractorConfig
-from tests.conftest import SYNTHETIC_WEIGHTS, TINY, assert_features_close
+from tests.conftest import SYNTHETIC_WEIGHTS, TINY, TINY_RUN, assert_features_close
 
-TINY_OPTIONS = ExtractOptions(**{k: v for k, v in TINY.items() if k != "batch_size"})
 # Computed with the code before compute precision joined the identity: float32 ids must never move.
 TINY_ID = "mobilenet-f27251443fec"
 VGG16_150_ID = "vgg16-5a586a0ea3e5"  # VGG16 at 150 px, ../shared's torchvision weights, float16 storage
@@ -20,7 +19,7 @@ VGG16_SHA = "8b6877c6079bef72a9b272c98c118772afe10b2a974b65f1d1dc7bb07b7e4d4d"
 
 
 def test_float32_configuration_ids_do_not_change():
-    extractor = Extractor.from_options(TINY_OPTIONS)
+    extractor = Extractor.from_options(TINY)
     assert extractor.config.config_id == TINY_ID and not extractor.built  # identity without a model
     vgg = ExtractorConfig(backbone="vgg16", weights_sha256=VGG16_SHA, preprocess="torch", size=150, layer="block5_pool")
     assert vgg.config_id == VGG16_150_ID and "compute" not in vgg.identity
@@ -32,20 +31,20 @@ def test_real_vgg16_identity_comes_from_the_file_alone(shared_weights):
     assert extractor.config.config_id == VGG16_150_ID and not extractor.built
 
 
-def test_option_objects_and_loose_keywords_are_the_same_run(dataset, tmp_path):
-    summary = run_extraction(dataset, tmp_path / "store", TINY_OPTIONS, RunOptions(batch_size=8))
+def test_option_objects_an_extractor_and_a_configuration_are_the_same_run(dataset, tmp_path):
+    summary = run_extraction(dataset, tmp_path / "store", TINY, TINY_RUN)
     assert summary.config.config_id == TINY_ID and summary.extracted == 24
     assert summary.devices == {"local CPU": "CPU"}
-    again = run_extraction(dataset, tmp_path / "store", **TINY)
+    again = run_extraction(dataset, tmp_path / "store", Extractor.from_options(TINY), TINY_RUN)
     assert again.config.config_id == TINY_ID and again.cached == 24
     from_config = run_extraction(dataset, tmp_path / "store", summary.config)
     assert from_config.cached == 24 and from_config.devices == {}  # nothing ran: no device to name
-    with pytest.raises(TypeError, match="Unknown extraction options"):
-        run_extraction(dataset, tmp_path / "store", **TINY, batch=3)
+    with pytest.raises(TypeError, match="batch"):
+        RunOptions(batch=3)  # an unknown option is refused by the option object itself
 
 
 def test_features_are_what_the_store_holds(dataset, tmp_path):
-    run_extraction(dataset, tmp_path / "store", TINY_OPTIONS, RunOptions(batch_size=8))
+    run_extraction(dataset, tmp_path / "store", TINY, TINY_RUN)
     view = FeatureStore(tmp_path / "store").view()
     split = view.read("train")
     extractor = Extractor.from_config(view.config)
@@ -61,7 +60,7 @@ def test_features_are_what_the_store_holds(dataset, tmp_path):
 
 def test_unusable_files_have_a_reason_and_zero_rows(dataset, tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
-    extractor = Extractor.from_options(TINY_OPTIONS)
+    extractor = Extractor.from_options(TINY)
     paths = [tmp_path / "empty.png", next(dataset.rglob("*.png"))]
     features, hashes, reasons = extractor.features_of_files(paths)
     assert reasons[0].startswith("empty") and not reasons[1] and hashes[1]
@@ -69,7 +68,7 @@ def test_unusable_files_have_a_reason_and_zero_rows(dataset, tmp_path):
 
 
 def test_derive_keeps_the_weights_and_changes_the_configuration():
-    extractor = Extractor.from_options(TINY_OPTIONS).build()
+    extractor = Extractor.from_options(TINY).build()
     pooled = extractor.derive(pool="avg")
     assert pooled.config.weights_sha256 == extractor.config.weights_sha256
     assert pooled.config.config_id != extractor.config.config_id and pooled.config.feature_shape == ()
@@ -81,7 +80,7 @@ def test_derive_keeps_the_weights_and_changes_the_configuration():
 
 
 def test_a_configuration_whose_shape_the_model_does_not_give_is_refused():
-    config = dataclasses.replace(Extractor.from_options(TINY_OPTIONS).config, feature_shape=(7, 7, 7))
+    config = dataclasses.replace(Extractor.from_options(TINY).config, feature_shape=(7, 7, 7))
     with pytest.raises(ExtractError, match="gives features of shape \\(16, 16, 16\\).*holds \\(7, 7, 7\\)"):
         Extractor.from_config(config).build()
 

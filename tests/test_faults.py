@@ -14,21 +14,22 @@ from typer.testing import CliRunner
 
 from extract import api
 from extract.api import run_extraction
+from extract.options import ExtractOptions, RunOptions
 from extract.cli import app
 from store import FeatureStore
 from store.lock import StoreBusyError
 from store.verify import verify_store
-from tests.conftest import TINY, make_dataset
+from tests.conftest import TINY, TINY_RUN, cli_flags, make_dataset
 
-SLOW = {"backbone": "mobilenet", "weights": "none", "size": 128, "alpha": 0.25, "batch_size": 4, "shard_size": 8}
+SLOW = ExtractOptions(backbone="mobilenet", weights="none", size=128, alpha=0.25)
+SLOW_RUN = RunOptions(batch_size=4, shard_size=8)
 
 
 def test_second_writer_is_refused_and_the_first_finishes_clean(tmp_path):
     data, store = make_dataset(tmp_path / "data", per_class=100), tmp_path / "store"
-    run_extraction(make_dataset(tmp_path / "warm", per_class=1), tmp_path / "warm_store", **SLOW)  # imports
-    args = [sys.executable, "-m", "extract.cli", "run", "--data", str(data), "--store", str(store)]
-    for key, value in SLOW.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
+    run_extraction(make_dataset(tmp_path / "warm", per_class=1), tmp_path / "warm_store", SLOW, SLOW_RUN)  # imports
+    args = [sys.executable, "-m", "extract.cli", "run", "--data", str(data), "--store", str(store),
+            *cli_flags(SLOW, SLOW_RUN)]
     first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -36,7 +37,7 @@ def test_second_writer_is_refused_and_the_first_finishes_clean(tmp_path):
             time.sleep(0.05)
         assert first.poll() is None, "the first run ended before the second could start"
         with pytest.raises(StoreBusyError, match="Another extract run is writing this configuration"):
-            run_extraction(data, store, **SLOW)
+            run_extraction(data, store, SLOW, SLOW_RUN)
         assert first.wait(timeout=300) == 0
     finally:
         if first.poll() is None:
@@ -48,7 +49,7 @@ def test_second_writer_is_refused_and_the_first_finishes_clean(tmp_path):
 @pytest.mark.parametrize("code,words", [(errno.ENOSPC, "No space left"), (errno.EROFS, "Read-only file system")])
 def test_full_or_read_only_disk_is_one_line_and_keeps_what_was_there(dataset, tmp_path, monkeypatch, code, words):
     store = tmp_path / "store"
-    run_extraction(dataset, store, **TINY)
+    run_extraction(dataset, store, TINY, TINY_RUN)
     before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file() and p.name != "writer.lock"}
     make_dataset(tmp_path / "more", per_class=2, seed=9)
     for path in (tmp_path / "more").rglob("*.png"):
@@ -65,13 +66,13 @@ def test_full_or_read_only_disk_is_one_line_and_keeps_what_was_there(dataset, tm
     monkeypatch.setattr("store.shards.h5py.File", failing_file)
     result = CliRunner().invoke(app, ["run", "--data", str(dataset), "--store", str(store),
                                       "--backbone", "mobilenet", "--weights", "none", "--size", "32",
-                                      "--alpha", "0.25", "--layer", TINY["layer"]])
+                                      "--alpha", "0.25", "--layer", TINY.layer])
     assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output
     monkeypatch.undo()
     after = {p: p.read_bytes() for p in store.rglob("*") if p.is_file() and p.name != "writer.lock"}
     assert after == before  # nothing lost, nothing half-written, no temporary left behind
     assert verify_store(store).ok
-    assert run_extraction(dataset, store, **TINY).extracted == 8
+    assert run_extraction(dataset, store, TINY, TINY_RUN).extracted == 8
 
 
 def test_files_changing_under_the_run_are_reported_not_fatal(dataset, tmp_path, monkeypatch):
@@ -86,7 +87,7 @@ def test_files_changing_under_the_run_are_reported_not_fatal(dataset, tmp_path, 
         return scan
 
     monkeypatch.setattr(api, "scan_dataset", scan_then_change)
-    summary = run_extraction(dataset, tmp_path / "store", **TINY)
+    summary = run_extraction(dataset, tmp_path / "store", TINY, TINY_RUN)
     assert summary.changed == 1
     assert dict(summary.rejected)["train/dogs/dogs.train.2.png"].startswith("unreadable")
     view = FeatureStore(tmp_path / "store").view()
@@ -99,7 +100,7 @@ def test_files_changing_under_the_run_are_reported_not_fatal(dataset, tmp_path, 
 
 def test_tampered_store_files_are_refused(dataset, tmp_path):
     store = tmp_path / "store"
-    summary = run_extraction(dataset, store, **TINY)
+    summary = run_extraction(dataset, store, TINY, TINY_RUN)
     config_dir = store / "configs" / summary.config.config_id
     record = json.loads((config_dir / "config.json").read_text())
     record["size"] = 64  # claims another configuration than the one its id names
@@ -110,7 +111,7 @@ def test_tampered_store_files_are_refused(dataset, tmp_path):
 
 def test_store_paths_cannot_escape(dataset, tmp_path):
     store = tmp_path / "store"
-    summary = run_extraction(dataset, store, **TINY)
+    summary = run_extraction(dataset, store, TINY, TINY_RUN)
     config_dir = store / "configs" / summary.config.config_id
     marker = next((config_dir / "shards").glob("*.commit.json"))
     original = marker.read_text()

@@ -3,6 +3,7 @@ the views are fixed by their seed, bad input is refused before anything is writt
 fine-tuned head works with list, eval, predict and export like any head."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from extract import AugmentSpec, ExtractOptions, RunOptions, run_views
+from extract import AugmentSpec, RunOptions, run_views
 from heads.cli import app
 from heads.artifact import load_head
 from heads.errors import HeadError
@@ -78,8 +79,8 @@ def test_both_paths_train_and_improve_a_weak_head(setup, path):
 def test_views_are_fixed_by_their_seed(setup, tmp_path):
     ft = setup["cached"].record["finetune"]
     spec = AugmentSpec(**ft["augment"])
-    options = ExtractOptions(backbone=TINY["backbone"], size=TINY["size"], alpha=TINY["alpha"], layer=ft["cut_layer"],
-                             weights=setup["start"].record["inputs"][0]["weights_source"])
+    options = dataclasses.replace(TINY, layer=ft["cut_layer"],
+                                  weights=setup["start"].record["inputs"][0]["weights_source"])
     again = run_views(2, spec, setup["data"], tmp_path / "again", options, RunOptions(batch_size=16))
     assert [s.config.config_id for s in again[1:]] == ft["view_configs"]
     for view_id in ft["view_configs"]:

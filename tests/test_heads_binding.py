@@ -3,20 +3,21 @@ between splits by another --val-fraction), eval scores it by class name and by i
 what changed, and never gives a silently wrong figure. For plain and fine-tuned heads."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from extract import DataOptions, ExtractOptions, RunOptions, run_extraction
+from extract import DataOptions, run_extraction
 from heads import binding
 from heads.errors import HeadError
 from heads.evaluate import eval_head, list_store_heads
 from heads.finetune.run import finetune_head
 from heads.fit import fit_head
 from heads.record import HeadRows
-from tests.test_heads_support import TINY, image, tiny_weights
+from tests.test_heads_support import TINY, TINY_RUN, image, tiny_weights
 
 COLOURS = {"apes": (230, 200, 40), "cats": (210, 50, 40), "dogs": (30, 70, 210)}
 
@@ -31,10 +32,8 @@ def _flat(root: Path, classes, count: int = 16, seed: int = 0) -> Path:
 
 
 def _extract(data: Path, store: Path, weights: Path, val_fraction: float):
-    options = ExtractOptions(backbone=TINY["backbone"], weights=str(weights), size=TINY["size"], alpha=TINY["alpha"],
-                             layer=TINY["layer"])
-    run = RunOptions(batch_size=16, shard_size=8, data=DataOptions(val_fraction=val_fraction))
-    return run_extraction(data, store, options, run)
+    run = dataclasses.replace(TINY_RUN, data=DataOptions(val_fraction=val_fraction))
+    return run_extraction(data, store, dataclasses.replace(TINY, weights=str(weights)), run)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ is installed) rendered by a real headless browser."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from heads.fit import fit_head
 from heads.report import compare_heads, report_head
 from heads.report.compare_page import SECTIONS as COMPARE_SECTIONS
 from heads.report.head_page import SECTIONS as HEAD_SECTIONS
-from tests.test_heads_support import COLOURS, TINY, image, image_folder, tiny_weights
+from tests.test_heads_support import COLOURS, TINY, TINY_RUN, image, image_folder, tiny_weights
 
 MISLABELLED = {"train": 1, "validation": 2}  # dog-coloured images filed under cats/
 
@@ -72,7 +73,7 @@ def heads_with_mistakes(tmp_path_factory):
             image(data / split / "cats" / f"odd.{split}.{i}.png", COLOURS["dogs"], 7000 + i + 10 * len(split))
     weights = tiny_weights(root / "tiny.weights.h5")
     store = root / "store"
-    run_extraction(data, store, **{**TINY, "weights": str(weights), "shard_size": 8})
+    run_extraction(data, store, dataclasses.replace(TINY, weights=str(weights)), TINY_RUN)
     logreg = fit_head(store, "logreg", out=store / "heads" / "logreg").folder
     dense = fit_head(store, "dense", out=store / "heads" / "dense", epochs=8, batch_size=8, hidden=(16,), patience=0,
                      learning_rate=3e-3, seed=0).folder

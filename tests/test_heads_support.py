@@ -5,6 +5,7 @@ and copied when a test needs one of its own. No tests here.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -14,8 +15,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from extract.options import ExtractOptions, RunOptions  # noqa: E402
+
 COLOURS = {"cats": (210, 50, 40), "dogs": (30, 70, 210), "birds": (50, 200, 60)}
-TINY = {"backbone": "mobilenet", "size": 32, "alpha": 0.25, "batch_size": 16, "layer": "conv_pw_5_relu"}
+# Its weights are a test's tiny_weights file: dataclasses.replace(TINY, weights=str(path)).
+TINY = ExtractOptions(backbone="mobilenet", size=32, alpha=0.25, layer="conv_pw_5_relu")
+TINY_RUN = RunOptions(batch_size=16, shard_size=8)
 _BUILT: dict = {}  # name -> a store built once per process (or the joined store's description)
 
 
@@ -96,7 +101,7 @@ def built_store(base: Path, name: str, classes=("cats", "dogs"), seed: int = 1, 
             tiny_weights(weights)
         data = image_folder(base / f"data-{name}", classes, seed=seed)
         store = base / f"store-{name}"
-        run_extraction(data, store, **{**TINY, "weights": str(weights), "shard_size": 8, **options})
+        run_extraction(data, store, dataclasses.replace(TINY, weights=str(weights), **options), TINY_RUN)
         _BUILT[name] = store
     return _BUILT[name]
 
@@ -127,8 +132,8 @@ def pooled_store(tmp_path_factory) -> Path:
     return built_store(tmp_path_factory.getbasetemp(), "pooled", pool="avg")
 
 
-SECOND = {"backbone": "mobilenet_v2", "weights": "none", "size": 32, "alpha": 0.35, "layer": "block_6_project_BN",
-          "batch_size": 16}  # a second, different backbone: features of shape (2, 2, 24) beside the first's (4, 4, 64)
+# a second, different backbone: features of shape (2, 2, 24) beside the first's (4, 4, 64)
+SECOND = ExtractOptions(backbone="mobilenet_v2", weights="none", size=32, alpha=0.35, layer="block_6_project_BN")
 
 
 def shuffled_copy(data: Path, target: Path, leave_out: int = 1) -> tuple[Path, list[Path]]:
@@ -159,7 +164,7 @@ def joined_store(tmp_path_factory, binary_store) -> dict:
     store = private_copy(binary_store, base / "store-joined")
     data = Path(FeatureStore(store).dataset().data_root)
     copy, left_out = shuffled_copy(data, base / "data-joined-copy")
-    run_extraction(copy, store, **{**SECOND, "shard_size": 8})
+    run_extraction(copy, store, SECOND, TINY_RUN)
     configs = {c.backbone: c for c in FeatureStore(store).configs()}
     _BUILT["joined"] = {"store": store, "data": data, "dataset": data.name, "left_out": left_out,
                         "first": configs["mobilenet"], "second": configs["mobilenet_v2"]}

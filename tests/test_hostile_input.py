@@ -1,4 +1,6 @@
 """Hostile input: every file gets its documented outcome and the run goes on."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -6,7 +8,7 @@ from extract.api import StrictModeError, run_extraction
 from extract.decode import decode_rgb
 from store import FeatureStore
 from tests import hostile_corpus
-from tests.conftest import TINY
+from tests.conftest import TINY, TINY_RUN
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +19,7 @@ def corpus(tmp_path_factory):
 
 def test_every_hostile_file_gets_its_outcome_and_the_run_goes_on(corpus, tmp_path):
     root, expected = corpus
-    summary = run_extraction(root, tmp_path / "store", **TINY)
+    summary = run_extraction(root, tmp_path / "store", TINY, TINY_RUN)
     rejected = dict(summary.rejected)
     for path, outcome in expected.items():
         if outcome == "ok":
@@ -36,7 +38,7 @@ def test_every_hostile_file_gets_its_outcome_and_the_run_goes_on(corpus, tmp_pat
 def test_strict_lists_every_unusable_file(corpus, tmp_path):
     root, expected = corpus
     with pytest.raises(StrictModeError) as error:
-        run_extraction(root, tmp_path / "store", strict=True, **TINY)
+        run_extraction(root, tmp_path / "store", TINY, dataclasses.replace(TINY_RUN, strict=True))
     bad = {p for p, o in expected.items() if o != "ok"}
     scan_level = {p for p, o in expected.items() if o in ("empty file", "not an image", "unreadable")}
     assert scan_level <= {p for p, _ in error.value.rejected} <= bad

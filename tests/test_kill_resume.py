@@ -10,20 +10,20 @@ from collections import Counter
 import pytest
 
 from extract.api import run_extraction
+from extract.options import ExtractOptions, RunOptions
 from store import FeatureStore
 from store.shards import committed_shards, read_keys
-from tests.conftest import assert_features_close, make_dataset
+from tests.conftest import assert_features_close, cli_flags, make_dataset
 
 pytestmark = pytest.mark.slow
-OPTIONS = {"backbone": "mobilenet", "weights": "none", "size": 128, "alpha": 0.25, "batch_size": 4,
-           "shard_size": 8, "layer": "conv_pw_3_relu"}  # slow enough to kill mid-run; features not vanished
+# slow enough to kill mid-run; features not vanished
+EXTRACT = ExtractOptions(backbone="mobilenet", weights="none", size=128, alpha=0.25, layer="conv_pw_3_relu")
+RUN = RunOptions(batch_size=4, shard_size=8)
 
 
 def cli_args(data, store):
-    args = [sys.executable, "-m", "extract.cli", "run", "--data", str(data), "--store", str(store)]
-    for key, value in OPTIONS.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    return args
+    return [sys.executable, "-m", "extract.cli", "run", "--data", str(data), "--store", str(store),
+            *cli_flags(EXTRACT, RUN)]
 
 
 def committed_hashes(store):
@@ -38,7 +38,7 @@ def committed_hashes(store):
 def data_and_reference(tmp_path_factory):
     root = tmp_path_factory.mktemp("kill")
     data = make_dataset(root / "data", per_class=40)  # 160 images
-    run_extraction(data, root / "reference", **OPTIONS)
+    run_extraction(data, root / "reference", EXTRACT, RUN)
     return data, FeatureStore(root / "reference").view()
 
 
@@ -61,7 +61,7 @@ def test_kill_then_resume_loses_nothing_and_duplicates_nothing(data_and_referenc
     partial = committed_hashes(store)
     assert len(partial) < 160
 
-    summary = run_extraction(data, store, **OPTIONS)
+    summary = run_extraction(data, store, EXTRACT, RUN)
     assert summary.cached + summary.extracted == 160
     hashes = committed_hashes(store)
     assert Counter(hashes).most_common(1)[0][1] == 1, "an image was stored twice"

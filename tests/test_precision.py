@@ -5,13 +5,14 @@ features refused with the file named and never stored.
 The mixed-precision path is forced on this CPU as a GPU worker would take it (the environment
 switch that allows it without a GPU); everything else is what a GPU run does.
 """
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from extract import ExtractError, ExtractOptions, Extractor, RunOptions, run_extraction
+from extract import ExtractError, Extractor, RunOptions, run_extraction
 from extract import devices, runner
 from extract.writer import ShardWriter
 from store import FeatureStore
@@ -19,8 +20,7 @@ from store.layout import StoreLayout
 from store.runs import latest_run_record
 from tests.conftest import TINY
 
-OPTIONS = ExtractOptions(**{k: v for k, v in TINY.items() if k != "batch_size"})
-MIXED = ExtractOptions(**{k: v for k, v in TINY.items() if k != "batch_size"}, mixed_precision=True)
+MIXED = dataclasses.replace(TINY, mixed_precision=True)
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def global_policy() -> str:
 
 
 def test_mixed_precision_is_a_configuration_of_its_own():
-    plain, mixed = Extractor.from_options(OPTIONS).config, Extractor.from_options(MIXED).config
+    plain, mixed = Extractor.from_options(TINY).config, Extractor.from_options(MIXED).config
     assert plain.compute == "float32" and "compute" not in plain.identity
     assert mixed.compute == "mixed_float16" and mixed.identity["compute"] == "mixed_float16"
     assert mixed.config_id != plain.config_id
@@ -69,7 +69,7 @@ def test_mixed_extraction_restores_the_policy_and_keeps_inputs_float32(as_on_a_g
                                      "seed": 0})))
     assert batch[0].dtype.name == "float32", "augmented views are computed in float32 too"
     features = extractor.features(images)
-    plain = Extractor.from_options(OPTIONS).features(images)
+    plain = Extractor.from_options(TINY).features(images)
     assert features.dtype == np.float32 and np.isfinite(features).all()
     assert not np.array_equal(features, plain), "float16 compute gives other numbers: hence its own id"
     np.testing.assert_allclose(features, plain, atol=0.05 * float(np.abs(plain).max()))

@@ -1,5 +1,6 @@
 """`--engine ray` on a local Ray instance (loopback only, 2 CPUs): the same store as the local
 path, and a worker killed in the middle of a shard costs only that shard."""
+import dataclasses
 import importlib.util
 import os
 import re
@@ -17,8 +18,8 @@ from store.shards import file_sha256
 from store import FeatureStore
 from store.shards import uncommitted_files
 from store.verify import verify_store
-from tests.conftest import SYNTHETIC_WEIGHTS, make_dataset
-from tests.test_shards_slices import OPTIONS, assert_same_store, cli_args, make_job
+from tests.conftest import SYNTHETIC_WEIGHTS, TINY, make_dataset
+from tests.test_shards_slices import RUN, assert_same_store, cli_args, make_job
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,8 +28,8 @@ pytestmark = [
 ]
 cli = CliRunner()
 # Larger images and shards than the other tests: a shard takes long enough to be killed inside.
-KILL = {"backbone": "mobilenet", "weights": "none", "size": 128, "alpha": 0.25, "batch_size": 4, "shard_size": 32,
-        "layer": "conv_pw_3_relu"}
+KILL = ExtractOptions(backbone="mobilenet", weights="none", size=128, alpha=0.25, layer="conv_pw_3_relu")
+KILL_RUN = RunOptions(batch_size=4, shard_size=32)
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +44,7 @@ def no_ray_left_running():
 
 def test_ray_engine_writes_the_same_store_as_the_local_engine(tmp_path):
     data = make_job(tmp_path / "data")
-    run_extraction(data, tmp_path / "local", **OPTIONS)
+    run_extraction(data, tmp_path / "local", TINY, RUN)
     result = cli.invoke(app, cli_args(data, tmp_path / "ray", "--engine", "ray", "--workers", "2"))
     assert result.exit_code == 0, result.output
     assert "ray (local instance): 2 workers x 1 CPU" in result.output and "worker 127.0.0.1:" in result.output
@@ -57,7 +58,7 @@ def test_a_worker_killed_mid_shard_loses_only_that_shard(tmp_path):
     import ray
 
     data = make_dataset(tmp_path / "data", per_class=40)  # 160 images: 5 tasks of one 32-image shard
-    run_extraction(data, tmp_path / "local", **KILL)
+    run_extraction(data, tmp_path / "local", KILL, KILL_RUN)
     seen: dict[str, int] = {}
     killed: list[str] = []
     progress: list[int] = []
@@ -69,7 +70,7 @@ def test_a_worker_killed_mid_shard_loses_only_that_shard(tmp_path):
             os.kill(int(worker.split()[0].rsplit(":", 1)[1]), signal.SIGKILL)  # 4 of its 32 images done: mid-shard
             killed.append(worker)
 
-    summary = run_extraction(data, tmp_path / "ray", **KILL, engine="ray", workers=2,
+    summary = run_extraction(data, tmp_path / "ray", KILL, dataclasses.replace(KILL_RUN, engine="ray", workers=2),
                              on_progress=progress.append, on_worker_progress=kill_the_first_worker_after_its_first_batch)
     assert killed and "1 retried task" in summary.engine
     assert summary.extracted == 160 and summary.cached == 0

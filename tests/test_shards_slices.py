@@ -1,5 +1,6 @@
 """`--shard i/n` slices: a deterministic partition, concurrent slice processes, and `extract merge`
 giving the same store as one local run (same keys, same features, every image stored once)."""
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from extract.api import run_extraction
 from extract.cli import app
+from extract.options import RunOptions
 from extract.scan import ScanEntry
 from extract.slices import Slice, SliceError
 from store import FeatureStore
@@ -20,17 +22,19 @@ from store.layout import StoreLayout
 from store.lock import StoreBusyError, slice_lock, writer_lock
 from store.shards import committed_shards, read_keys
 from store.verify import verify_store
-from tests.conftest import TINY, assert_features_close, make_dataset
+from tests.conftest import TINY, TINY_RUN, assert_features_close, cli_flags, make_dataset
 
-OPTIONS = {**TINY, "shard_size": 8}
+RUN = dataclasses.replace(TINY_RUN, shard_size=8)
 cli = CliRunner()
 
 
+def sliced(shard: str) -> RunOptions:
+    """RUN for one slice ("i/n")."""
+    return dataclasses.replace(RUN, shard=shard)
+
+
 def cli_args(data: Path, store: Path, *extra: str) -> list[str]:
-    args = ["run", "--data", str(data), "--store", str(store), *extra]
-    for key, value in OPTIONS.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    return args
+    return ["run", "--data", str(data), "--store", str(store), *extra, *cli_flags(TINY, RUN)]
 
 
 def make_job(root: Path) -> Path:
@@ -75,7 +79,7 @@ def assert_same_store(got: Path, want: Path) -> None:
 def job(tmp_path_factory):
     root = tmp_path_factory.mktemp("slices")
     data = make_job(root / "data")
-    summary = run_extraction(data, root / "reference", **OPTIONS)
+    summary = run_extraction(data, root / "reference", TINY, RUN)
     assert summary.images == 38 and summary.cached == 0 and len(summary.rejected) == 1
     return data, root / "reference"
 
@@ -118,19 +122,19 @@ def test_four_concurrent_slice_processes_then_merge_equal_one_local_run(job, tmp
     assert merged.exit_code == 0 and "slices combined into the dataset index" in merged.output, merged.output
     assert not list(store.rglob("slice-*-of-4.h5")), "the partial indexes are consumed by the merge"
     assert_same_store(store, reference)
-    again = run_extraction(data, store, **OPTIONS)  # a full run after the slices finds everything cached
+    again = run_extraction(data, store, TINY, RUN)  # a full run after the slices finds everything cached
     assert again.extracted == 0 and again.cached == again.images == 38
 
 
 def test_merge_waits_for_missing_slices_and_a_full_run_also_finishes(job, tmp_path):
     data, reference = job
     store = tmp_path / "store"
-    first = run_extraction(data, store, **OPTIONS, shard="1/3")
+    first = run_extraction(data, store, TINY, sliced("1/3"))
     assert first.slice == "1/3" and 0 < first.images < 38
     result = cli.invoke(app, ["merge", "--store", str(store)])
     assert result.exit_code == 1 and "slices 0, 2 of 3 have not finished" in result.output
     assert FeatureStore(store).view().index is None
-    rest = run_extraction(data, store, **OPTIONS)  # the plain way: a full run extracts the rest
+    rest = run_extraction(data, store, TINY, RUN)  # the plain way: a full run extracts the rest
     assert rest.cached == first.images and rest.extracted > 0
     assert_same_store(store, reference)
 
@@ -139,7 +143,7 @@ def test_slices_written_to_separate_stores_merge_into_one(job, tmp_path):
     data, reference = job
     parts = [tmp_path / f"node{i}" for i in range(2)]
     for i, part in enumerate(parts):
-        run_extraction(data, part, **OPTIONS, shard=f"{i}/2")
+        run_extraction(data, part, TINY, sliced(f"{i}/2"))
     sources = [arg for part in parts for arg in ("--from", str(part))]
     result = cli.invoke(app, ["merge", "--store", str(tmp_path / "central"), *sources])
     assert result.exit_code == 0, result.output
@@ -154,16 +158,16 @@ def test_slices_written_to_separate_stores_merge_into_one(job, tmp_path):
 def test_slice_locks_let_slices_run_together_and_refuse_the_rest(job, tmp_path):
     data, _ = job
     store = tmp_path / "store"
-    config_id = run_extraction(data, store, **OPTIONS, shard="0/4").config.config_id
+    config_id = run_extraction(data, store, TINY, sliced("0/4")).config.config_id
     lock = StoreLayout(store).lock_file(config_id)
     with slice_lock(lock, 2, 4):  # another process is writing slice 2 of 4
-        assert run_extraction(data, store, **OPTIONS, shard="1/4").slice == "1/4"
+        assert run_extraction(data, store, TINY, sliced("1/4")).slice == "1/4"
         with pytest.raises(StoreBusyError, match="Slice 2/4 is already being written"):
-            run_extraction(data, store, **OPTIONS, shard="2/4")
+            run_extraction(data, store, TINY, sliced("2/4"))
         with pytest.raises(StoreBusyError, match="Another extract run is writing this configuration"):
-            run_extraction(data, store, **OPTIONS)
+            run_extraction(data, store, TINY, RUN)
         merged = cli.invoke(app, ["merge", "--store", str(store)])
         assert merged.exit_code == 1 and "Another extract run is writing" in merged.output
     with writer_lock(lock):  # a full run is writing: no slice may start
         with pytest.raises(StoreBusyError, match="Another extract run is writing this configuration"):
-            run_extraction(data, store, **OPTIONS, shard="3/4")
+            run_extraction(data, store, TINY, sliced("3/4"))

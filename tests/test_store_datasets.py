@@ -1,4 +1,5 @@
 """Named dataset indexes: their digest, their rows, their names, and several of them in one store."""
+import dataclasses
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ from store.datasets import (KEEP_INDEXES, DatasetIndex, check_dataset_name, data
                             latest_dataset, read_dataset, write_dataset)
 from store.verify import verify_store
 from store.runs import KEEP_RECORDS, RunRecord, latest_run_record, record_paths, write_run_record
-from tests.conftest import TINY, make_dataset
+from tests.conftest import TINY, TINY_RUN, make_dataset
 
 H = [f"{i:064x}" for i in range(6)]
 
@@ -95,8 +96,8 @@ def test_two_datasets_in_one_store_are_kept_and_chosen_by_name(tmp_path):
     store = tmp_path / "store"
     pets = make_dataset(tmp_path / "pets", per_class=4)
     holdout = make_dataset(tmp_path / "holdout", per_class=2, splits=("test",), seed=3)
-    first = run_extraction(pets, store, **TINY)
-    run_extraction(holdout, store, **TINY)
+    first = run_extraction(pets, store, TINY, TINY_RUN)
+    run_extraction(holdout, store, TINY, TINY_RUN)
     features = FeatureStore(store)
     assert features.datasets() == ["holdout", "pets"]
     index, note = features.dataset_choice()
@@ -129,7 +130,7 @@ def test_two_datasets_in_one_store_are_kept_and_chosen_by_name(tmp_path):
 
 def test_missing_lists_the_rows_a_configuration_has_not_extracted(tmp_path):
     data, store = make_dataset(tmp_path / "data", per_class=3), tmp_path / "store"
-    run_extraction(data, store, **TINY, splits=["train"])
+    run_extraction(data, store, TINY, dataclasses.replace(TINY_RUN, splits=["train"]))
     view = FeatureStore(store).view()
     assert view.split_counts() == {"train": 6}
     assert sorted(view.missing("validation")) == sorted(

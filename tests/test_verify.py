@@ -1,4 +1,5 @@
 """`extract verify` finds corruption precisely, and --repair makes the next run re-extract only that."""
+import dataclasses
 import threading
 import time
 
@@ -13,9 +14,9 @@ from store.config import ExtractorConfig, write_config
 from store.lock import StoreBusyError, writer_lock
 from store.shards import MARKER_SUFFIX, ShardContent, write_shard
 from store.verify import verify_store
-from tests.conftest import TINY
+from tests.conftest import TINY, TINY_RUN
 
-OPTIONS = {**TINY, "shard_size": 6}
+RUN = dataclasses.replace(TINY_RUN, shard_size=6)
 SHARDS = 40
 
 
@@ -24,14 +25,14 @@ def shard_files(store):
 
 
 def test_clean_store_verifies(dataset, tmp_path):
-    run_extraction(dataset, tmp_path / "store", **OPTIONS)
+    run_extraction(dataset, tmp_path / "store", TINY, RUN)
     report = verify_store(tmp_path / "store")
     assert report.ok and report.shards_checked == 4 and report.rows_checked == 24
 
 
 def test_corruption_is_found_and_repaired(dataset, tmp_path):
     store = tmp_path / "store"
-    run_extraction(dataset, store, **OPTIONS)
+    run_extraction(dataset, store, TINY, RUN)
     flipped, torn = shard_files(store)[:2]
     with open(flipped, "r+b") as handle:  # a bit flip after commit
         handle.seek(flipped.stat().st_size - 64)
@@ -52,7 +53,7 @@ def test_corruption_is_found_and_repaired(dataset, tmp_path):
     result = CliRunner().invoke(app, ["verify", "--store", str(store), "--repair"])
     assert result.exit_code == 0 and "Dropped 5 files" in result.output
 
-    again = run_extraction(dataset, store, **OPTIONS)
+    again = run_extraction(dataset, store, TINY, RUN)
     assert again.extracted == 12 and again.cached == 12  # exactly what the two shards held
     assert verify_store(store).ok
     assert FeatureStore(store).view().split_counts() == {"train": 12, "validation": 12}
@@ -60,7 +61,7 @@ def test_corruption_is_found_and_repaired(dataset, tmp_path):
 
 def test_wrong_shape_is_reported(dataset, tmp_path):
     store = tmp_path / "store"
-    run_extraction(dataset, store, **OPTIONS)
+    run_extraction(dataset, store, TINY, RUN)
     victim = shard_files(store)[0]
     with h5py.File(victim, "a") as f:  # a foreign writer changed it (size and sha change too)
         f.attrs["config_id"] = "resnet50-000000000000"

@@ -1,11 +1,13 @@
 """Augmented views: fixed per (seed, view, image), so a cached view is reproducible."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 from extract.api import run_extraction, run_views
 from extract.augment import AugmentSpec, apply_view, transform_vector, view_parameters
 from store import FeatureStore
-from tests.conftest import TINY, assert_features_close
+from tests.conftest import TINY, TINY_RUN, assert_features_close
 
 HASH = "ab" * 32
 
@@ -36,7 +38,7 @@ def test_parameters_depend_on_seed_view_and_content_only():
 
 def test_views_are_cached_per_view_and_deterministic(dataset, tmp_path):
     spec = AugmentSpec(seed=7)
-    summaries = run_views(2, spec, data=dataset, store=tmp_path / "a", **TINY)
+    summaries = run_views(2, spec, dataset, tmp_path / "a", TINY, TINY_RUN)
     ids = [s.config.config_id for s in summaries]
     assert len(set(ids)) == 3 and summaries[0].config.augment is None
     assert [s.config.augment["view"] for s in summaries[1:]] == [0, 1]
@@ -48,15 +50,16 @@ def test_views_are_cached_per_view_and_deterministic(dataset, tmp_path):
         assert np.abs(a.features.astype("float32") - b.features.astype("float32")).mean() > 0.1 * np.abs(
             plain.features).mean()
     # The same view again, in another store, in another batch size: the same features.
-    again = run_extraction(dataset, tmp_path / "b", augment=spec.for_view(0), splits=["train"],
-                           **{**TINY, "batch_size": 5})
+    again = run_extraction(dataset, tmp_path / "b", dataclasses.replace(TINY, augment=spec.for_view(0)),
+                           dataclasses.replace(TINY_RUN, splits=["train"], batch_size=5))
     assert again.config.config_id == ids[1]
     assert_features_close(FeatureStore(tmp_path / "b").view().read("train").features, view0.features)
 
 
 def test_bad_views_options_are_refused(dataset, tmp_path):
     with pytest.raises(ValueError, match="views must be 0 or more"):
-        run_views(-1, AugmentSpec(), data=dataset, store=tmp_path / "s", **TINY)
+        run_views(-1, AugmentSpec(), dataset, tmp_path / "s", TINY, TINY_RUN)
     with pytest.raises(ValueError, match="No split among holdout"):
-        run_extraction(dataset, tmp_path / "s", augment=AugmentSpec().for_view(0), splits=["holdout"], **TINY)
+        run_extraction(dataset, tmp_path / "s", dataclasses.replace(TINY, augment=AugmentSpec().for_view(0)),
+                       dataclasses.replace(TINY_RUN, splits=["holdout"]))
     assert not (tmp_path / "s").exists()
