@@ -15,7 +15,7 @@ from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
-from extract.options import ExtractOptions, RunOptions, split_keywords
+from extract.options import ExtractOptions, RunOptions
 from extract.runner import ShardTask, TaskResult, register_extractor
 from extract.scan import Note, Scan, ScanEntry, scan_dataset
 from extract.slices import Slice, listing_digest
@@ -90,17 +90,6 @@ def as_extractor(extractor: ExtractOptions | ExtractorConfig | Extractor, xla: b
     raise TypeError(f"extractor is ExtractOptions, ExtractorConfig or Extractor. Received: {type(extractor).__name__}")
 
 
-def _legacy(extractor, options, keywords: dict):
-    """The former loose keywords (backbone=..., batch_size=...), kept while callers move to the
-    option objects: they are split into ExtractOptions and RunOptions."""
-    if isinstance(extractor, str):  # the former third positional argument: the backbone's name
-        keywords = {"backbone": extractor, **keywords}
-    elif extractor is not None or options is not None:
-        raise TypeError(f"Give either option objects or loose keywords, not both. Received keywords: "
-                        f"{', '.join(sorted(keywords))}")
-    return split_keywords(keywords)
-
-
 def _build_for_work(extractor: Extractor, engine: str) -> None:
     """Build (and check) the model before work that needs it; mixed precision only on a GPU here."""
     if engine == "local":
@@ -110,10 +99,9 @@ def _build_for_work(extractor: Extractor, engine: str) -> None:
 
 def run_extraction(
     data: str | Path | DatasetIndex | None, store: str | Path,
-    extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
-    options: RunOptions | None = None, on_start: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None, on_worker_progress: Callable[[str, int], None] | None = None,
-    **keywords,
+    extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
+    on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
+    on_worker_progress: Callable[[str, int], None] | None = None,
 ) -> RunSummary:
     """Extract what is not cached of `data` (a data folder, or a DatasetIndex of the store: its files as
     indexed, or None: the folder of dataset `options.data.name` as the store recorded it) into `store`,
@@ -128,13 +116,8 @@ def run_extraction(
     `shard="i/n"` does one deterministic slice (see extract.slices), `engine="ray"` spreads the
     shard tasks over Ray workers, `splits` limits the run (and its index) to those splits. A run
     with nothing to extract imports no TensorFlow (the feature shape comes from the store's record).
-    `keywords`: the former loose options (backbone=..., batch_size=...), split into the two objects.
     """
     started = time.perf_counter()
-    if keywords or isinstance(extractor, str):
-        extractor, options = _legacy(extractor, options, keywords)
-    if extractor is None:
-        raise TypeError("run_extraction needs an extractor: ExtractOptions(backbone=...) or an ExtractorConfig.")
     options = options or RunOptions()
     part = Slice.parse(options.shard) if options.shard is not None else None
     # An unknown or missing engine, or a bad engine option, is refused before anything is read.
@@ -181,17 +164,16 @@ def scan_of(data: DatasetPlan | DatasetIndex) -> Scan:
                 entries=entries, name=data.name, source={**data.source, "indexed": True})
 
 
-def run_views(views: int, spec: AugmentSpec, data: str | Path | None = None, store: str | Path | None = None,
-              extractor: ExtractOptions | ExtractorConfig | Extractor | None = None,
-              options: RunOptions | None = None, views_splits: list[str] | None = None,
-              on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-              on_worker_progress: Callable[[str, int], None] | None = None, **keywords) -> list[RunSummary]:
+def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | None, store: str | Path,
+              extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
+              views_splits: list[str] | None = None, on_start: Callable[[int], None] | None = None,
+              on_progress: Callable[[int], None] | None = None,
+              on_worker_progress: Callable[[str, int], None] | None = None) -> list[RunSummary]:
     """The plain configuration, then `views` augmented views of the images of `views_splits`
-    (default train: augmenting validation images serves no purpose), one configuration each."""
+    (default train: augmenting validation images serves no purpose), one configuration each.
+    `data`, `store`, `extractor` and `options` as for run_extraction."""
     if views < 0:
         raise OptionError(f"views must be 0 or more. Received: {views}")
-    if keywords or isinstance(extractor, str):
-        extractor, options = _legacy(extractor, options, keywords)
     options = options or RunOptions()
     plain = as_extractor(extractor, options.xla)
     callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}

@@ -89,21 +89,5 @@ class RunOptions:
                 "cpus_per_worker": self.cpus_per_worker, "max_retries": self.max_retries}
 
 
-EXTRACT_FIELDS = frozenset(f.name for f in fields(ExtractOptions))
-RUN_FIELDS = frozenset(f.name for f in fields(RunOptions)) - {"data"}
+# The DataOptions field names: `extract run` passes these of its flags into RunOptions.data.
 DATA_FIELDS = frozenset(f.name for f in fields(DataOptions))
-
-
-def split_keywords(keywords: dict) -> tuple[ExtractOptions, RunOptions]:
-    """The loose keywords of the former run_extraction(...) signature as the option objects
-    (val_fraction=..., layout=..., any DataOptions field, go into RunOptions.data)."""
-    unknown = set(keywords) - EXTRACT_FIELDS - RUN_FIELDS - DATA_FIELDS
-    if unknown:
-        raise TypeError(f"Unknown extraction options {sorted(unknown)}. Allowed: "
-                        f"{', '.join(sorted(EXTRACT_FIELDS | RUN_FIELDS | DATA_FIELDS))}")
-    if "backbone" not in keywords:
-        raise TypeError("An extraction needs a backbone (ExtractOptions(backbone=...)).")
-    data = {k: v for k, v in keywords.items() if k in DATA_FIELDS}
-    return (ExtractOptions(**{k: v for k, v in keywords.items() if k in EXTRACT_FIELDS}),
-            RunOptions(**{k: v for k, v in keywords.items() if k in RUN_FIELDS},
-                       data=DataOptions(**data) if data else None))

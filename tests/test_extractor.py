@@ -41,6 +41,8 @@ def test_option_objects_an_extractor_and_a_configuration_are_the_same_run(datase
     assert from_config.cached == 24 and from_config.devices == {}  # nothing ran: no device to name
     with pytest.raises(TypeError, match="batch"):
         RunOptions(batch=3)  # an unknown option is refused by the option object itself
+    with pytest.raises(TypeError, match="extractor is ExtractOptions, ExtractorConfig or Extractor"):
+        run_extraction(dataset, tmp_path / "store", "mobilenet")  # the former loose form is refused
 
 
 def test_features_are_what_the_store_holds(dataset, tmp_path):
