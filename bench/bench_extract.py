@@ -43,10 +43,18 @@ def subset(count: int, into: Path) -> Path:
     return into
 
 
+def built(backbone: str, size: int):
+    """The feature model of `backbone` at `size` with its ../shared weights, built."""
+    from extract.extractor import Extractor
+    from extract.options import ExtractOptions
+
+    return Extractor.from_options(ExtractOptions(backbone, str(WEIGHTS[backbone]), size=size)).build()
+
+
 def bound(configured, xla: bool, images: int, batch: int) -> float:
     import numpy as np
 
-    from extract.runner import compile_inference
+    from extract.extractor import compile_inference
 
     infer = compile_inference(configured.model, xla)
     size = configured.config.size
@@ -77,9 +85,7 @@ def recipe(backbone: str, size: int, data: Path, batch: int) -> float:
     timing, as `extract run`'s is (a reused model would keep its traced function: unfair to ours)."""
     import keras
 
-    from extract.configure import configure
-
-    configured = configure(backbone, str(WEIGHTS[backbone]), size=size)
+    configured = built(backbone, size)
     dataset = keras.utils.image_dataset_from_directory(
         data, image_size=(size, size), batch_size=batch, shuffle=False, label_mode=None, verbose=False)
     count = sum(1 for _ in data.rglob("*.jpg"))
@@ -97,7 +103,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from extract.backbones import get_backbone
-    from extract.configure import configure
 
     import statistics
 
@@ -106,7 +111,7 @@ def main() -> None:
         backbone, size = item.split(":")
         with tempfile.TemporaryDirectory() as tmp:
             data = subset(args.images, Path(tmp) / "data")
-            configured = configure(backbone, str(WEIGHTS[backbone]), size=int(size))
+            configured = built(backbone, int(size))
             xla = get_backbone(backbone).xla_on_cpu
             rounds = []
             for _ in range(args.rounds):

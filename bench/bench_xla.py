@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def measure(backbone: str, size: int, batch: int, steps: int, xla: bool) -> tuple[float, float]:
     import numpy as np
 
-    from extract.configure import configure
-    from extract.runner import compile_inference
+    from extract.extractor import Extractor, compile_inference
+    from extract.options import ExtractOptions
 
-    configured = configure(backbone, "none", size=max(size, 75 if backbone in ("inception_v3", "xception") else size))
+    options = ExtractOptions(backbone, "none", size=max(size, 75 if backbone in ("inception_v3", "xception") else size))
+    configured = Extractor.from_options(options).build()
     infer = compile_inference(configured.model, xla)
     s = configured.config.size
     data = np.random.default_rng(0).uniform(0, 255, (batch, s, s, 3)).astype("float32")

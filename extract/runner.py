@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from extract import devices
-from extract.extractor import Extractor, compile_inference  # noqa: F401 - compile_inference: heads imports it here
+from extract.extractor import Extractor
 from extract.pipeline import image_batches
 from extract.writer import ShardWriter
 from store.config import ExtractorConfig
