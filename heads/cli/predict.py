@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from heads.cli.common import HANDLED, HeadOption, console, errors, fail
 from heads.errors import HeadError
@@ -64,7 +64,7 @@ def predict(
         fail(error)
         return
     if as_table:
-        table = Table("path", "label", "probability", "features")
+        table = Table(Column("path", overflow="fold"), "label", "probability", "features")  # paths never cut short
         for p in predictions:
             table.add_row(p.path, p.label or "-", f"{p.probabilities[0]:.4f}" if p.probabilities else p.error,
                           p.features or "-")
@@ -76,7 +76,7 @@ def predict(
     below = f", {unknown} unknown (below {threshold})" if unknown else ""
     report.print(f"{len(predictions)} files: {counts['store']} from stored features, {counts['computed']} computed "
                  f"from the image, {len(failed)} unusable{below}" + (f"; written to {out}" if out else ""),
-                 highlight=False)
+                 highlight=False, soft_wrap=True)
     for p in failed[:20]:
         report.print(f"  unusable {p.path}: {p.error}", highlight=False, soft_wrap=True)
     if len(failed) > 20:
