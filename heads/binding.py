@@ -68,6 +68,11 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" if n != 1 else f"1 {what.replace('rows', 'row').replace('images', 'image')}"
 
 
+def _verb(n: int, plural: str) -> str:
+    """The verb agreeing with a count: 'are' / 'is', 'hold' / 'holds'."""
+    return plural if n != 1 else {"are": "is"}.get(plural, plural + "s")
+
+
 def rows_to_score(head_names: list[str], recorded: HeadRows, index, split: str,
                   train_split: str = "train") -> SplitRows:
     """The rows of `split` a head with `recorded` rows may be scored on in today's `index`."""
@@ -88,7 +93,8 @@ def rows_to_score(head_names: list[str], recorded: HeadRows, index, split: str,
     if split != train_split:
         leaked = was_trained & (now == split)
         if leaked.any():
-            notes.append(f"{_count(int(leaked.sum()), 'rows')} of {split} hold content the head was trained on "
+            n = int(leaked.sum())
+            notes.append(f"{_count(n, 'rows')} of {split} {_verb(n, 'hold')} content the head was trained on "
                          f"(a copy of a {train_split} image, or a file moved from {train_split}; e.g. "
                          f"{paths[leaked][0]}): not scored as {split}.")
     moved_in = chosen & known & ~was_trained & (now != split)
@@ -100,12 +106,14 @@ def rows_to_score(head_names: list[str], recorded: HeadRows, index, split: str,
                      f"{split}, {int(moved_in.sum())} kept in it.")
     new = chosen & ~known
     if new.any():
-        notes.append(f"{_count(int(new.sum()), 'rows')} of {split} are new since the head was fitted "
+        n = int(new.sum())
+        notes.append(f"{_count(n, 'rows')} of {split} {_verb(n, 'are')} new since the head was fitted "
                      f"(the head never saw them; scored).")
     unknown = chosen & (labels < 0)
     if unknown.any():
         names = sorted({index.classes[c] for c in data_labels[unknown]})
-        notes.append(f"{_count(int(unknown.sum()), 'rows')} of {split} are of classes the head was not trained on "
+        n = int(unknown.sum())
+        notes.append(f"{_count(n, 'rows')} of {split} {_verb(n, 'are')} of classes the head was not trained on "
                      f"({', '.join(names)}): not scored.")
     recorded_label = dict(zip(recorded.hashes.tolist(), recorded.labels.tolist()))
     relabelled = chosen & known & (labels >= 0) & np.array(
@@ -116,7 +124,7 @@ def rows_to_score(head_names: list[str], recorded: HeadRows, index, split: str,
     present = set(hashes.tolist())
     gone = sum(1 for h, s in zip(recorded.hashes.tolist(), recorded.splits.tolist()) if s == split and h not in present)
     if gone:
-        notes.append(f"{_count(gone, 'rows')} of the head's {split} split are no longer in the data.")
+        notes.append(f"{_count(gone, 'rows')} of the head's {split} split {_verb(gone, 'are')} no longer in the data.")
     keep = chosen & (labels >= 0)
     return SplitRows(split, hashes[keep].tolist(), labels[keep], paths[keep].tolist(), notes)
 

@@ -74,6 +74,9 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise HeadError(f"--threshold is a probability in (0, 1]. Received: {threshold}")
     loaded = load_head(resolve_head(head, store))
+    if threshold is not None and UNKNOWN in loaded.columns:
+        raise HeadError(f"Head {loaded.head_id} has a class named {UNKNOWN!r}, the label --threshold gives unsure "
+                        f"images: the two could not be told apart. Received: --threshold {threshold}")
     views_of = view_inputs(loaded.inputs, tta) if tta else []  # refused before any image is read
     views = loaded.inputs.views(store if store is not None else loaded.store, head_id=loaded.head_id,
                                 required=store is not None)

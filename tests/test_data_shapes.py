@@ -16,7 +16,7 @@ from extract.cli import app as extract_app
 from extract.scan import ScanError, scan_dataset
 from heads.cli import app as heads_app
 from store import FeatureStore
-from tests.test_heads_support import TINY, image, tiny_weights
+from tests.test_heads_support import TINY, image, new_images, tiny_weights
 
 runner = CliRunner(env={"COLUMNS": "240"})  # rich's tables on one line each
 PALETTE = {"cats": (210, 50, 40), "dogs": (30, 70, 210), "birds": (50, 200, 60), "fish": (230, 210, 40)}
@@ -414,6 +414,18 @@ def test_predict_wide_is_a_kaggle_submission(world, head, tmp_path):
     assert sorted(r[0] for r in rows[1:]) == ["1", "2", "3", "4", "5"]  # the broken files have no row
     assert all(abs(float(r[1]) + float(r[2]) - 1) < 1e-5 for r in rows[1:])
     assert "unusable" in result.output and "broken.jpg" in result.output and "link.jpg: not found" in result.output
+
+
+def test_threshold_is_refused_for_a_head_with_a_class_named_unknown(tmp_path_factory, tmp_path):
+    from heads.fit import fit_head
+    from tests.test_heads_support import built_store
+
+    store = built_store(tmp_path_factory.getbasetemp(), "cats-unknown", classes=("cats", "unknown"))
+    head = fit_head(store, "logreg", out=tmp_path / "head").folder
+    images = new_images(tmp_path / "new", classes=("cats", "unknown"))
+    assert predict(head, str(images)).exit_code == 0  # without --threshold the class is a class like any
+    result = predict(head, str(images), "--threshold", "0.9")
+    assert result.exit_code == 3 and "has a class named 'unknown'" in result.stderr
 
 
 def test_predict_table_is_for_the_terminal_only(world, head, tmp_path):

@@ -17,7 +17,8 @@ from PIL import Image  # noqa: E402
 
 from extract.options import ExtractOptions, RunOptions  # noqa: E402
 
-COLOURS = {"cats": (210, 50, 40), "dogs": (30, 70, 210), "birds": (50, 200, 60)}
+COLOURS = {"cats": (210, 50, 40), "dogs": (30, 70, 210), "birds": (50, 200, 60),
+           "unknown": (200, 190, 40)}  # a class whose name is also --threshold's label
 # Its weights are a test's tiny_weights file: dataclasses.replace(TINY, weights=str(path)).
 TINY = ExtractOptions(backbone="mobilenet", size=32, alpha=0.25, layer="conv_pw_5_relu")
 TINY_RUN = RunOptions(batch_size=16, shard_size=8)
