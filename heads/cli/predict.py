@@ -14,6 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
+from extract import cli_support
 from heads.cli.common import HANDLED, HeadOption, console, errors, fail
 from heads.errors import HeadError
 
@@ -47,7 +48,7 @@ def predict(
 
     chosen = format.value if format else None
     progress = Progress(TextColumn("[bold]predicting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=errors, transient=True)
+                        console=errors, transient=True, disable=cli_support.quiet())
     task = progress.add_task("", total=None)
     try:
         if out is not None and chosen == TABLE:
