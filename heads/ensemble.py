@@ -56,6 +56,22 @@ def _union(members: list[artifact.LoadedHead]) -> tuple[HeadInputs, list[tuple[i
     return HeadInputs(tuple(configs)), positions
 
 
+def _rows_every_member_scores(members: list[artifact.LoadedHead], index, split: str,
+                              train_split: str) -> binding.SplitRows:
+    """The rows of `split` that every member scores there by its own record (heads.binding.rows_to_score):
+    a row one member was trained on, or recorded in another split, is not scored as `split` for any."""
+    per_member = [binding.rows_to_score(m.class_names, m.rows, index, split, train_split) for m in members]
+    rows = per_member[0]  # its labels index the first member's class names: the ensemble's
+    common = set(rows.hashes).intersection(*(r.hashes for r in per_member[1:]))
+    kept = rows.subset(np.array([h in common for h in rows.hashes], dtype=bool))
+    kept.notes = list(dict.fromkeys(n for r in per_member for n in r.notes))  # each member's notes, once
+    dropped = len(set(rows.hashes) - common)
+    if dropped:
+        kept.notes.append(f"{dropped} rows of {split} are left out: another member was trained on them or recorded "
+                          f"them in another split.")
+    return kept
+
+
 def _out_of_fold(member: Member, views, rows, classes: np.ndarray, cv: int, seed: int) -> np.ndarray:
     """A member's probabilities of the train rows, each from the member refitted without that row's fold
     (refitted on the ensemble's labels: its columns follow its new classes_, put in the ensemble's order)."""
@@ -119,12 +135,18 @@ def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None,
     index = features.dataset(first.record["data"]["dataset"])
     views = inputs.views(store, index.name, "the ensemble")
     train_split = first.record["train_split"]
-    notes = [f"Head {m.head_id} was fitted on other data than today's dataset {index.name} (digest differs): its "
-             f"train rows may be scored as another split." for m in loaded if m.record["data"]["digest"] != index.digest()]
-    notes += [f"Head {m.head_id} chose its epoch on the validation split (early stopping): only a test split gives "
-              f"this ensemble an honest figure." for m in loaded
-              if ((m.record.get("finetune") or {}).get("early_stopping") or {}).get("on") == "validation"]
-    split_rows = {s: inputs.with_features(views, binding.fit_rows(index, class_names, s, train_split))
+    splits_trained = {m.head_id: m.record["train_split"] for m in loaded}
+    if len(set(splits_trained.values())) > 1:
+        raise HeadError(f"An ensemble's heads are fitted on one split (each member's train rows must stay out of "
+                        f"the splits it is scored on). Received: "
+                        f"{', '.join(f'{h} on {s}' for h, s in splits_trained.items())}")
+    notes = [f"Head {m.head_id} was fitted on other data than today's dataset {index.name} (digest differs): rows "
+             f"are matched by content and class name and keep the split each member recorded."
+             for m in loaded if m.record["data"]["digest"] != index.digest()]
+    on_validation = [m.head_id for m in loaded if records.chosen_on_validation(m.record)]
+    notes += [f"Head {h} was chosen on the validation split (early stopping): only a test split gives this "
+              f"ensemble an honest figure." for h in on_validation]
+    split_rows = {s: inputs.with_features(views, _rows_every_member_scores(loaded, index, s, train_split))
                   for s in index.split_names() if s != "unlabelled"}
     split_rows = {s: r for s, r in split_rows.items() if len(r)}
     if train_split not in split_rows:
@@ -171,6 +193,7 @@ def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None,
                                     train_split, notes),
         "classes": classes.tolist(), "columns": list(columns), "sizes": {s: int(m["n"]) for s, m in scores.items()},
         "train_split": train_split, "fit_seconds": round(fit_seconds, 3), "exportable": True,
+        "chosen_on_validation": bool(on_validation),
         "metrics": {split: metrics_mod.summary(m) for split, m in scores.items()},
     }
     stage(f"writing {folder}")

@@ -115,6 +115,13 @@ def data_record(dataset, digest: str, class_names: list[str], counts: dict[str, 
             "rows_file": ROWS_FILE, "notes": list(notes)}
 
 
+def chosen_on_validation(record: dict) -> bool:
+    """Whether something of this head was chosen on the validation split: a fine-tuned head's epoch
+    (early stopping on validation), or one of an ensemble's members (recorded when it was made)."""
+    stopping = (record.get("finetune") or {}).get("early_stopping") or {}
+    return stopping.get("on") == "validation" or bool(record.get("chosen_on_validation"))
+
+
 def read_record(folder: Path) -> dict:
     path = Path(folder) / HEAD_FILE
     if not path.is_file():

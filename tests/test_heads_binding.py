@@ -12,6 +12,7 @@ import pytest
 
 from extract import DataOptions, run_extraction
 from heads import binding
+from heads.ensemble import ensemble_heads
 from heads.errors import HeadError
 from heads.evaluate import eval_head, list_store_heads
 from heads.finetune.run import finetune_head
@@ -85,6 +86,22 @@ def test_train_rows_are_never_scored_as_validation_after_another_val_fraction(wo
                for note in after["notes"]), after["notes"]
     assert {r["head_id"]: r["data_changed"] for r in list_store_heads(store)}[after["head_id"]] is True
     assert {r["head_id"]: r["data_changed"] for r in list_store_heads(world["store"])}[after["head_id"]] is False
+
+
+def test_an_ensemble_scores_only_rows_every_member_scores_there(world, tmp_path):
+    data, store = _copy(world, "moved-ensemble")
+    folder = store / "heads" / world["logreg"].head_id
+    before = eval_head(folder, "validation", store=store)
+    _extract(data, store, world["weights"], val_fraction=0.6)  # the member's train files now fall in validation
+    ensemble = ensemble_heads([folder], store=store, out=tmp_path / "ensemble")
+    assert ensemble.record["sizes"]["validation"] == before["n"]
+    assert ensemble.record["metrics"]["validation"]["accuracy"] == pytest.approx(before["accuracy"])
+    assert any("hold content the head was trained on" in note for note in ensemble.notes), ensemble.notes
+    on_validation = fit_head(store, "logreg", config=world["logreg"].record["config_id"], train_split="validation",
+                             out=tmp_path / "fitted-on-validation")
+    with pytest.raises(HeadError, match="fitted on one split"):
+        ensemble_heads([folder, on_validation.folder], store=store, out=tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
 
 
 def test_binding_rules_on_a_small_index():

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from heads.cli.common import HANDLED, HeadOption, console, fail, number, print_notes, stage_printer
 from heads.kinds.registry import KINDS
+from heads.record import chosen_on_validation
 
 LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "reduce", "user_params", "metrics", "fit_seconds", "sizes",
                "created", "data_changed")
@@ -59,8 +60,7 @@ def list_heads(
         params += [f"{k}={row[k]}" for k in ("reduce", "class_weight") if row[k] not in ("flatten", "none")]
         params += ["searched"] * bool(row.get("search")) + ["streamed"] * bool(row.get("streamed"))
         params += ["data changed since: see heads eval"] * bool(row["data_changed"])
-        stopped_on_validation = (row.get("finetune") or {}).get("early_stopping") or {}
-        marker = "*" if stopped_on_validation.get("on") == "validation" else ""
+        marker = "*" if chosen_on_validation(row) else ""
         cells = [row["head_id"], ", ".join(params) or "defaults"]
         cells += [row["data"]["dataset"]] if len(datasets) > 1 else []
         cells += [row["config_id"]] if len(configs) > 1 else []
@@ -70,7 +70,7 @@ def list_heads(
         table.add_row(*cells)
     console.print(table)
     if any("*" in str(cell) for cell in table.columns[len(columns) - len(numeric)].cells):
-        console.print("* chosen on the validation split (early stopping): its test figure is the honest one.")
+        console.print("* chosen on the validation split (early stopping, or a member's): its test figure is the honest one.")
 
 
 def evaluate(
