@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from extract import Extractor, FixedView, run_tta, tta_views
 from extract.augment import TTA_VIEWS, view_parameters
@@ -79,7 +80,7 @@ def test_real_views_change_the_probabilities_and_bad_counts_are_refused(binary_s
         predict_images(head, [tmp_path], tta=-1)
 
 
-def test_cross_validated_tta_uses_the_rows_given_only(binary_store, tmp_path, monkeypatch):
+def test_cross_validated_tta_scores_as_scikit_learn_folds_and_averages_the_views(binary_store, tmp_path, monkeypatch):
     from heads.artifact import load_head
 
     store = private_copy(binary_store, tmp_path / "store")
@@ -90,6 +91,17 @@ def test_cross_validated_tta_uses_the_rows_given_only(binary_store, tmp_path, mo
     parts = [train.features.astype(np.float32)]
     scores = cross_validated(loaded.model, parts, [parts], train.labels, cv=3)
     assert scores["plain_cv_accuracy"] == scores["tta_cv_accuracy"] and scores["split"] == "train"
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)  # the same folds, scored by scikit-learn
+    assert scores["plain_cv_accuracy"] == pytest.approx(
+        cross_val_score(loaded.model.estimator, parts[0], train.labels, cv=folds).mean())
+    # Two "views" that are images of the other class outvote the plain image: the views are really averaged in.
+    labels = np.asarray(train.labels)
+    other = np.array([np.flatnonzero(labels != label)[i % int((labels != label).sum())]
+                      for i, label in enumerate(labels)])
+    wrong = [parts[0][other]]
+    outvoted = cross_validated(loaded.model, parts, [wrong, wrong], labels, cv=3)
+    assert outvoted["plain_cv_accuracy"] == scores["plain_cv_accuracy"] > 0.8
+    assert outvoted["tta_cv_accuracy"] < 0.5 and outvoted["views"] == 2
     assert [i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, 1)] == ["identity"]
 
 
