@@ -192,7 +192,8 @@ def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None,
         "data": records.data_record(index, index.digest(), class_names, {r.split: len(r) for r in seen},
                                     train_split, notes),
         "classes": classes.tolist(), "columns": list(columns), "sizes": {s: int(m["n"]) for s, m in scores.items()},
-        "train_split": train_split, "fit_seconds": round(fit_seconds, 3), "exportable": True,
+        "train_split": train_split, "fit_seconds": round(fit_seconds, 3),
+        "exportable": all(bool(m.record.get("exportable")) for m in loaded),  # a knn member is no Keras layer
         "chosen_on_validation": bool(on_validation),
         "metrics": {split: metrics_mod.summary(m) for split, m in scores.items()},
     }

@@ -125,7 +125,8 @@ def cross_validated(model, plain_parts: Sequence[np.ndarray], view_parts: list[S
     refitted on each fold's plain rows (model.fit_clone), its held-out rows scored plain and averaged over
     views. The honest way to choose whether to use the views (the split it is run on decides nothing else)."""
     if not hasattr(model, "fit_clone"):
-        raise HeadError("This kind of head cannot be refitted on folds; test-time views are judged on a split.")
+        raise HeadError("This kind of head (fine-tuned or ensemble) cannot be refitted on folds, so --cv cannot judge "
+                        "its test-time views on train: decide on validation and report the test split.")
     labels = np.asarray(labels)
     plain_hits, tta_hits = np.zeros(len(labels), bool), np.zeros(len(labels), bool)
     folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
