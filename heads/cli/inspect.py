@@ -70,7 +70,8 @@ def list_heads(
         table.add_row(*cells)
     console.print(table)
     if any("*" in str(cell) for cell in table.columns[len(columns) - len(numeric)].cells):
-        console.print("* chosen on the validation split (early stopping, or a member's): its test figure is the honest one.")
+        console.print("* chosen on the validation split (early stopping, or a member's): its test figure is the "
+                      "honest one.")
 
 
 def evaluate(
