@@ -122,8 +122,9 @@ def main() -> None:
                 if not args.tta:
                     continue
                 loaded = load_head(result.folder)
-                if train_hashes is None:
-                    train_hashes = list(json_rows(result.folder, "train"))
+                head_train = list(json_rows(result.folder, "train"))
+                if head_train != train_hashes:  # a joined head holds only the rows every configuration has
+                    train_hashes = head_train
                     features = Features(store, index.name, train_hashes)
                     labels = labels_of(index, train_hashes)
                 views = view_inputs(loaded.inputs, args.tta)
