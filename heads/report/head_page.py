@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from heads.artifact import LoadedHead
+from heads.record import chosen_on_validation
 from heads.report import html
 from heads.report.content import full_metrics, head_pictures, input_rows, mistakes, parameters
 
@@ -52,10 +53,9 @@ def _data(loaded: LoadedHead, today_notes: list[str]) -> str:
 
 def _honesty(record: dict) -> str:
     """Which splits' figures are honest: nothing may have been chosen on the split a figure is reported on."""
-    stopping = (record.get("finetune") or {}).get("early_stopping") or {}
-    if stopping.get("on") == "validation":
-        return ("Early stopping watched the validation split, so its figures are optimistic: the test split's "
-                "figures are the honest ones.")
+    if chosen_on_validation(record):
+        return ("Early stopping watched the validation split (this head's, or an ensemble member's), so its "
+                "figures are optimistic: the test split's figures are the honest ones.")
     return ("Fitted, and any search or early stopping done, on the train split only: the other splits' figures "
             "are honest.")
 
