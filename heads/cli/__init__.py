@@ -9,20 +9,20 @@ from __future__ import annotations
 import typer
 
 from extract import cli_support
-from heads.cli import ensemble, export, finetune, fit, inspect, predict, report
+from heads.cli import ensemble, export, finetune, fit, listing, predict, report
 from heads.cli.common import say
 
 app = typer.Typer(help="Stage two: train, evaluate, compare and use classifier heads on cached features.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(cli_support.common_options(say))
 app.command()(fit.fit)
-app.command("list")(inspect.list_heads)
-app.command("eval")(inspect.evaluate)
+app.command("list")(listing.list_heads)
+app.command("eval")(listing.evaluate)
 app.command()(predict.predict)
 app.command()(export.export)
 app.command()(report.report)
 app.command()(report.compare)
-app.command()(inspect.kinds)
+app.command()(listing.kinds)
 app.command()(finetune.finetune)
 app.command()(ensemble.ensemble)
 
