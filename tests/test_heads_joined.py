@@ -35,7 +35,7 @@ def test_rows_are_joined_by_content_whatever_the_order_and_a_missing_row_is_name
     assert left_out.relative_to(joined_store["data"]).as_posix() not in data.train.paths
     assert len(data.train) == 23 and len(data.scoring["validation"]) == 12
     note = next(n for n in data.notes if "no features" in n)
-    assert f"{second.config_id} (1)" in note and first.config_id not in note and left_out.name in note
+    assert "mobilenet_v2@32 (1)" in note and "mobilenet@32" not in note and left_out.name in note  # readable names
 
     X = data.read(data.train)
     assert X.shape == (23, 4 * 4 * 64 + 24)
