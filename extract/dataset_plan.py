@@ -77,6 +77,9 @@ def plan_dataset(data: str | Path | None, store: str | Path, options: DataOption
         root, options = dataset_options(store, options.name, None, **changes)
     else:
         root = Path(data)
+    if not root.is_dir():
+        raise OptionError(f"Data folder not found. Received: --data {root}")
+    options.checked(root)  # a bad option refused now, before weights are resolved or anything is read
     name = options.name if options.name is not None else default_dataset_name(root)
     return DatasetPlan(root, options, recorded_dataset(store, name))
 

@@ -294,7 +294,7 @@ class ConfigNames:
                          f"{self._listing(matches)}")
 
     def _view_refusal(self, view: ExtractorConfig, option: str) -> str:
-        plain = next((c for c in self.choices if _plain_twin(c, view)), None)
+        plain = next((c for c in self.choices if is_view_of(view, c)), None)
         base = self.name(plain) if plain is not None else f"{view.backbone}@{view.size}"
         if "tta" in (view.augment or {}):
             return (f"{self.name(view)} is a test-time view of {base}, not a configuration to fit or score on: "
@@ -322,8 +322,19 @@ class ConfigNames:
         return [self.resolve(s, views=views, option=option, where=where) for s in selectors]
 
 
-def _plain_twin(plain: ExtractorConfig, view: ExtractorConfig) -> bool:
-    """Whether `view` is a view of `plain`: the same configuration but for the view."""
-    return all(getattr(plain, name) == getattr(view, name) for name in ("backbone", "weights_sha256", "preprocess",
+def is_view_of(view: ExtractorConfig, plain: ExtractorConfig) -> bool:
+    """Whether `view` is a (test-time or augmented) view of `plain`: the same configuration but for the view.
+
+    Parameters
+    ----------
+    view, plain : ExtractorConfig
+        Two configurations of a store.
+
+    Returns
+    -------
+    bool
+        True when `view` has a view and `plain` has none, and every other identity field agrees.
+    """
+    return bool(view.augment) and not plain.augment and all(getattr(plain, name) == getattr(view, name) for name in ("backbone", "weights_sha256", "preprocess",
                                                                         "size", "resize", "alpha", "layer", "pool",
                                                                         "dtype", "compute"))

@@ -9,18 +9,20 @@ import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from heads.cli.common import HANDLED, HeadOption, console, fail, number, print_notes, stage_printer
 from heads.kinds.registry import KINDS
 from heads.record import chosen_on_validation
 
-LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "reduce", "user_params", "metrics", "fit_seconds", "sizes",
-               "created", "data_changed")
+LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "config_names", "reduce", "user_params", "metrics",
+               "fit_seconds", "sizes", "created", "data_changed")
+PARAMETERS_WIDTH = 30  # the parameters column folds beyond this in the wide layout
 
 
 def list_heads(
     store: Annotated[Path, typer.Option(help="Feature store folder.")],
-    config: Annotated[Optional[str], typer.Option(help="Only heads reading this configuration (id, prefix or backbone).", show_default="every configuration")] = None,
+    config: Annotated[Optional[str], typer.Option(help="Only heads reading this configuration (name, id or id prefix: see extract ls).", show_default="every configuration")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Only heads fitted on this dataset of the store.", show_default="every dataset")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -40,38 +42,62 @@ def list_heads(
         on = f" fitted on dataset {dataset}" if dataset is not None else ""
         console.print(f"{store}: no heads{on} yet (`heads fit --store {store} --kind logreg`).")
         return
-    configs = sorted({row["config_id"] for row in rows})
-    datasets = sorted({row["data"]["dataset"] for row in rows})  # a column only when heads of several are listed
+    console.print(_heads_table(rows, store, dataset))
+    if any(chosen_on_validation(row) for row in rows):
+        console.print("* chosen on the validation split (early stopping, or a member's): its test figure is the "
+                      "honest one.")
+
+
+def _parameters(row: dict) -> str:
+    params = [f"{k}={v}" for k, v in row["user_params"].items()]
+    params += [f"{k}={row[k]}" for k in ("reduce", "class_weight") if row[k] not in ("flatten", "none")]
+    params += ["searched"] * bool(row.get("search")) + ["streamed"] * bool(row.get("streamed"))
+    params += ["data changed since: see heads eval"] * bool(row["data_changed"])
+    return ", ".join(params) or "defaults"
+
+
+def _heads_table(rows: list[dict], store: Path, dataset: Optional[str]) -> Table:
+    """One row per head. Where the terminal (or a pipe's 80 columns) is too narrow for a column each, a head's
+    parameters, dataset and configurations go on lines of their own under its id: never one character a line."""
+    configs = sorted({" + ".join(row["config_names"]) for row in rows})
+    datasets = sorted({row["data"]["dataset"] for row in rows})  # shown only when heads of several are listed
     tested = any("test" in row["metrics"] for row in rows)
     title = (f"heads of {store}" + (f" ({configs[0]})" if len(configs) == 1 else "")
              + (f", dataset {dataset}" if dataset is not None else "") + ", best first")
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     numeric = ["val acc", "val loss"] + (["test acc"] if tested else []) + ["train acc", "fit s"]
-    columns = (["head", "parameters"] + (["dataset"] if len(datasets) > 1 else [])
-               + (["config"] if len(configs) > 1 else []) + numeric)
-    for column in columns:
-        table.add_column(column, justify="right" if column in numeric else "left", overflow="fold",
-                         no_wrap=column in numeric or column == "head",
-                         min_width=12 if column == "parameters" else None)
+    texts = []  # per row: the head id, then (label, text) of what describes it
     for row in rows:
+        about = [("parameters", _parameters(row))]
+        about += [("dataset", row["data"]["dataset"])] if len(datasets) > 1 else []
+        about += [("config", "\n".join(row["config_names"]))] if len(configs) > 1 else []
         metrics = row["metrics"]
         val, train = metrics.get("validation", {}), metrics.get(row.get("train_split", "train"), {})
-        params = [f"{k}={v}" for k, v in row["user_params"].items()]
-        params += [f"{k}={row[k]}" for k in ("reduce", "class_weight") if row[k] not in ("flatten", "none")]
-        params += ["searched"] * bool(row.get("search")) + ["streamed"] * bool(row.get("streamed"))
-        params += ["data changed since: see heads eval"] * bool(row["data_changed"])
-        marker = "*" if chosen_on_validation(row) else ""
-        cells = [row["head_id"], ", ".join(params) or "defaults"]
-        cells += [row["data"]["dataset"]] if len(datasets) > 1 else []
-        cells += [row["config_id"]] if len(configs) > 1 else []
-        cells += [number(val.get("accuracy")) + marker, number(val.get("log_loss"))]
-        cells += [number(metrics.get("test", {}).get("accuracy"))] if tested else []
-        cells += [number(train.get("accuracy")), f"{row['fit_seconds']:.1f}"]
-        table.add_row(*cells)
-    console.print(table)
-    if any("*" in str(cell) for cell in table.columns[len(columns) - len(numeric)].cells):
-        console.print("* chosen on the validation split (early stopping, or a member's): its test figure is the "
-                      "honest one.")
+        figures = [number(val.get("accuracy")) + ("*" if chosen_on_validation(row) else ""),
+                   number(val.get("log_loss"))]
+        figures += [number(metrics.get("test", {}).get("accuracy"))] if tested else []
+        figures += [number(train.get("accuracy")), f"{row['fit_seconds']:.1f}"]
+        texts.append((row["head_id"], about, figures))
+    widths = [max(len(label), *(len(line) for _, about, _ in texts for key, text in about if key == label
+                                for line in text.splitlines())) for label, _ in texts[0][1]]
+    widths = [min(w, PARAMETERS_WIDTH) if label == "parameters" else w for w, (label, _) in zip(widths, texts[0][1])]
+    head_width = max(len("head"), *(len(head) for head, _, _ in texts))
+    wide = head_width + sum(widths) + sum(max(len(c), 7) for c in numeric) + 2 * (len(widths) + len(numeric)) \
+        <= console.width
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("head", no_wrap=wide, overflow="fold", min_width=None if wide else head_width)
+    if wide:
+        for (label, _), width in zip(texts[0][1], widths):
+            table.add_column(label, overflow="fold", min_width=width if label != "parameters" else 12)
+    for column in numeric:
+        table.add_column(column, justify="right", no_wrap=True)
+    for head, about, figures in texts:
+        if wide:
+            table.add_row(head, *(text for _, text in about), *figures)
+        else:  # what describes the head, indented under its id, folded at the table's width
+            lines = [head] + [f"  {text}" if label == "parameters" else f"  {label}: {text}".replace("\n", "\n    + ")
+                              for label, text in about]
+            table.add_row(Text("\n".join(lines), overflow="fold"), *figures)
+    return table
 
 
 def evaluate(
