@@ -1,6 +1,6 @@
 """`heads`: the command-line face of the heads API (same parameter names).
 
-One module per family of commands (fit; list/eval/kinds; predict; export; report/compare; finetune; ensemble),
+One module per family of commands (fit; list/eval/kinds; predict; export; report/compare; finetune; ensemble; rm),
 all sharing heads.cli.common; this module only assembles them into the `heads` app. Options before the
 command (--version, -q/--quiet, -v/--verbose) come from extract.cli_support, shared with `extract`.
 """
@@ -11,7 +11,7 @@ from functools import partial
 import typer
 
 from extract import cli_support
-from heads.cli import ensemble, export, finetune, fit, listing, predict, report
+from heads.cli import ensemble, export, finetune, fit, listing, predict, remove, report
 from heads.cli.common import say
 
 app = typer.Typer(help="Stage two: train, evaluate, compare and use classifier heads on cached features.",
@@ -28,6 +28,7 @@ command()(report.compare)
 command()(listing.kinds)
 command()(finetune.finetune)
 command()(ensemble.ensemble)
+command("rm")(remove.remove)
 
 if __name__ == "__main__":
     app()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,6 +14,8 @@ from rich.text import Text
 
 from heads.cli.common import HANDLED, HeadOption, console, fail, number, print_notes, stage_printer
 from heads.kinds.registry import KINDS
+
+KindArgument = Enum("KindArgument", {name: name for name in KINDS}, type=str)
 from heads.record import chosen_on_validation
 
 LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "config_names", "reduce", "user_params", "metrics",
@@ -142,10 +145,34 @@ def evaluate(
     print_notes(result["notes"])
 
 
-def kinds() -> None:
-    """The kinds of head, their parameters and what they can do."""
+def kinds(
+    name: Annotated[Optional[KindArgument], typer.Argument(
+        metavar="NAME", help=f"A kind ({', '.join(KINDS)}) to show with each parameter's default.",
+        show_default="every kind, in short")] = None,
+) -> None:
+    """The kinds of head, their parameters and what they can do; with NAME, each parameter's default."""
+    if name is not None:
+        _kind_parameters(KINDS[name.value])
+        return
     table = Table("kind", "what", "parameters", "streams", "exports")
     for spec in KINDS.values():
         table.add_row(spec.name, spec.summary, ", ".join(spec.parameters()), "yes" if spec.incremental else "-",
                       "yes" if spec.exportable else "-")
     console.print(table)
+
+
+def _kind_parameters(spec) -> None:
+    """One kind: what it is, then each parameter with its default here, the library's where it differs,
+    and what --search tries."""
+    console.print(f"[bold]{spec.name}[/]: {escape(spec.summary)}", highlight=False, soft_wrap=True)
+    library, searched = spec.library_defaults(), spec.searched()
+    table = Table("parameter", "default", *(["library's default"] if library else []), "--search tries",
+                  box=box.SIMPLE_HEAD)
+    for parameter, default in spec.defaults().items():
+        cells = [parameter, repr(default)]
+        cells += [repr(library[parameter]) if parameter in library else ""] if library else []
+        cells += [", ".join(map(repr, searched[parameter])) if parameter in searched else "-"]
+        table.add_row(*cells)
+    console.print(table)
+    made = spec.starts_from and f"Made by `heads {spec.name}` from a {spec.starts_from} head"
+    console.print(made or "Set one with `heads fit --kind " + spec.name + " --param NAME=VALUE`.", highlight=False)
