@@ -89,7 +89,8 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
     return result
 
 
-def _rank_key(record: dict, split: str):
+def rank_key(record: dict, split: str) -> tuple[float, float]:
+    """Sort key of heads best first: `split` accuracy (highest first), then log loss (lowest first)."""
     summary = record.get("metrics", {}).get(split) or {}
     accuracy = summary.get("accuracy")
     loss = summary.get("log_loss")
@@ -119,4 +120,4 @@ def list_store_heads(store: str | Path, config: str | None = None, split: str = 
             digests[name] = features.dataset(name).digest() if name in features.datasets() else None
         rows.append({**record, "folder": str(folder), "data_changed": digests[name] != record["data"]["digest"],
                      "config_names": [names.name(i) for i in ids]})
-    return sorted(rows, key=lambda r: _rank_key(r, split))
+    return sorted(rows, key=lambda r: rank_key(r, split))
