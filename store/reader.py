@@ -5,7 +5,8 @@ from pathlib import Path
 
 from store import atomic, legacy
 from store.config import ExtractorConfig
-from store.datasets import DatasetIndex, check_dataset_name, dataset_names, latest_dataset, newest_name
+from store.datasets import (PREDICTED_DATASET, DatasetIndex, check_dataset_name, dataset_names, latest_dataset,
+                            newest_name)
 from store.errors import StoreError
 from store.layout import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, StoreLayout
 from store.names import ConfigNames
@@ -130,6 +131,7 @@ class FeatureStore:
             if name not in names:
                 raise StoreError(f"No dataset {name!r} in the store. Known: {', '.join(names) or 'none yet'}")
             return self._newest(name), None
+        names = [n for n in names if n != PREDICTED_DATASET]  # what heads predict kept: chosen only by name
         if not names:
             raise StoreError(f"The store holds no dataset index yet (no run has finished, or slices await "
                              f"`extract merge`). Received: {self.layout.root}")

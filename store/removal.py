@@ -101,7 +101,8 @@ def remove_configs(store: str | Path, selectors: Sequence[str], force: bool = Fa
     features = FeatureStore(store)
     names = features.names()
     chosen = names.resolve_all(list(selectors), views=True, where=f"Store {features.layout.root}")
-    doomed = list(dict.fromkeys(chosen + [v for c in chosen for v in names.configs if is_view_of(v, c)]))
+    wanted = chosen + [v for c in chosen for v in names.configs if is_view_of(v, c)]
+    doomed = list({c.config_id: c for c in wanted}.values())  # each once, in order (configurations hold dicts)
     ids = {c.config_id for c in doomed}
     dependents = [head for head, reads, _ in head_records(features.layout) if reads & ids]
     received = "--config " + " --config ".join(selectors)
