@@ -128,7 +128,8 @@ def test_extract_run_tta_caches_the_views_of_every_split(dataset, tmp_path):
     result = CliRunner().invoke(app, ["run", "--data", str(dataset), "--store", str(tmp_path / "s"), "--tta", "2", *args])
     assert result.exit_code == 0, result.output
     printed = "".join(result.stdout.split())  # table titles wrap in a narrow terminal
-    assert "(test-timeviewflip)" in printed and "(test-timeviewzoom)" in printed
+    assert "extractrun:mobilenet@32+flip" in printed and "extractrun:mobilenet@32+zoom" in printed  # by name
+    assert "test-timeviewflip" in printed and "test-timeviewzoom" in printed
     configs = FeatureStore(tmp_path / "s").configs()
     assert sorted((c.augment or {}).get("tta", "") for c in configs) == ["", "flip", "zoom"]
     for config in configs:
