@@ -248,7 +248,8 @@ class ConfigNames:
         Parameters
         ----------
         selector : str or None
-            An id, readable name, partial name or id prefix; None: the only configuration that is not a view.
+            An id, readable name, partial name or id prefix; None: the only configuration that is not a view (with
+            `views`, also the only configuration of a store that holds one view alone).
         views : bool
             Whether a view may be chosen (by its id or its name, never by default): True where the view itself
             is meant (removing it, listing it); False where a configuration to fit or score on is meant.
@@ -271,7 +272,8 @@ class ConfigNames:
         if not self.configs:
             raise StoreError(f"{where} holds no configurations yet (`extract run` makes one).")
         if selector is None:
-            matches = self.choices
+            # the only configuration that is not a view; where a view is meant, a store holding one alone
+            matches = self.configs if views and len(self.configs) == 1 else self.choices
             if len(matches) == 1:
                 return matches[0]
             if not matches:

@@ -113,9 +113,9 @@ def test_two_backbone_head_predicts_new_images_and_exports_one_model_that_agrees
     head = fit_head(joined_store["store"], "logreg", config=[first.config_id, second.config_id],
                     dataset=joined_store["dataset"], reduce=["avg", "flatten"], out=tmp_path / "head").folder
     images = new_images(tmp_path / "new", count=2)
-    predictions = predict_images(head, [images])
+    predictions = predict_images(head, [images], keep=False)
     assert {p.features for p in predictions} == {"computed"}
-    stored = predict_images(head, [joined_store["data"] / "validation"])
+    stored = predict_images(head, [joined_store["data"] / "validation"], keep=False)
     assert {p.features for p in stored} == {"store"}
 
     loaded = load_head(head)

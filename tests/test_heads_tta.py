@@ -62,8 +62,8 @@ def test_tta_with_identity_views_equals_the_plain_prediction(binary_store, tmp_p
     assert again == []  # cached: computed once
 
     images = new_images(tmp_path / "new", count=2)
-    by_plain = predict_images(head, [images])
-    by_tta = predict_images(head, [images], tta=1)
+    by_plain = predict_images(head, [images], keep=False)
+    by_tta = predict_images(head, [images], tta=1, keep=False)
     for a, b in zip(by_plain, by_tta):
         assert a.classes == b.classes and a.probabilities == pytest.approx(b.probabilities, abs=1e-4)
 
