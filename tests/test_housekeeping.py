@@ -146,3 +146,23 @@ def test_heads_kinds_name_shows_each_default_and_the_library_s():
     assert "0.0001, 0.001, 0.01" in result.stdout  # what --search tries
     refused = runner.invoke(heads_app, ["kinds", "lasso"])
     assert refused.exit_code == 2
+
+
+def test_a_removal_killed_midway_leaves_no_half_configuration(store_with_a_view, tmp_path):
+    import os
+    import socket
+
+    store = private_copy(store_with_a_view[0], tmp_path / "store")
+    plain = store_with_a_view[1]
+    layout = FeatureStore(store).layout
+    folder = layout.config_dir(plain.config_id)
+    # What store.atomic.remove_folder does first, by a process that was then killed (pid 4194305: none).
+    halfway = folder.with_name(f".{folder.name}.4194305.deadbeef.{socket.gethostname().encode().hex()}.tmp")
+    os.rename(folder, halfway)
+    (halfway / "shards").rename(halfway / "shards-partly-deleted")
+    assert [c.config_id for c in FeatureStore(store).configs()] != [] and plain.config_id not in [
+        c.config_id for c in FeatureStore(store).configs()]  # readers never see half of it
+    checked = runner.invoke(extract_app, ["verify", "--store", str(store)])
+    assert checked.exit_code == 1 and str(halfway) in checked.stdout
+    repaired = runner.invoke(extract_app, ["verify", "--store", str(store), "--repair"])
+    assert repaired.exit_code == 0 and not halfway.exists()

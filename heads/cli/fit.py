@@ -13,6 +13,7 @@ from extract import cli_support
 from heads.cli.common import HANDLED, JsonFlag, console, epoch_progress, fail, number, print_notes, stage_printer
 from heads.kinds.registry import FITTED_KINDS, ClassWeight, ReduceMode, parse_param
 from heads.kinds.selection import AUTO, AUTO_KINDS
+from store import FeatureStore
 
 FitKind = Enum("FitKind", {name: name for name in (*FITTED_KINDS, AUTO)}, type=str)
 DENSE, MEMORY, SEARCH = "Dense heads", "Memory", "Parameter search"  # help panels
@@ -103,7 +104,8 @@ def print_fit(result) -> None:
     table = Table(title=f"heads fit: {record['head_id']}", show_header=False, title_justify="left")
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
-    configs = [c["config_id"] for c in record["inputs"]]
+    names = FeatureStore(record["store"]).names()
+    configs = [f"{names.name(c['config_id'])} ({c['config_id']})" for c in record["inputs"]]
     rows = [("folder", str(result.folder)), ("kind", record["kind"]),
             ("configuration" if len(configs) == 1 else "configurations (joined)", " + ".join(configs)),
             ("dataset", f"{record['data']['dataset']} ({', '.join(record['data']['class_names'])})"),
