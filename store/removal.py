@@ -70,8 +70,9 @@ def head_records(layout: StoreLayout) -> list[tuple[str, set[str], str]]:
 def _refuse_or_note(what: str, dependents: list[str], force: bool, received: str) -> list[str]:
     if dependents and not force:
         shown = ", ".join(dependents[:5]) + (f" and {len(dependents) - 5} more" if len(dependents) > 5 else "")
-        raise StoreError(f"Refusing to remove {what}: {shown} depend on it (remove them first, e.g. `heads rm`, or "
-                         f"give --force to leave them without it). Received: {received}")
+        verb = "depends" if len(dependents) == 1 else "depend"
+        raise StoreError(f"Refusing to remove {what}: {shown} {verb} on it (remove what depends first, e.g. "
+                         f"`heads rm`, or give --force to leave it without). Received: {received}")
     return dependents
 
 

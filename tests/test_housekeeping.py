@@ -15,15 +15,10 @@ from heads.predict_output import wide_ids
 from store import FeatureStore
 from store.datasets import PREDICTED_DATASET
 from store.lock import writer_lock
+from tests.conftest import only_line
 from tests.test_heads_support import binary_store, new_images, private_copy  # noqa: F401
 
 runner = CliRunner()
-
-
-def _line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +45,7 @@ def test_extract_rm_refuses_while_a_head_reads_the_configuration_then_removes_it
 
     refused = runner.invoke(extract_app, ["rm", "--store", str(store), "--config", "mobilenet@32"])
     assert refused.exit_code == 3, refused.output
-    assert f"Refusing to remove mobilenet@32, mobilenet@32+flip: {head} depend on it" in _line(refused)
+    assert f"Refusing to remove mobilenet@32, mobilenet@32+flip: {head} depends on it" in only_line(refused)
     assert sorted(p.relative_to(store) for p in store.rglob("*")) == before  # nothing touched
 
     view_only = runner.invoke(extract_app, ["rm", "--store", str(store), "--config", "mobilenet@32+flip", "--json"])
@@ -64,7 +59,7 @@ def test_extract_rm_refuses_while_a_head_reads_the_configuration_then_removes_it
     assert head in forced.stderr  # said: the head is left without its configuration
     assert FeatureStore(store).configs() == [] and not any((store / "configs").iterdir())
     evaluated = runner.invoke(heads_app, ["eval", "--store", str(store), "--head", head])
-    assert evaluated.exit_code == 3 and "Refusing: use the head with its own store" in _line(evaluated)
+    assert evaluated.exit_code == 3 and "Refusing: use the head with its own store" in only_line(evaluated)
 
 
 def test_extract_rm_waits_for_a_run_and_removes_a_dataset_only_when_no_head_needs_it(store_with_a_view, tmp_path):
@@ -73,11 +68,11 @@ def test_extract_rm_waits_for_a_run_and_removes_a_dataset_only_when_no_head_need
     layout = FeatureStore(store).layout
     with writer_lock(layout.lock_file(plain.config_id)):  # a run writing the view's plain twin
         busy = runner.invoke(extract_app, ["rm", "--store", str(store), "--config", "mobilenet@32", "--force"])
-    assert busy.exit_code == 1 and "Another extract run is writing this configuration" in _line(busy)
+    assert busy.exit_code == 1 and "Another extract run is writing this configuration" in only_line(busy)
     assert len(FeatureStore(store).configs()) == 2  # nothing removed under a writer
     dataset = FeatureStore(store).datasets()[0]
     refused = runner.invoke(extract_app, ["rm", "--store", str(store), "--dataset", dataset])
-    assert refused.exit_code == 3 and head in _line(refused)
+    assert refused.exit_code == 3 and head in only_line(refused)
     removed_head = runner.invoke(heads_app, ["rm", "--store", str(store), "--head", head])
     assert removed_head.exit_code == 0 and f"removed head {head}" in removed_head.stdout
     assert not (store / "heads" / head).exists() and not list((store / "heads").glob(".*"))
@@ -85,9 +80,9 @@ def test_extract_rm_waits_for_a_run_and_removes_a_dataset_only_when_no_head_need
     assert gone.exit_code == 0, gone.output
     assert FeatureStore(store).datasets() == [] and len(FeatureStore(store).names().choices) == 1  # features stay
     unknown = runner.invoke(extract_app, ["rm", "--store", str(store), "--dataset", dataset])
-    assert unknown.exit_code == 3 and f"No dataset {dataset!r}" in _line(unknown)
+    assert unknown.exit_code == 3 and f"No dataset {dataset!r}" in only_line(unknown)
     neither = runner.invoke(extract_app, ["rm", "--store", str(store)])
-    assert neither.exit_code == 2 and "Received: neither" in _line(neither)
+    assert neither.exit_code == 2 and "Received: neither" in only_line(neither)
 
 
 def test_heads_predict_keeps_what_it_computed_and_reads_it_next_time(binary_store, tmp_path):

@@ -12,16 +12,11 @@ from typer.testing import CliRunner
 from extract.cli import app as extract_app
 from heads.cli import app as heads_app
 from store import FeatureStore
+from tests.conftest import only_line
 from tests.test_heads_support import TINY_RUN, binary_store, joined_store, private_copy  # noqa: F401
 
 runner = CliRunner()
 BOX = re.compile(r"[│┌┐└┘─┬┴├┤┼╭╮╰╯]")
-
-
-def _line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -55,18 +50,18 @@ def test_heads_fit_config_takes_names_and_never_offers_a_view(named_store, tmp_p
     store = private_copy(named_store, tmp_path / "store")
     unchosen = runner.invoke(heads_app, ["fit", "--store", str(store), "--kind", "logreg"])
     assert unchosen.exit_code == 3, unchosen.output
-    line = _line(unchosen)
+    line = only_line(unchosen)
     assert "several configurations: choose one with --config NAME" in line and "+flip" not in line
     for choice in ("mobilenet@32 (32 px, layer conv_pw_5_relu, pool none, alpha 0.25)", "mobilenet@40 (40 px",
                    "mobilenet_v2@32 (32 px, layer block_6_project_BN"):
         assert choice in line, choice
 
     several = runner.invoke(heads_app, ["fit", "--store", str(store), "--kind", "logreg", "--config", "mobilenet"])
-    assert several.exit_code == 3 and "Several configurations match 'mobilenet'" in _line(several)
-    assert "mobilenet_v2" not in _line(several)  # an exact backbone name never matches mobilenet_v2
+    assert several.exit_code == 3 and "Several configurations match 'mobilenet'" in only_line(several)
+    assert "mobilenet_v2" not in only_line(several)  # an exact backbone name never matches mobilenet_v2
     view = runner.invoke(heads_app, ["fit", "--store", str(store), "--kind", "logreg", "--config", "mobilenet@32+flip"])
     assert view.exit_code == 3
-    assert "mobilenet@32+flip is a test-time view of mobilenet@32" in _line(view) and "--tta" in _line(view)
+    assert "mobilenet@32+flip is a test-time view of mobilenet@32" in only_line(view) and "--tta" in only_line(view)
 
     for selector, name in (("mobilenet@40", "mobilenet@40"), ("mobilenet_v2", "mobilenet_v2@32")):
         fitted = runner.invoke(heads_app, ["fit", "--store", str(store), "--kind", "logreg", "--config", selector,

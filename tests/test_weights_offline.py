@@ -15,15 +15,9 @@ from extract.api import run_extraction
 from extract.cli import app
 from extract.weights import WEIGHTS_DIR_ENV, WeightsError
 from store.shards import file_sha256
-from tests.conftest import SYNTHETIC_WEIGHTS, TINY_RUN
+from tests.conftest import only_line, SYNTHETIC_WEIGHTS, TINY_RUN
 
 runner = CliRunner()
-
-
-def _line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def test_offline_imagenet_is_one_line_naming_the_offline_ways(offline, dataset, 
     result = runner.invoke(app, ["run", "--backbone", "mobilenet", "--alpha", "0.25", "--size", "128",
                                  "--data", str(dataset), "--store", str(tmp_path / "store")])
     assert result.exit_code == 3, result.output
-    line = _line(result)
+    line = only_line(result)
     assert line.startswith("error: Could not download Keras's ImageNet weights of mobilenet")
     for way in ("--weights PATH", WEIGHTS_DIR_ENV, "KERAS_HOME", "Received: --weights imagenet"):
         assert way in line, way
@@ -58,13 +52,13 @@ def test_the_data_folder_is_checked_before_any_weights(offline, dataset, tmp_pat
     monkeypatch.setattr("extract.api.as_extractor", no_weights)
     typo = runner.invoke(app, ["run", "--backbone", "mobilenet", "--data", str(tmp_path / "dat"),
                                "--store", str(tmp_path / "store")])
-    assert typo.exit_code == 3 and _line(typo) == f"error: Data folder not found. Received: --data {tmp_path / 'dat'}"
+    assert typo.exit_code == 3 and only_line(typo) == f"error: Data folder not found. Received: --data {tmp_path / 'dat'}"
     table = runner.invoke(app, ["run", "--backbone", "mobilenet", "--data", str(dataset), "--labels", "nope.csv",
                                 "--store", str(tmp_path / "store")])
-    assert table.exit_code == 3 and "nope.csv" in _line(table)
+    assert table.exit_code == 3 and "nope.csv" in only_line(table)
     views = runner.invoke(app, ["run", "--backbone", "mobilenet", "--data", str(tmp_path / "dat"), "--tta", "1",
                                 "--store", str(tmp_path / "store")])
-    assert views.exit_code == 3 and "Data folder not found" in _line(views)
+    assert views.exit_code == 3 and "Data folder not found" in only_line(views)
     assert not (tmp_path / "store").exists()
 
 
