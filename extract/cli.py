@@ -19,7 +19,7 @@ from rich.table import Table
 
 from extract import augment_options, cli_store, cli_support
 from extract.backbones import BACKBONES
-from extract.cli_common import JsonFlag, console, errors, fail, fail_on, human_bytes, note, say
+from extract.cli_common import JsonFlag, console, errors, fail_on, human_bytes, note, say
 from extract.engines import ENGINES
 from extract.engines.progress import WorkerMeter
 from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
@@ -43,9 +43,6 @@ FEATURES, DATA, VIEWS, SCALE = ("What changes the features", "How the data folde
                                 "Speed and scale (never the numbers)")
 
 app.callback()(cli_support.common_options(say))
-command("ls")(cli_store.list_store)
-command("rm")(cli_store.remove)
-command()(cli_store.verify)
 
 
 class ImagesPerSecond(TextColumn):
@@ -285,41 +282,6 @@ def _print_notes(summary) -> None:
 
 
 @command()
-def merge(
-    store: Annotated[Path, typer.Option(help="Feature store folder to merge into.")] = Path("cache"),
-    sources: Annotated[Optional[list[Path]], typer.Option(
-        "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.",
-        show_default="none: only this store's slices")] = None,
-) -> None:
-    """Record shards written by `--shard` slices (here or in other stores) and write the dataset index."""
-    from store.merge import merge_store
-
-    try:
-        report = merge_store(store, sources or [])
-    except (ValueError, RuntimeError, OSError) as error:
-        fail_on(error)
-        return
-    if sources:
-        console.print(f"Imported {report.imported_rows} feature rows in {report.imported_shards} shards "
-                      f"({report.skipped_rows} rows were already in the store).")
-    if report.leftovers_removed:
-        console.print(f"Removed {report.leftovers_removed} uncommitted leftovers of killed writers.")
-    from store import FeatureStore
-
-    names = FeatureStore(store).names()
-    for config_id, dataset, written in report.indexed:
-        console.print(f"{names.name(config_id)}: slices combined into the dataset index {dataset}/{written}.",
-                      highlight=False, soft_wrap=True)
-    for config_id, dataset, why in report.waiting:
-        console.print(f"[yellow]{escape(names.name(config_id))}: no index of dataset {escape(dataset)} yet: "
-                      f"{escape(why)}.[/]", highlight=False, soft_wrap=True)
-    if not report.indexed and not report.waiting:
-        console.print("No slice indexes to combine: the dataset indexes are up to date.")
-    if report.waiting:
-        raise typer.Exit(code=1)
-
-
-@command()
 def backbones() -> None:
     """The backbones this tool knows, with default sizes, preprocessing and block ends."""
     table = Table(title="backbones (keras.applications)")
@@ -333,6 +295,13 @@ def backbones() -> None:
     for spec in BACKBONES.values():
         ends = ", ".join(f"{block}: {end}" for block, end in spec.blocks)
         console.print(f"  [bold]{spec.name}[/]  {ends}", highlight=False, soft_wrap=True)
+
+
+# after run and backbones: the order `extract --help` lists them in
+command()(cli_store.merge)
+command("ls")(cli_store.list_store)
+command("rm")(cli_store.remove)
+command()(cli_store.verify)
 
 
 if __name__ == "__main__":

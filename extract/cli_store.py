@@ -1,4 +1,5 @@
-"""`extract ls | rm | verify`: looking after a store (thin over store.reader, store.removal, store.verify).
+"""`extract merge | ls | rm | verify`: looking after a store (thin over store.merge, store.reader, store.removal,
+store.verify).
 
 Configurations are shown and chosen by their readable names (store.names), with their ids beside.
 """
@@ -15,6 +16,40 @@ from extract import cli_support
 from extract.cli_common import JsonFlag, console, fail, fail_on, human_bytes, note
 
 StoreOption = Annotated[Path, typer.Option(help="Feature store folder.")]
+
+
+def merge(
+    store: Annotated[Path, typer.Option(help="Feature store folder to merge into.")] = Path("cache"),
+    sources: Annotated[Optional[list[Path]], typer.Option(
+        "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.",
+        show_default="none: only this store's slices")] = None,
+) -> None:
+    """Record shards written by `--shard` slices (here or in other stores) and write the dataset index."""
+    from store.merge import merge_store
+
+    try:
+        report = merge_store(store, sources or [])
+    except (ValueError, RuntimeError, OSError) as error:
+        fail_on(error)
+        return
+    if sources:
+        console.print(f"Imported {report.imported_rows} feature rows in {report.imported_shards} shards "
+                      f"({report.skipped_rows} rows were already in the store).")
+    if report.leftovers_removed:
+        console.print(f"Removed {report.leftovers_removed} uncommitted leftovers of killed writers.")
+    from store import FeatureStore
+
+    names = FeatureStore(store).names()
+    for config_id, dataset, written in report.indexed:
+        console.print(f"{names.name(config_id)}: slices combined into the dataset index {dataset}/{written}.",
+                      highlight=False, soft_wrap=True)
+    for config_id, dataset, why in report.waiting:
+        console.print(f"[yellow]{escape(names.name(config_id))}: no index of dataset {escape(dataset)} yet: "
+                      f"{escape(why)}.[/]", highlight=False, soft_wrap=True)
+    if not report.indexed and not report.waiting:
+        console.print("No slice indexes to combine: the dataset indexes are up to date.")
+    if report.waiting:
+        raise typer.Exit(code=1)
 
 
 def list_store(
@@ -135,8 +170,9 @@ def verify(
     repair: Annotated[bool, typer.Option(help="Drop what is broken; the next run re-extracts only that.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check every shard against its commit marker, the dataset indexes against the shards, and
-    report temporaries that no writer will publish (--repair deletes those of dead writers)."""
+    """Check every shard against its marker, the dataset indexes against the shards, and stale temporaries.
+
+    --repair deletes what is broken and the temporaries of dead writers; the next run re-extracts what they held."""
     from store.verify import verify_store
 
     try:

@@ -3,7 +3,8 @@ from store.atomic import read_json, staged_file, staged_folder, write_bytes, wri
 from store.config import ExtractorConfig
 from store.datasets import DatasetIndex, check_dataset_name, default_dataset_name
 from store.errors import StoreError
-from store.names import ConfigNames, parse_name, readable_names
+from store.names import parse_name, readable_names
+from store.resolve import ConfigNames
 from store.paths import confine
 from store.reader import FeatureStore, init_store, is_store
 from store.runs import RunRecord

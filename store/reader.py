@@ -9,7 +9,7 @@ from store.datasets import (PREDICTED_DATASET, DatasetIndex, check_dataset_name,
                             newest_name)
 from store.errors import StoreError
 from store.layout import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, StoreLayout
-from store.names import ConfigNames
+from store.resolve import ConfigNames
 from store.view import ConfigView, SplitData
 
 __all__ = ["ConfigView", "FeatureStore", "SplitData", "StoreError", "init_store", "is_store"]

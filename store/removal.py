@@ -18,7 +18,7 @@ from store.datasets import check_dataset_name
 from store.errors import StoreError
 from store.layout import StoreLayout
 from store.lock import writer_lock
-from store.names import is_view_of
+from store.resolve import is_view_of
 from store.reader import FeatureStore
 
 HEADS_FOLDER = "heads"  # STORE/heads/<head id>/head.json (the heads package writes them)
