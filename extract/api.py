@@ -10,14 +10,14 @@ from typing import Callable
 
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
-from extract.dataset_plan import DatasetPlan, change_note, plan_dataset
+from extract.dataset_plan import change_note, checked_data, scan_of
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
 from extract.options import ExtractOptions, RunOptions
 from extract.runner import ShardTask, TaskResult, register_extractor
-from extract.scan import Note, Scan, ScanEntry, scan_dataset
+from extract.scan import Note, Scan
 from extract.slices import Slice, listing_digest
 from store.catalog import ShardCatalog
 from store.config import ExtractorConfig, write_config
@@ -154,23 +154,6 @@ def run_extraction(
     summary.store_bytes = _store_bytes(store_layout.root)
     summary.preprocess_from, summary.weights_note = extractor.weights.preprocess_from, extractor.weights.note
     return summary
-
-
-def checked_data(data: str | Path | DatasetIndex | None, store: str | Path, options: RunOptions) -> DatasetPlan | None:
-    """The dataset a run reads, its folder and data options checked: done before any weights are resolved or
-    downloaded, so a typo in --data is said at once (None for a DatasetIndex: its rows are read as indexed)."""
-    return None if isinstance(data, DatasetIndex) else plan_dataset(data, store, options.data)
-
-
-def scan_of(data: DatasetPlan | DatasetIndex) -> Scan:
-    """The files to extract: a data folder scanned as planned, or the rows of a dataset the store
-    already indexes (its files under its data_root, as they were indexed: no new scan, the index kept)."""
-    if isinstance(data, DatasetPlan):
-        return scan_dataset(data.root, data.options)
-    entries = [ScanEntry(path, int(label), split, digest, None, reason, source) for path, label, split, digest, reason,
-               source in zip(data.paths, data.labels, data.splits, data.hashes, data.reasons, data.split_sources)]
-    return Scan(root=Path(data.data_root), layout=data.source.get("layout", "index"), classes=list(data.classes),
-                entries=entries, name=data.name, source={**data.source, "indexed": True})
 
 
 def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | None, store: str | Path,

@@ -68,6 +68,9 @@ class Extractor:
         options.check()
         spec = get_backbone(options.backbone)
         resolved = resolve_weights(spec, options.weights, options.alpha, options.preprocess)
+        if options.size is None and resolved.default_size is not None and resolved.default_size < spec.min_size:
+            raise OptionError(f"The weights' default_size {resolved.default_size} is below backbone {spec.name}'s "
+                              f"smallest ({spec.min_size}): give --size. Received: --weights {options.weights}")
         config = ExtractorConfig(
             backbone=spec.name, alpha=resolved.alpha, weights_sha256=resolved.sha256, preprocess=resolved.preprocess,
             # the size the weights were trained at (their manifest, a known file), else the backbone's

@@ -89,7 +89,7 @@ def _from_manifest_entry(backbone: Backbone, path: Path, entry: dict, alpha: flo
         source=str(path), path=path, sha256=actual,
         preprocess=preprocess or entry.get("preprocess") or backbone.preprocess,
         alpha=_default_alpha(backbone, entry_alpha if alpha is None else alpha),
-        default_size=int(size) if isinstance(size, int) and size > 0 else None,
+        default_size=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None,
         preprocess_from="--preprocess" if preprocess else "the weights' manifest" if entry.get("preprocess")
         else "the backbone's",
     )

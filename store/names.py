@@ -34,7 +34,18 @@ _NAME = re.compile(
 
 
 def view_name(augment: dict | None) -> str | None:
-    """The `+view` part of a configuration: a test-time view's name, `view<k>` for an augmented view."""
+    """The `+view` part of a configuration's name.
+
+    Parameters
+    ----------
+    augment : dict or None
+        The configuration's `augment` field.
+
+    Returns
+    -------
+    str or None
+        A test-time view's name (`flip`, `zoom-top-left`), `view<k>` for an augmented view, None for the plain image.
+    """
     if not augment:
         return None
     if "tta" in augment:
@@ -49,7 +60,20 @@ def _weights_part(weights_sha256: str) -> str:
 
 
 def part_value(config: ExtractorConfig, part: str) -> str | None:
-    """A configuration's value of one name part, as a name writes it (None: the part is absent)."""
+    """A configuration's value of one name part, as a name writes it.
+
+    Parameters
+    ----------
+    config : ExtractorConfig
+        The configuration.
+    part : str
+        backbone, size, view, id, or one of OPTIONAL_PARTS.
+
+    Returns
+    -------
+    str or None
+        The value as written in a name; None when the configuration has none (no view, no alpha).
+    """
     if part == "backbone":
         return config.backbone
     if part == "size":
@@ -77,7 +101,18 @@ class NameParts:
     keyed: dict[str, str] = field(default_factory=dict)  # alpha, weights, ..., and id (the collision suffix)
 
     def matches(self, config: ExtractorConfig) -> bool:
-        """Whether every part given equals the configuration's; no view given means the plain image."""
+        """Whether every part given equals the configuration's; no view given means the plain image.
+
+        Parameters
+        ----------
+        config : ExtractorConfig
+            A configuration of the store.
+
+        Returns
+        -------
+        bool
+            True when the backbone and view match and every other part given does (hashes by prefix).
+        """
         if config.backbone != self.backbone or view_name(config.augment) != self.view:
             return False
         if self.size is not None and config.size != self.size:
@@ -106,7 +141,23 @@ def _number(text: str, part: str) -> float:
 
 
 def parse_name(text: str) -> NameParts:
-    """Take a readable (or partial) name apart; refuses text that is not one."""
+    """Take a readable (or partial) name apart.
+
+    Parameters
+    ----------
+    text : str
+        A name such as `vgg16@150/block4_pool+flip,dtype=float32`, or part of one (`vgg16`, `mobilenet@128`).
+
+    Returns
+    -------
+    NameParts
+        The parts given (the others None).
+
+    Raises
+    ------
+    StoreError
+        Text that is not a name, or a `key=value` part with an unknown key.
+    """
     match = _NAME.match(text or "")
     if not match:
         raise StoreError(f"A configuration name reads backbone@size[/layer][:pool][+view][,key=value...], e.g. "
@@ -137,7 +188,18 @@ def _format(config: ExtractorConfig, shown: Sequence[str]) -> str:
 
 
 def readable_names(configs: Sequence[ExtractorConfig]) -> dict[str, str]:
-    """config id -> readable name, for the configurations of one store (see the module docstring)."""
+    """The readable name of each configuration of one store (see the module docstring).
+
+    Parameters
+    ----------
+    configs : sequence of ExtractorConfig
+        Every configuration of the store (a name says what distinguishes it among these).
+
+    Returns
+    -------
+    dict
+        Configuration id -> readable name, each name unique.
+    """
     names = {}
     for config in configs:
         others = [c for c in configs if c.config_id != config.config_id and c.backbone == config.backbone
@@ -161,8 +223,20 @@ def readable_names(configs: Sequence[ExtractorConfig]) -> dict[str, str]:
 
 
 def describe(config: ExtractorConfig, name: str | None = None) -> str:
-    """One configuration for a message: its name (by default `backbone@size[+view]`), then size, layer, pool
-    and view spelt out."""
+    """One configuration for a message: its name, then size, layer, pool, alpha and view spelt out.
+
+    Parameters
+    ----------
+    config : ExtractorConfig
+        The configuration.
+    name : str, optional
+        Its readable name in its store; `backbone@size[+view]` when not given.
+
+    Returns
+    -------
+    str
+        E.g. `mobilenet@128 (128 px, layer conv_pw_13_relu, pool none, alpha 0.25)`.
+    """
     view = view_name(config.augment)
     what = "test-time view" if config.augment and "tta" in config.augment else "augmented view"
     details = [f"{config.size} px", f"layer {config.layer}", f"pool {config.pool}"]

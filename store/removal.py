@@ -48,9 +48,19 @@ def _folder_bytes(folder: Path) -> int:
 
 
 def head_records(layout: StoreLayout) -> list[tuple[str, set[str], str]]:
-    """(head id, configuration ids it reads, dataset it was fitted on) of every published head of the store.
+    """What every published head of the store reads, from its head.json (read as plain JSON).
 
-    A head whose record does not read as one is listed with nothing it reads: it cannot be told to depend."""
+    Parameters
+    ----------
+    layout : StoreLayout
+        The store.
+
+    Returns
+    -------
+    list of (str, set of str, str)
+        (head id, ids of the configurations it reads, the dataset it was fitted on) per head; a head whose record
+        does not read as one has nothing it reads (it cannot be told to depend).
+    """
     root = layout.root / HEADS_FOLDER
     found = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
