@@ -2,8 +2,8 @@
 
 One path for every kind. An image the store has already seen (same content hash, and
 features of every configuration the head reads) is not run through a backbone again: its
-stored features are used, whatever dataset it was indexed in. Features computed for new
-images are kept in the store (heads.predict_store), so a second call on them only reads them. The others go through the same
+stored features are used, whatever dataset it was indexed in (features computed for new images
+are kept in the store, heads.predict_store, so a second call on them only reads them). The others go through the same
 decode and resize path as `extract run`, then each configuration rebuilt by extract.Extractor
 (for a fine-tuned head: the frozen part below its cut, then its fine-tuned top).
 
@@ -107,7 +107,7 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
         if keep and views is not None:
             said = keep_features(store if store is not None else loaded.store, loaded.inputs.configs,
                                  [paths[i] for i in fresh], digests, reasons, computed)
-            if on_note:
+            if on_note and said:
                 on_note(said)
         for row, i in enumerate(fresh):
             hashes[i] = digests[row] or hashes[i]

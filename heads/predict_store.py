@@ -48,12 +48,14 @@ def keep_features(store: str | Path, configs: Sequence[ExtractorConfig], paths: 
     Returns
     -------
     str
-        One line: how many images were kept, or why none could be.
+        One line: how many images were kept, or why none could be ("" when there was nothing to keep).
     """
     layout = StoreLayout(Path(store))
     usable = [i for i, (h, r) in enumerate(zip(hashes, reasons)) if h and not r
               and all(np.isfinite(part[i]).all() for part in parts)]
     rejected = [i for i, (h, r) in enumerate(zip(hashes, reasons)) if h and r]
+    if not usable and not rejected:
+        return ""
     try:
         for config, part in zip(configs, parts):
             content = ShardContent(hashes=[hashes[i] for i in usable],
@@ -63,7 +65,7 @@ def keep_features(store: str | Path, configs: Sequence[ExtractorConfig], paths: 
             with writer_lock(layout.lock_file(config.config_id), shared=True):
                 write_shard(layout.shards_dir(config.config_id), config.config_id, content)
         write_dataset(layout, _index(layout, paths, hashes, reasons))
-    except (OSError, StoreBusyError, ValueError) as error:
+    except (OSError, StoreBusyError, ValueError, KeyError) as error:  # KeyError: a damaged index (h5py)
         return f"The features computed were not kept in {store} ({error}): the next call computes them again."
     return (f"{len(usable)} images' features kept in {store} (dataset {PREDICTED_DATASET}): the next call on them "
             f"reads them.")

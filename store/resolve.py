@@ -178,6 +178,5 @@ def is_view_of(view: ExtractorConfig, plain: ExtractorConfig) -> bool:
     bool
         True when `view` has a view and `plain` has none, and every other identity field agrees.
     """
-    return bool(view.augment) and not plain.augment and all(getattr(plain, name) == getattr(view, name) for name in ("backbone", "weights_sha256", "preprocess",
-                                                                        "size", "resize", "alpha", "layer", "pool",
-                                                                        "dtype", "compute"))
+    same = ("backbone", "weights_sha256", "preprocess", "size", "resize", "alpha", "layer", "pool", "dtype", "compute")
+    return bool(view.augment) and not plain.augment and all(getattr(plain, f) == getattr(view, f) for f in same)
