@@ -56,7 +56,8 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_export_"))
     paths = validation_images(loaded, store, args.images)
     started = time.perf_counter()
-    predictions = predict_images(loaded.folder, paths, store=args.store, top=len(loaded.columns))
+    predictions = predict_images(loaded.folder, paths, store=args.store, top=len(loaded.columns),
+                                 keep=False)  # a benchmark leaves the store as it found it
     predict_seconds = time.perf_counter() - started
     expected = np.array([[p.probabilities[p.classes.index(c)] for c in loaded.columns] for p in predictions])
     sources = sorted({p.features for p in predictions})

@@ -10,14 +10,14 @@ from typing import Callable
 
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
-from extract.dataset_plan import DatasetPlan, change_note, plan_dataset
+from extract.dataset_plan import change_note, checked_data, scan_of
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
 from extract.options import ExtractOptions, RunOptions
 from extract.runner import ShardTask, TaskResult, register_extractor
-from extract.scan import Note, Scan, ScanEntry, scan_dataset
+from extract.scan import Note, Scan
 from extract.slices import Slice, listing_digest
 from store.catalog import ShardCatalog
 from store.config import ExtractorConfig, write_config
@@ -58,6 +58,8 @@ class RunSummary:
     dataset: str = ""  # the name of the dataset the run indexed
     notes: list[Note] = field(default_factory=list)  # the scan's notes: files left out, merged, moved...
     dataset_note: str | None = None  # one line when the dataset got a new index version, saying why
+    preprocess_from: str = ""  # where the configuration's preprocessing came from (manifest, known file...)
+    weights_note: str | None = None  # one line when the weights' preprocessing had to be assumed
 
     @property
     def images_per_second(self) -> float:
@@ -122,12 +124,12 @@ def run_extraction(
     part = Slice.parse(options.shard) if options.shard is not None else None
     # An unknown or missing engine, or a bad engine option, is refused before anything is read.
     dispatcher = get_engine(options.engine, **options.engine_options())
+    plan = checked_data(data, store, options)  # the folder and its options first: no download for a typo
     extractor = as_extractor(extractor, options.xla)
     if extractor.config.compute != "float32" and options.engine != "local" and not options.gpus_per_worker \
             and os.environ.get(devices.ALLOW_CPU_MIXED_ENV) != "1":
         raise OptionError(f"--mixed-precision computes on GPUs: give the workers one (--gpus-per-worker). "
                           f"Received: --engine {options.engine} --gpus-per-worker {options.gpus_per_worker}")
-    plan = None if isinstance(data, DatasetIndex) else plan_dataset(data, store, options.data)
     scan = scan_of(data if plan is None else plan)
     splits = options.splits
     if splits is not None and not set(splits) & {e.split for e in scan.entries}:
@@ -150,18 +152,8 @@ def run_extraction(
     finally:
         dispatcher.close()
     summary.store_bytes = _store_bytes(store_layout.root)
+    summary.preprocess_from, summary.weights_note = extractor.weights.preprocess_from, extractor.weights.note
     return summary
-
-
-def scan_of(data: DatasetPlan | DatasetIndex) -> Scan:
-    """The files to extract: a data folder scanned as planned, or the rows of a dataset the store
-    already indexes (its files under its data_root, as they were indexed: no new scan, the index kept)."""
-    if isinstance(data, DatasetPlan):
-        return scan_dataset(data.root, data.options)
-    entries = [ScanEntry(path, int(label), split, digest, None, reason, source) for path, label, split, digest, reason,
-               source in zip(data.paths, data.labels, data.splits, data.hashes, data.reasons, data.split_sources)]
-    return Scan(root=Path(data.data_root), layout=data.source.get("layout", "index"), classes=list(data.classes),
-                entries=entries, name=data.name, source={**data.source, "indexed": True})
 
 
 def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | None, store: str | Path,
@@ -175,6 +167,7 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
     if views < 0:
         raise OptionError(f"views must be 0 or more. Received: {views}")
     options = options or RunOptions()
+    checked_data(data, store, options)
     plain = as_extractor(extractor, options.xla)
     callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
     summaries = [run_extraction(data, store, plain, options, **callbacks)]
@@ -193,6 +186,7 @@ def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
     every split, one configuration each: what `heads eval/predict --tta` read instead of computing."""
     views = tta_views(tta)  # refuses a count out of range before anything is extracted
     options = options or RunOptions()
+    checked_data(data, store, options)
     plain = as_extractor(extractor, options.xla)
     callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
     summaries = [run_extraction(data, store, plain, options, **callbacks)]

@@ -9,8 +9,9 @@ import typer
 from extract.augment import AugmentSpec
 
 DEFAULT = AugmentSpec()
+PANEL = "Views"  # the help panel these options are shown in
 
-Flip = Annotated[bool, typer.Option(help="Augmentation: random horizontal flips.")]
-Rotation = Annotated[float, typer.Option(help="Augmentation: rotation range, fraction of a full turn.")]
-Zoom = Annotated[float, typer.Option(help="Augmentation: zoom range (scale 1 +/- zoom).")]
-Shift = Annotated[float, typer.Option(help="Augmentation: shift range, fraction of the size.")]
+Flip = Annotated[bool, typer.Option(rich_help_panel=PANEL, help="Augmentation: random horizontal flips.")]
+Rotation = Annotated[float, typer.Option(rich_help_panel=PANEL, help="Augmentation: rotation range, fraction of a full turn.")]
+Zoom = Annotated[float, typer.Option(rich_help_panel=PANEL, help="Augmentation: zoom range (scale 1 +/- zoom).")]
+Shift = Annotated[float, typer.Option(rich_help_panel=PANEL, help="Augmentation: shift range, fraction of the size.")]

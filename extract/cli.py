@@ -6,29 +6,30 @@ only by a command that builds a model (a run with images to extract), never by l
 """
 from __future__ import annotations
 
-import dataclasses  # noqa: E402
-from enum import Enum  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Annotated, Optional  # noqa: E402
+import dataclasses
+from enum import Enum
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Optional
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
-from rich.table import Table  # noqa: E402
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from extract import augment_options, cli_support  # noqa: E402
-from extract.backbones import BACKBONES  # noqa: E402
-from extract.engines import ENGINES  # noqa: E402
-from extract.engines.progress import WorkerMeter  # noqa: E402
-from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES  # noqa: E402
-from extract.options import DATA_FIELDS  # noqa: E402
-from extract.sources.options import LAYOUTS  # noqa: E402
-from extract.weights import PREPROCESS_MODES  # noqa: E402
+from extract import augment_options, cli_store, cli_support
+from extract.backbones import BACKBONES
+from extract.cli_common import JsonFlag, console, errors, fail_on, human_bytes, note, say
+from extract.engines import ENGINES
+from extract.engines.progress import WorkerMeter
+from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
+from extract.options import DATA_FIELDS
+from extract.sources.options import LAYOUTS
+from extract.weights import PREPROCESS_MODES, WEIGHTS_DIR_ENV
 
-app = typer.Typer(help="Stage one: cache bottleneck features of a frozen ImageNet base.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
+app = typer.Typer(help="Stage one: cache bottleneck features of a frozen ImageNet base.", no_args_is_help=True,
+                  cls=cli_support.FlagsGroup)
+command = partial(app.command, cls=cli_support.FlagsCommand)  # every command's help shows flags as flags
 
 BackboneName = Enum("BackboneName", {name: name for name in BACKBONES}, type=str)
 Pooling = Enum("Pooling", {name: name for name in POOLING_MODES}, type=str)
@@ -37,33 +38,11 @@ Resize = Enum("Resize", {name: name for name in RESIZE_MODES}, type=str)
 Preprocess = Enum("Preprocess", {name: name for name in PREPROCESS_MODES}, type=str)
 Layout = Enum("Layout", {name: name for name in LAYOUTS}, type=str)
 EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)
+# The help panels of `extract run` (typer's rich_help_panel): a long list read a group at a time.
+FEATURES, DATA, VIEWS, SCALE = ("What changes the features", "How the data folder is read", augment_options.PANEL,
+                                "Speed and scale (never the numbers)")
 
-
-def _human_bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if count < 1024 or unit == "TB":
-            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
-        count /= 1024
-    return str(count)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    # escape: a message may hold brackets (".[ray]", a path) that rich would take for markup and drop
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=code)
-
-
-def _exit_code(error: BaseException) -> int:
-    """3 for input the API refuses (a ValueError), 1 for a failure while working (OSError...)."""
-    return cli_support.exit_code(error)
-
-
-def _say(message: str) -> None:
-    errors.print(f"[dim]{escape(message)}[/]", highlight=False)
-
-
-app.callback()(cli_support.common_options(_say))
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON (machine-readable) instead of tables.")]
+app.callback()(cli_support.common_options(say))
 
 
 class ImagesPerSecond(TextColumn):
@@ -77,9 +56,10 @@ class ImagesPerSecond(TextColumn):
         return f"{task.completed / elapsed:6.1f} images/s"
 
 
-@app.command()
+@command()
 def run(
-    backbone: Annotated[BackboneName, typer.Option(help="Convolutional base (see `extract backbones`).")],
+    backbone: Annotated[BackboneName, typer.Option(
+        metavar="NAME", help=f"Convolutional base: {', '.join(BACKBONES)} (see `extract backbones`).")],
     data: Annotated[Optional[Path], typer.Option(
         help="Images: DATA/<split>/<class>/*, DATA/<class>/*, or any folder with --labels, --label-pattern or "
              "--unlabelled.", show_default="the folder --dataset was read from")] = None,
@@ -87,62 +67,62 @@ def run(
         help="Name of the dataset in the store; an existing one is read again as recorded (its folder, labels, "
              "splits), other options given change it.", show_default="the data folder's name")] = None,
     store: Annotated[Path, typer.Option(help="Feature store folder (created if absent).")] = Path("cache"),
-    weights: Annotated[str, typer.Option(help="imagenet, none (random init), or a Keras no-top .h5 file.")] = "imagenet",
-    size: Annotated[Optional[int], typer.Option(help="Input size in pixels.", show_default="the backbone's")] = None,
+    weights: Annotated[str, typer.Option(help=f"imagenet (Keras's download; offline: the files of ${WEIGHTS_DIR_ENV}), none (random init), or a Keras no-top .h5 file.")] = "imagenet",
+    size: Annotated[Optional[int], typer.Option(help="Input size in pixels.", show_default="the weights' own (their manifest), else the backbone's")] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose output is cached.", show_default="the end of the last block")] = None,
-    pool: Annotated[Pooling, typer.Option(help="Pool the spatial features.")] = Pooling.none,
-    dtype: Annotated[Dtype, typer.Option(help="Storage precision of the features.")] = Dtype.float16,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 32,
-    preprocess: Annotated[Optional[Preprocess], typer.Option(help="Override the weights' preprocessing.", show_default="the weights' own (their manifest, else the backbone's)")] = None,
-    alpha: Annotated[Optional[float], typer.Option(help="Width multiplier (MobileNet family).", show_default="1.0 where the backbone has one")] = None,
-    resize: Annotated[Resize, typer.Option(help="squash to the size, or crop/pad to keep the aspect ratio.")] = Resize.squash,
-    layout: Annotated[Optional[Layout], typer.Option(
-        help="How DATA is laid out (auto: detected).", show_default="auto, or as recorded")] = None,
-    val_fraction: Annotated[Optional[float], typer.Option(
+    pool: Annotated[Pooling, typer.Option(rich_help_panel=FEATURES, help="Pool the spatial features.")] = Pooling.none,
+    dtype: Annotated[Dtype, typer.Option(rich_help_panel=FEATURES, help="Storage precision of the features.")] = Dtype.float16,
+    preprocess: Annotated[Optional[Preprocess], typer.Option(rich_help_panel=FEATURES, help="Override the weights' preprocessing.", show_default="the weights' own (their manifest, else the backbone's)")] = None,
+    alpha: Annotated[Optional[float], typer.Option(rich_help_panel=FEATURES, help="Width multiplier (MobileNet family).", show_default="1.0 where the backbone has one")] = None,
+    resize: Annotated[Resize, typer.Option(rich_help_panel=FEATURES, help="squash to the size, or crop/pad to keep the aspect ratio.")] = Resize.squash,
+    mixed_precision: Annotated[bool, typer.Option(
+        "--mixed-precision", rich_help_panel=FEATURES, help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
+    layout: Annotated[Optional[Layout], typer.Option(rich_help_panel=DATA, metavar="LAYOUT",
+        help=f"How DATA is laid out: {', '.join(LAYOUTS)} (auto: detected).", show_default="auto, or as recorded")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option(rich_help_panel=DATA,
         help="Validation share of the files no folder or table column puts in a split.", show_default="0.2")] = None,
-    test_fraction: Annotated[Optional[float], typer.Option(
+    test_fraction: Annotated[Optional[float], typer.Option(rich_help_panel=DATA,
         help="Test share of those files (a test split, scored apart).", show_default="0")] = None,
-    split_seed: Annotated[Optional[int], typer.Option(
+    split_seed: Annotated[Optional[int], typer.Option(rich_help_panel=DATA,
         help="Seed of the split rule (0: the stable split by file name of earlier versions).",
         show_default="0")] = None,
-    labels: Annotated[Optional[Path], typer.Option(
+    labels: Annotated[Optional[Path], typer.Option(rich_help_panel=DATA,
         help="Labels table (CSV/TSV): a file column (path under DATA, or an id), a label column, "
              "optionally a split column.", show_default="none: folders give the labels")] = None,
-    file_column: Annotated[Optional[str], typer.Option(
+    file_column: Annotated[Optional[str], typer.Option(rich_help_panel=DATA,
         help="Table column of the files.", show_default="detected: id, filename, file, path, image")] = None,
-    label_column: Annotated[Optional[str], typer.Option(
+    label_column: Annotated[Optional[str], typer.Option(rich_help_panel=DATA,
         help="Table column of the labels.", show_default="detected: label, class, breed, category")] = None,
-    split_column: Annotated[Optional[str], typer.Option(
+    split_column: Annotated[Optional[str], typer.Option(rich_help_panel=DATA,
         help="Table column of the splits.", show_default="detected: split, subset; else the split rule")] = None,
-    extension: Annotated[Optional[str], typer.Option(
+    extension: Annotated[Optional[str], typer.Option(rich_help_panel=DATA,
         help="Extension added to table ids that name no file, e.g. jpg.",
         show_default="try the image extensions")] = None,
-    label_pattern: Annotated[Optional[str], typer.Option(
+    label_pattern: Annotated[Optional[str], typer.Option(rich_help_panel=DATA,
         help="Labels from file names: a regular expression with one group, e.g. '^(cat|dog)\\.'.",
         show_default="none")] = None,
     unlabelled: Annotated[Optional[bool], typer.Option(
-        "--unlabelled/--no-unlabelled",
+        "--unlabelled/--no-unlabelled", rich_help_panel=DATA,
         help="Read images without a label (loose folders, unlisted files) as unlabelled rows, e.g. for "
              "`heads predict` to reuse.", show_default="no")] = None,
-    strict: Annotated[bool, typer.Option(help="Fail (listing them) instead of skipping unusable files.")] = False,
-    shard_size: Annotated[int, typer.Option(help="Images per committed shard (the most a kill can lose).")] = 256,
-    xla: Annotated[Optional[bool], typer.Option(help="Force XLA on/off.", show_default="per backbone, as measured")] = None,
-    engine: Annotated[EngineName, typer.Option(help="local (this process) or ray (pip install -e \".\\[ray]\").")] = EngineName.local,
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. auto.", show_default="start a local instance")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Ray workers.", show_default="as many as the cluster's CPUs or GPUs fit")] = None,
-    gpus_per_worker: Annotated[Optional[float], typer.Option(help="GPUs per Ray worker (1: one worker per GPU).", show_default="0")] = None,
-    cpus_per_worker: Annotated[Optional[float], typer.Option(help="CPUs (TensorFlow threads) per Ray worker.", show_default="1")] = None,
-    max_retries: Annotated[Optional[int], typer.Option(help="Retries of a failed shard task under Ray.", show_default="2")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="Do only slice i of n (0 <= i < n), e.g. 3/16; then `extract merge`.", show_default="the whole dataset")] = None,
-    views: Annotated[int, typer.Option(help="Also cache K fixed augmented views of the train images (for fine-tuning).")] = 0,
+    strict: Annotated[bool, typer.Option("--strict", rich_help_panel=DATA, help="Fail (listing them) instead of skipping unusable files.")] = False,
+    views: Annotated[int, typer.Option(rich_help_panel=VIEWS, help="Also cache K fixed augmented views of the train images (for fine-tuning).")] = 0,
     flip: augment_options.Flip = augment_options.DEFAULT.flip,
     rotation: augment_options.Rotation = augment_options.DEFAULT.rotation,
     zoom: augment_options.Zoom = augment_options.DEFAULT.zoom,
     shift: augment_options.Shift = augment_options.DEFAULT.shift,
-    augment_seed: Annotated[int, typer.Option(help="Views: seed; a view is a function of seed, view and image.")] = 0,
-    tta: Annotated[int, typer.Option(help="Also cache K fixed test-time views of every split (a horizontal flip, then zooms) for `heads eval/predict --tta K`.")] = 0,
-    mixed_precision: Annotated[bool, typer.Option(
-        help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
+    augment_seed: Annotated[int, typer.Option(rich_help_panel=VIEWS, help="Views: seed; a view is a function of seed, view and image.")] = 0,
+    tta: Annotated[int, typer.Option(rich_help_panel=VIEWS, help="Also cache K fixed test-time views of every split (a horizontal flip, then zooms) for `heads eval/predict --tta K`.")] = 0,
+    batch_size: Annotated[int, typer.Option(rich_help_panel=SCALE, help="Images per forward pass.")] = 32,
+    shard_size: Annotated[int, typer.Option(rich_help_panel=SCALE, help="Images per committed shard (the most a kill can lose).")] = 256,
+    xla: Annotated[Optional[bool], typer.Option(rich_help_panel=SCALE, help="Force XLA on/off.", show_default="per backbone, as measured")] = None,
+    engine: Annotated[EngineName, typer.Option(rich_help_panel=SCALE, help="local (this process) or ray (pip install -e \".\\[ray]\").")] = EngineName.local,
+    address: Annotated[Optional[str], typer.Option(rich_help_panel=SCALE, help="Ray cluster to join, e.g. auto.", show_default="start a local instance")] = None,
+    workers: Annotated[Optional[int], typer.Option(rich_help_panel=SCALE, help="Ray workers.", show_default="as many as the cluster's CPUs or GPUs fit")] = None,
+    gpus_per_worker: Annotated[Optional[float], typer.Option(rich_help_panel=SCALE, help="GPUs per Ray worker (1: one worker per GPU).", show_default="0")] = None,
+    cpus_per_worker: Annotated[Optional[float], typer.Option(rich_help_panel=SCALE, help="CPUs (TensorFlow threads) per Ray worker.", show_default="1")] = None,
+    max_retries: Annotated[Optional[int], typer.Option(rich_help_panel=SCALE, help="Retries of a failed shard task under Ray.", show_default="2")] = None,
+    shard: Annotated[Optional[str], typer.Option(rich_help_panel=SCALE, help="Do only slice i of n (0 <= i < n), e.g. 3/16; then `extract merge`.", show_default="the whole dataset")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
@@ -153,7 +133,7 @@ def run(
     from extract.options import ExtractOptions, RunOptions
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
-                        TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=console, transient=False,
+                        TimeRemainingColumn(), TextColumn("{task.fields[workers]}"), console=errors, transient=False,
                         disable=as_json or cli_support.quiet())
     task_id = None
     meter = WorkerMeter()
@@ -199,14 +179,17 @@ def run(
             summaries += run_tta(tta, data, store, extractor, run_options, **callbacks)[1:]
     except (ValueError, RuntimeError, OSError) as error:
         progress.stop()
-        _fail(str(error), _exit_code(error))
+        fail_on(error)
         return
     progress.stop()
     if as_json:
         cli_support.print_json([_summary_json(s) for s in summaries])
         return
+    from store import FeatureStore
+
+    names = FeatureStore(store).names()
     for summary in summaries:
-        _print_summary(summary)
+        _print_summary(summary, names)
     _print_notes(summaries[0])
     if summary.slice:
         console.print(f"Slice {summary.slice} done. When every slice has finished: "
@@ -238,17 +221,28 @@ def _worker_rates(workers: dict[str, tuple[int, float]]) -> str:
     return f"{len(rates)} workers: min {rates[0]:.1f}, median {rates[len(rates) // 2]:.1f}, max {rates[-1]:.1f} images/s"
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary, names) -> None:
+    """The run's table: the configuration by name and what makes it (backbone, size, layer, pool,
+    preprocessing and where that came from), then what was done."""
     config = summary.config
+    name = names.name(config)
     if summary.extracted == 0 and summary.cached:
-        console.print(f"Nothing to extract: all {summary.cached} images are already cached "
-                      f"for configuration {config.config_id}.")
+        console.print(f"Nothing to extract: all {summary.cached} images are already cached for {name}.",
+                      highlight=False)
     scope = f" (slice {summary.slice})" if summary.slice else ""
-    if config.augment:
-        scope += (f" (test-time view {config.augment['tta']})" if "tta" in config.augment
-                  else f" (augmented view {config.augment['view']})")
-    table = Table(title=f"extract run: {config.config_id}{scope}", show_header=False)
+    table = Table(title=f"extract run: {escape(name)}{scope}", show_header=False, title_justify="left")
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     rows = [
+        ("configuration", config.config_id),
+        ("backbone", config.backbone + (f" (alpha {config.alpha:g})" if config.alpha is not None else "")),
+        ("size / layer / pool", f"{config.size} px ({config.resize}) / {config.layer} / {config.pool}"),
+        ("preprocessing", config.preprocess + (f" ({summary.preprocess_from})" if summary.preprocess_from else "")),
+    ]
+    if config.augment:
+        rows.append(("view", f"test-time view {config.augment['tta']}" if "tta" in config.augment
+                     else f"augmented view {config.augment['view']}"))
+    rows += [
         ("dataset", summary.dataset),
         ("images found", f"{summary.images} ({', '.join(f'{k} {v}' for k, v in summary.split_counts.items())})"),
         ("extracted", str(summary.extracted)),
@@ -259,10 +253,11 @@ def _print_summary(summary) -> None:
         ("speed", f"{summary.images_per_second:.1f} images/s" if summary.extracted else "-"),
         ("feature shape", f"{config.feature_shape} {config.dtype}"
                           + (f" (computed in {config.compute})" if config.compute != "float32" else "")),
-        ("store size", _human_bytes(summary.store_bytes)),
+        ("store size", human_bytes(summary.store_bytes)),
     ]
     if summary.changed:
-        rows.insert(5, ("changed during run", f"{summary.changed} (keyed by the content read)"))
+        rows.insert(rows.index(("rejected", str(len(summary.rejected)))),
+                    ("changed during run", f"{summary.changed} (keyed by the content read)"))
     if summary.devices and not summary.workers:
         rows.append(("device", ", ".join(sorted(set(summary.devices.values())))))
     if summary.workers:
@@ -273,120 +268,20 @@ def _print_summary(summary) -> None:
         table.add_row(key, value)
     console.print(table)
     for path, reason in summary.rejected[:20]:
-        console.print(f"  rejected {path}: {reason}", highlight=False)
+        console.print(f"  rejected {path}: {reason}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > 20:
         console.print(f"  ... and {len(summary.rejected) - 20} more (see `extract ls --rejected`)")
 
 
 def _print_notes(summary) -> None:
-    """The scan's notes (files left out, merged, moved...), one line each with its count, and the line
-    saying the dataset got a new index version."""
-    for note in summary.notes:
-        console.print(f"[yellow]note:[/] {escape(note.message)}", highlight=False, soft_wrap=True)
-    if summary.dataset_note:
-        console.print(f"[yellow]note:[/] {escape(summary.dataset_note)}", highlight=False, soft_wrap=True)
+    """The weights' note (preprocessing assumed), the scan's notes (files left out, merged, moved...), one line
+    each with its count, and the line saying the dataset got a new index version: on stderr."""
+    for line in [summary.weights_note] + [n.message for n in summary.notes] + [summary.dataset_note]:
+        if line:
+            note(line)
 
 
-@app.command()
-def merge(
-    store: Annotated[Path, typer.Option(help="Feature store folder to merge into.")] = Path("cache"),
-    sources: Annotated[Optional[list[Path]], typer.Option(
-        "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.",
-        show_default="none: only this store's slices")] = None,
-) -> None:
-    """Record shards written by `--shard` slices (here or in other stores) and write the dataset index."""
-    from store.merge import merge_store
-
-    try:
-        report = merge_store(store, sources or [])
-    except (ValueError, RuntimeError, OSError) as error:
-        _fail(str(error), _exit_code(error))
-        return
-    if sources:
-        console.print(f"Imported {report.imported_rows} feature rows in {report.imported_shards} shards "
-                      f"({report.skipped_rows} rows were already in the store).")
-    if report.leftovers_removed:
-        console.print(f"Removed {report.leftovers_removed} uncommitted leftovers of killed writers.")
-    for config_id, dataset, written in report.indexed:
-        console.print(f"{config_id}: slices combined into the dataset index {dataset}/{written}.", highlight=False,
-                      soft_wrap=True)
-    for config_id, dataset, why in report.waiting:
-        console.print(f"[yellow]{config_id}: no index of dataset {escape(dataset)} yet: {why}.[/]", highlight=False,
-                      soft_wrap=True)
-    if not report.indexed and not report.waiting:
-        console.print("No slice indexes to combine: the dataset indexes are up to date.")
-    if report.waiting:
-        raise typer.Exit(code=1)
-
-
-@app.command("ls")
-def list_store(
-    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
-    rejected: Annotated[bool, typer.Option(help="Also list the files that have no features, with why.")] = False,
-    dataset: Annotated[Optional[str], typer.Option(help="Only this dataset.", show_default="every dataset with features")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """The configurations a store holds, their images per split for each dataset, size on disk."""
-    from store import FeatureStore
-
-    try:
-        feature_store = FeatureStore(store)
-        configs = feature_store.configs()
-        if dataset is not None:
-            feature_store.dataset(dataset)  # an unknown name: one line listing the known ones
-    except (ValueError, OSError) as error:
-        _fail(str(error), _exit_code(error))
-        return
-    if as_json:
-        cli_support.print_json(_listing_json(feature_store, configs, dataset, rejected))
-        return
-    if not configs:
-        console.print(f"{store}: no configurations yet.")
-        return
-    for config in configs:
-        views = feature_store.views(config.config_id, None if dataset is None else [dataset])
-        shown = [v for v in views if dataset is not None or v.split_counts()]
-        catalog = views[0].catalog if views else feature_store.view(config.config_id).catalog
-        table = Table(title=config.config_id, show_header=False, title_justify="left")
-        for key, value in (
-            ("backbone", config.backbone + (f" (alpha {config.alpha})" if config.alpha else "")),
-            ("weights", f"{config.weights_source} (sha256 {config.weights_sha256[:12]})"),
-            ("preprocess / size / resize", f"{config.preprocess} / {config.size} px / {config.resize}"),
-            ("layer / pool / dtype", f"{config.layer} / {config.pool} / {config.dtype}"),
-            ("augmentation", "none" if not config.augment else ", ".join(f"{k} {v}" for k, v in config.augment.items())),
-            ("feature shape", str(config.feature_shape)),
-            *([(f"dataset {v.dataset}", (", ".join(f"{k} {n}" for k, n in v.split_counts().items()) or "no features")
-                + f"; {len(v.rejected())} rejected") for v in shown] or [("images per split", "no completed run yet")]),
-            ("features cached", str(len(catalog.rows))),
-            ("on disk", _human_bytes(_config_bytes(feature_store, config.config_id))),
-        ):
-            table.add_row(key, value)
-        console.print(table)
-        for view in shown if rejected else []:
-            for path, reason in view.rejected():
-                console.print(f"  {view.dataset}: {path}: {reason}", highlight=False, soft_wrap=True)
-
-
-def _config_bytes(feature_store, config_id: str) -> int:
-    return sum(p.stat().st_size for p in feature_store.layout.config_dir(config_id).rglob("*") if p.is_file())
-
-
-def _listing_json(feature_store, configs, dataset: Optional[str], rejected: bool) -> dict:
-    """`extract ls --json`: each configuration as recorded, its datasets' counts per split, bytes on disk."""
-    listing = []
-    for config in configs:
-        views = feature_store.views(config.config_id, None if dataset is None else [dataset])
-        catalog = views[0].catalog if views else feature_store.view(config.config_id).catalog
-        listing.append({
-            "config": config.to_json(), "features_cached": len(catalog.rows),
-            "bytes": _config_bytes(feature_store, config.config_id),
-            "datasets": [{"name": v.dataset, "split_counts": v.split_counts(), "rejected_count": len(v.rejected()),
-                          **({"rejected": [{"path": p, "reason": r} for p, r in v.rejected()]} if rejected else {})}
-                         for v in views if dataset is not None or v.split_counts()]})
-    return {"store": str(feature_store.layout.root), "configs": listing}
-
-
-@app.command()
+@command()
 def backbones() -> None:
     """The backbones this tool knows, with default sizes, preprocessing and block ends."""
     table = Table(title="backbones (keras.applications)")
@@ -402,37 +297,11 @@ def backbones() -> None:
         console.print(f"  [bold]{spec.name}[/]  {ends}", highlight=False, soft_wrap=True)
 
 
-@app.command()
-def verify(
-    store: Annotated[Path, typer.Option(help="Feature store folder.")] = Path("cache"),
-    repair: Annotated[bool, typer.Option(help="Drop what is broken; the next run re-extracts only that.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Check every shard against its commit marker, the dataset indexes against the shards, and
-    report temporaries that no writer will publish (--repair deletes those of dead writers)."""
-    from store.verify import verify_store
-
-    try:
-        report = verify_store(store, repair=repair)
-    except (ValueError, RuntimeError, OSError) as error:
-        _fail(str(error), _exit_code(error))
-        return
-    if as_json:
-        cli_support.print_json({"store": str(store), "ok": report.ok, "shards_checked": report.shards_checked,
-                                "rows_checked": report.rows_checked,
-                                "problems": [{"path": str(p.path), "what": p.what} for p in report.problems],
-                                "repaired": [str(p) for p in report.repaired]})
-        if not report.ok and not (repair and report.repaired):
-            raise typer.Exit(code=1)
-        return
-    for problem in report.problems:
-        console.print(f"[red]problem[/] {problem.path}: {problem.what}", highlight=False, soft_wrap=True)
-    console.print(f"{report.shards_checked} shards, {report.rows_checked} feature rows checked; "
-                  f"{len(report.problems)} problems.")
-    if repair and report.repaired:
-        console.print(f"Dropped {len(report.repaired)} files; `extract run` again re-extracts what they held.")
-    elif not report.ok:
-        raise typer.Exit(code=1)
+# after run and backbones: the order `extract --help` lists them in
+command()(cli_store.merge)
+command("ls")(cli_store.list_store)
+command("rm")(cli_store.remove)
+command()(cli_store.verify)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Iterator
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from extract import devices
 
@@ -114,6 +115,28 @@ def tensorflow_logging(verbose: bool, say_device: Callable[[str], None] | None =
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowImport(say_device))
+
+
+def _flags_as_flags(params: list) -> list:
+    """No `<bool>` after a boolean flag in help (typer 0.29 writes one, as if the flag took a value)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class FlagsCommand(TyperCommand):
+    """A command whose help shows boolean flags as flags (`app.command(cls=FlagsCommand)`)."""
+
+    def get_params(self, ctx):
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class FlagsGroup(TyperGroup):
+    """An app whose own help shows boolean flags as flags (`typer.Typer(cls=FlagsGroup)`)."""
+
+    def get_params(self, ctx):
+        return _flags_as_flags(super().get_params(ctx))
 
 
 def _print_version(value: bool) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.errors import OptionError
+from extract.scan import Scan, ScanEntry, scan_dataset
 from extract.sources.options import DataOptions
 from store import DatasetIndex, FeatureStore, default_dataset_name, is_store
 
@@ -77,8 +78,39 @@ def plan_dataset(data: str | Path | None, store: str | Path, options: DataOption
         root, options = dataset_options(store, options.name, None, **changes)
     else:
         root = Path(data)
+    if not root.is_dir():
+        raise OptionError(f"Data folder not found. Received: --data {root}")
+    options.checked(root)  # a bad option refused now, before weights are resolved or anything is read
     name = options.name if options.name is not None else default_dataset_name(root)
     return DatasetPlan(root, options, recorded_dataset(store, name))
+
+
+def checked_data(data: str | Path | DatasetIndex | None, store: str | Path, options) -> DatasetPlan | None:
+    """The dataset a run reads, its folder and data options checked: done before any weights are resolved or
+    downloaded, so a typo in --data is said at once.
+
+    Parameters
+    ----------
+    data, store, options
+        As run_extraction takes them.
+
+    Returns
+    -------
+    DatasetPlan or None
+        The plan of the folder to scan; None for a DatasetIndex (its rows are read as indexed).
+    """
+    return None if isinstance(data, DatasetIndex) else plan_dataset(data, store, options.data)
+
+
+def scan_of(data: DatasetPlan | DatasetIndex) -> Scan:
+    """The files to extract: a data folder scanned as planned, or the rows of a dataset the store
+    already indexes (its files under its data_root, as they were indexed: no new scan, the index kept)."""
+    if isinstance(data, DatasetPlan):
+        return scan_dataset(data.root, data.options)
+    entries = [ScanEntry(path, int(label), split, digest, None, reason, source) for path, label, split, digest, reason,
+               source in zip(data.paths, data.labels, data.splits, data.hashes, data.reasons, data.split_sources)]
+    return Scan(root=Path(data.data_root), layout=data.source.get("layout", "index"), classes=list(data.classes),
+                entries=entries, name=data.name, source={**data.source, "indexed": True})
 
 
 def change_note(previous: DatasetIndex | None, index: DatasetIndex) -> str | None:

@@ -68,9 +68,14 @@ class Extractor:
         options.check()
         spec = get_backbone(options.backbone)
         resolved = resolve_weights(spec, options.weights, options.alpha, options.preprocess)
+        if options.size is None and resolved.default_size is not None and resolved.default_size < spec.min_size:
+            raise OptionError(f"The weights' default_size {resolved.default_size} is below backbone {spec.name}'s "
+                              f"smallest ({spec.min_size}): give --size. Received: --weights {options.weights}")
         config = ExtractorConfig(
             backbone=spec.name, alpha=resolved.alpha, weights_sha256=resolved.sha256, preprocess=resolved.preprocess,
-            size=spec.default_size if options.size is None else int(options.size), resize=options.resize,
+            # the size the weights were trained at (their manifest, a known file), else the backbone's
+            size=int(options.size) if options.size is not None else resolved.default_size or spec.default_size,
+            resize=options.resize,
             layer=options.layer or spec.default_layer, pool=options.pool, dtype=options.dtype,
             augment=options.augment, compute=options.compute, weights_source=resolved.source,
         )
@@ -96,6 +101,7 @@ class Extractor:
         resolved = resolve_weights(spec, source, config.alpha, config.preprocess)
         if resolved.sha256 and resolved.sha256 != config.weights_sha256:
             raise _weights_mismatch(config, f"weights {source}", f"identity {resolved.sha256}")
+        resolved = dataclasses.replace(resolved, preprocess_from="as the configuration records it", note=None)
         return cls(config, resolved, spec, xla)
 
     def derive(self, **changes) -> "Extractor":

@@ -6,11 +6,14 @@ same built-in layer serves extraction and the exported model, which then loads w
 """
 from __future__ import annotations
 
+import socket
+import urllib.error
+
 import numpy as np
 
 from extract.backbones import Backbone
 from extract.errors import OptionError
-from extract.weights import RANDOM_INIT_SEED, ResolvedWeights, WeightsError, tensors_sha256
+from extract.weights import RANDOM_INIT_SEED, WEIGHTS_DIR_ENV, ResolvedWeights, WeightsError, tensors_sha256
 
 RESIZE_MODES = ("squash", "crop", "pad")
 POOLING_MODES = ("none", "avg", "max")
@@ -61,8 +64,13 @@ def build_base(backbone: Backbone, size: int, weights: ResolvedWeights):
 
     if weights.source == "imagenet":
         kwargs = {"alpha": weights.alpha} if backbone.has_alpha else {}
-        base = getattr(keras.applications, backbone.factory)(
-            include_top=False, weights="imagenet", input_shape=(size, size, 3), **kwargs)
+        try:
+            base = getattr(keras.applications, backbone.factory)(
+                include_top=False, weights="imagenet", input_shape=(size, size, 3), **kwargs)
+        except Exception as error:  # keras.utils.get_file raises a bare Exception for a failed fetch
+            if not _download_failure(error):
+                raise
+            raise WeightsError(_offline_message(backbone, error)) from None
         return base, tensors_sha256(base)
     # Random init is seeded so that `--weights none` features are reproducible across runs.
     keras.utils.set_random_seed(RANDOM_INIT_SEED)
@@ -77,6 +85,24 @@ def build_base(backbone: Backbone, size: int, weights: ResolvedWeights):
                 f"Weights file does not fit backbone {backbone.name}{alpha}: {detail}. Received: {weights.path}"
             ) from None
     return base, weights.sha256
+
+
+def _download_failure(error: BaseException) -> bool:
+    """Whether Keras failed to fetch its weights file (no network, a proxy, a server error)."""
+    while error is not None:
+        if isinstance(error, (urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror)) \
+                or "URL fetch failure" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _offline_message(backbone: Backbone, error: BaseException) -> str:
+    reason = " ".join(str(error).split())[:300]
+    return (f"Could not download Keras's ImageNet weights of {backbone.name} ({reason}). Offline, give a weights "
+            f"file: --weights PATH (a Keras no-top .h5 file), or set {WEIGHTS_DIR_ENV} to a folder of such files "
+            f"with their MANIFEST.json (as ../shared/weights), or put Keras's file in $KERAS_HOME/models. "
+            f"Received: --weights imagenet")
 
 
 def build_feature_model(backbone: Backbone, base, preprocess: str, layer: str, pool: str):

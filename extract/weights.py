@@ -3,7 +3,12 @@
 The preprocessing follows the weights, not the backbone name: torchvision's VGG16
 weights need 'torch' preprocessing where Keras's own need 'caffe'. A MANIFEST.json
 beside a weights file (the format of shared/weights/) names its backbone,
-preprocessing and sha256, and the file is checked against it.
+preprocessing, trained input size and sha256, and the file is checked against it; a file
+without one is recognised by its checksum where it can be (extract.known_weights), else the
+backbone's preprocessing is assumed and said.
+
+Keras's own download (`imagenet` without BOTTLENECK_WEIGHTS_DIR) happens when the base is
+built (extract.model.build_base); a download that fails is one line naming the offline ways.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from extract.backbones import Backbone
 from extract.errors import ExtractError
+from extract.known_weights import identify
 from store.shards import file_sha256
 
 WEIGHTS_DIR_ENV = "BOTTLENECK_WEIGHTS_DIR"
@@ -33,6 +39,9 @@ class ResolvedWeights:
     sha256: str  # of the file; "random-init-seed0" for none; filled after download for imagenet
     preprocess: str
     alpha: float | None
+    default_size: int | None = None  # the input size the weights were trained at (manifest, known file)
+    preprocess_from: str = "the backbone's"  # where the preprocessing came from, for the run summary
+    note: str | None = None  # one line when the preprocessing (or size) had to be assumed
 
 
 def read_manifest(folder: Path) -> list[dict]:
@@ -75,11 +84,41 @@ def _from_manifest_entry(backbone: Backbone, path: Path, entry: dict, alpha: flo
             f"Weights file {path.name} does not match its MANIFEST.json sha256 "
             f"(expected {entry['sha256'][:16]}..., got {actual[:16]}...): corrupt or replaced."
         )
+    size = entry.get("default_size")
     return ResolvedWeights(
         source=str(path), path=path, sha256=actual,
         preprocess=preprocess or entry.get("preprocess") or backbone.preprocess,
         alpha=_default_alpha(backbone, entry_alpha if alpha is None else alpha),
+        default_size=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None,
+        preprocess_from="--preprocess" if preprocess else "the weights' manifest" if entry.get("preprocess")
+        else "the backbone's",
     )
+
+
+def _from_known_file(backbone: Backbone, path: Path, sha256: str, alpha: float | None,
+                     preprocess: str | None) -> ResolvedWeights:
+    """A file without a manifest: its known preprocessing and size when its checksum is known, else the
+    backbone's, said in one line (extract.known_weights)."""
+    known = identify(path, sha256)
+    if known is not None and known.backbone != backbone.name:
+        raise WeightsError(f"Weights file {path.name} is {known.origin}, for backbone {known.backbone} (known by "
+                           f"its checksum). Received: --backbone {backbone.name}")
+    if known is not None and backbone.has_alpha and alpha is not None and known.alpha is not None \
+            and float(alpha) != known.alpha:
+        raise WeightsError(f"Weights file {path.name} is {known.origin}, of alpha {known.alpha:g}. "
+                           f"Received: --alpha {alpha}")
+    if known is not None:
+        return ResolvedWeights(str(path), path, sha256, preprocess or known.preprocess,
+                               _default_alpha(backbone, known.alpha if alpha is None else alpha), known.default_size,
+                               "--preprocess" if preprocess else f"known file: {known.origin}")
+    note = None if preprocess else (
+        f"Weights file {path.name} has no MANIFEST.json entry and is no file this tool knows by its checksum: "
+        f"assumed preprocessing {backbone.preprocess!r} (backbone {backbone.name}'s) and its default size unless "
+        f"--size; a MANIFEST.json beside it (backbone, preprocess, default_size, sha256) or --preprocess says "
+        f"otherwise.")
+    return ResolvedWeights(str(path), path, sha256, preprocess or backbone.preprocess,
+                           _default_alpha(backbone, alpha), None,
+                           "--preprocess" if preprocess else "the backbone's (assumed)", note)
 
 
 def resolve_weights(backbone: Backbone, weights: str, alpha: float | None = None,
@@ -87,7 +126,8 @@ def resolve_weights(backbone: Backbone, weights: str, alpha: float | None = None
     _check_preprocess(preprocess)
     if weights == "none":
         return ResolvedWeights("none", None, f"random-init-seed{RANDOM_INIT_SEED}",
-                               preprocess or backbone.preprocess, _default_alpha(backbone, alpha))
+                               preprocess or backbone.preprocess, _default_alpha(backbone, alpha),
+                               preprocess_from="--preprocess" if preprocess else "the backbone's")
     if weights == "imagenet":
         local = os.environ.get(WEIGHTS_DIR_ENV)
         if local:
@@ -99,15 +139,15 @@ def resolve_weights(backbone: Backbone, weights: str, alpha: float | None = None
                     return _from_manifest_entry(backbone, Path(local) / entry["file"], entry, alpha, preprocess)
         # Keras downloads and caches its own file; its identity is taken from the tensors after loading.
         return ResolvedWeights("imagenet", None, "", preprocess or backbone.preprocess,
-                               _default_alpha(backbone, alpha))
+                               _default_alpha(backbone, alpha),
+                               preprocess_from="--preprocess" if preprocess else "the backbone's (Keras's weights)")
     path = Path(weights)
     if not path.is_file():
         raise WeightsError(f"Weights file not found. Received: --weights {weights} (allowed: imagenet, none, or a file)")
     entry = next((e for e in read_manifest(path.parent) if e["file"] == path.name), None)
     if entry is not None:
         return _from_manifest_entry(backbone, path, entry, alpha, preprocess)
-    return ResolvedWeights(str(path), path, file_sha256(path), preprocess or backbone.preprocess,
-                           _default_alpha(backbone, alpha))
+    return _from_known_file(backbone, path, file_sha256(path), alpha, preprocess)
 
 
 def tensors_sha256(model) -> str:

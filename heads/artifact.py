@@ -24,6 +24,7 @@ from heads.inputs import HeadInputs
 from heads.kinds.models import HeadModel
 from heads.kinds.registry import Kind, get_kind
 from store import read_json, staged_folder as store_staged_folder
+from store.atomic import remove_folder
 
 HISTORY_FILE = "history.json"
 
@@ -130,3 +131,27 @@ def resolve_head(head: str | Path, store: str | Path | None = None) -> Path:
     if not matches:
         raise HeadError(f"No head {str(head)!r} in store {store} (it holds {len(ids)} heads; see `heads list`).")
     raise HeadError(f"Several heads match {str(head)!r}: {', '.join(matches)}")
+
+
+def remove_head(head: str | Path, store: str | Path | None = None) -> Path:
+    """Remove a head folder as one step (store.atomic.remove_folder): `heads list` never sees half of it.
+
+    Nothing else depends on a head: an ensemble holds copies of its members, a fine-tuned head names the head
+    it started from only as a record of where it came from.
+
+    Parameters
+    ----------
+    head : str or Path
+        A head folder, or a head id (or unique id prefix) with `store`.
+    store : str or Path, optional
+        The store whose heads an id is looked up among.
+
+    Returns
+    -------
+    Path
+        The folder that was removed.
+    """
+    folder = resolve_head(head, store)
+    records.read_record(folder)  # a folder that is not a head (or one we cannot read) is refused, untouched
+    remove_folder(folder)
+    return folder

@@ -89,7 +89,8 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
     return result
 
 
-def _rank_key(record: dict, split: str):
+def rank_key(record: dict, split: str) -> tuple[float, float]:
+    """Sort key of heads best first: `split` accuracy (highest first), then log loss (lowest first)."""
     summary = record.get("metrics", {}).get(split) or {}
     accuracy = summary.get("accuracy")
     loss = summary.get("log_loss")
@@ -100,8 +101,9 @@ def list_store_heads(store: str | Path, config: str | None = None, split: str = 
                      dataset: str | None = None) -> list[dict]:
     """Every head of the store (optionally reading one configuration, or fitted on one dataset), best first by
     `split` accuracy then log loss; `data_changed` says when the dataset a head was fitted on has changed since
-    (compared by digest)."""
+    (compared by digest), `config_names` the readable names of the configurations it reads (store.names)."""
     features = FeatureStore(store)
+    names = features.names()
     wanted = features.select(config).config_id if config is not None else None
     if dataset is not None:
         features.dataset(dataset)  # an unknown name: one line naming the known ones
@@ -116,5 +118,6 @@ def list_store_heads(store: str | Path, config: str | None = None, split: str = 
             continue
         if name not in digests:
             digests[name] = features.dataset(name).digest() if name in features.datasets() else None
-        rows.append({**record, "folder": str(folder), "data_changed": digests[name] != record["data"]["digest"]})
-    return sorted(rows, key=lambda r: _rank_key(r, split))
+        rows.append({**record, "folder": str(folder), "data_changed": digests[name] != record["data"]["digest"],
+                     "config_names": [names.name(i) for i in ids]})
+    return sorted(rows, key=lambda r: rank_key(r, split))

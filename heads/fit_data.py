@@ -51,9 +51,11 @@ class FitData:
                 reduce, train_split: str) -> "FitData":
         features = FeatureStore(store)
         index, choice_note = features.dataset_choice(dataset)
-        views = [features.view(selector, index.name) for selector in _selectors(config)]
+        names = features.names()
+        chosen = [features.select(selector) for selector in _selectors(config)]  # views refused, by name
+        views = [features.view(c.config_id, index.name) for c in chosen]
         ids = [view.config.config_id for view in views]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        repeated = sorted({names.name(i) for i in ids if ids.count(i) > 1})
         if repeated:
             raise HeadError(f"Each configuration once: {', '.join(repeated)} was given twice. Received: --config "
                             f"{' --config '.join(str(s) for s in _selectors(config))}")
@@ -62,14 +64,14 @@ class FitData:
         try:
             modes = resolve_modes([m or AUTO for m in asked], shapes)
         except ValueError as error:
-            raise HeadError(f"{error} (configurations {', '.join(ids)})") from None
+            raise HeadError(f"{error} (configurations {', '.join(map(names.name, ids))})") from None
         inputs = HeadInputs(tuple(view.config for view in views))
         join = FeatureJoin(tuple(modes), tuple(shapes)) if len(views) > 1 else None
         class_names = list(index.classes)
         train = inputs.with_features(views, binding.fit_rows(index, class_names, train_split, train_split))
         if len(train) == 0:
             raise HeadError(f"The {train_split!r} split of dataset {index.name} has no features of "
-                            f"{' + '.join(ids)}. Splits: {', '.join(index.split_names())}")
+                            f"{' + '.join(map(names.name, ids))}. Splits: {', '.join(index.split_names())}")
         others = [s for s in index.split_names() if s not in (train_split, "unlabelled")]
         scoring = {split: inputs.with_features(views, binding.fit_rows(index, class_names, split, train_split))
                    for split in others}

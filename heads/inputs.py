@@ -16,15 +16,9 @@ import numpy as np
 
 from heads.errors import HeadError
 from store import ConfigView, ExtractorConfig, FeatureStore, is_store
+from store.names import describe
 
 REPRODUCE_TOLERANCE = 0.02  # of the features' range: float16 storage against a float32 recomputation
-
-
-def describe(config: ExtractorConfig) -> str:
-    pool = f", pool {config.pool}" if config.pool != "none" else ""
-    augment = config.augment or {}
-    view = f", view {augment['view']}" if "view" in augment else f", test-time view {augment['tta']}" if augment else ""
-    return f"{config.config_id} ({config.backbone} {config.size}px, {config.layer}{pool}{view})"
 
 
 @dataclass
@@ -61,14 +55,16 @@ class HeadInputs:
             return None
         features = FeatureStore(store)
         held = {c.config_id: c for c in features.configs()}
+        names = features.names()
         views = []
         for config in self.configs:
             if config.config_id not in held:
-                present = "; ".join(describe(c) for c in held.values()) or "no configurations"
-                raise HeadError(f"Head {head_id} was trained on configuration {describe(config)}, but store {store} "
-                                f"holds {present}. Refusing: use the head with its own store.")
+                present = "; ".join(map(names.describe, names.choices)) or "no configurations"
+                raise HeadError(f"Head {head_id} was trained on configuration {describe(config)} (id "
+                                f"{config.config_id}), but store {store} holds {present}. Refusing: use the head "
+                                f"with its own store.")
             if tuple(held[config.config_id].feature_shape) != tuple(config.feature_shape):
-                raise HeadError(f"Configuration {config.config_id} in store {store} has features of shape "
+                raise HeadError(f"Configuration {names.name(config)} in store {store} has features of shape "
                                 f"{tuple(held[config.config_id].feature_shape)}; head {head_id} takes "
                                 f"{tuple(config.feature_shape)}.")
             views.append(features.view(config.config_id, dataset))
@@ -93,9 +89,8 @@ class HeadInputs:
         kept = rows.subset(present)
         missing = [(p, h) for p, h, ok in zip(rows.paths, rows.hashes, present) if not ok]
         bad = sum(any(h in view.catalog.rejected for view in views) for _, h in missing)
-        lacking = [(config.config_id, sum(h not in view.catalog.rows for _, h in missing))
-                   for config, view in zip(self.configs, views)]
-        where = ", ".join(f"{config_id} ({n})" for config_id, n in lacking if n) if len(views) > 1 else self.ids[0]
+        lacking = [(view.name, sum(h not in view.catalog.rows for _, h in missing)) for view in views]
+        where = ", ".join(f"{name} ({n})" for name, n in lacking if n) if len(views) > 1 else views[0].name
         kept.notes.append(f"{len(missing)} rows of {rows.split} have no features of {where} "
                           f"({', '.join(p for p, _ in missing[:3])}{', ...' if len(missing) > 3 else ''}; {bad} could not be decoded, {len(missing) - bad} not extracted "
                           f"yet: `extract run` extracts them): not used.")
@@ -158,4 +153,4 @@ class HeadInputs:
             if worst > REPRODUCE_TOLERANCE:
                 raise HeadError(f"Features recomputed for a stored image differ from the store's by {worst:.3f} of "
                                 f"their range (allowed {REPRODUCE_TOLERANCE}): this backbone does not reproduce "
-                                f"configuration {config.config_id}. Refusing.")
+                                f"configuration {view.name}. Refusing.")

@@ -2,7 +2,8 @@
 
 One path for every kind. An image the store has already seen (same content hash, and
 features of every configuration the head reads) is not run through a backbone again: its
-stored features are used, whatever dataset it was indexed in. The others go through the same
+stored features are used, whatever dataset it was indexed in (features computed for new images
+are kept in the store, heads.predict_store, so a second call on them only reads them). The others go through the same
 decode and resize path as `extract run`, then each configuration rebuilt by extract.Extractor
 (for a fine-tuned head: the frozen part below its cut, then its fine-tuned top).
 
@@ -22,6 +23,7 @@ from extract import is_file_table, listed_files, sniff
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from heads.predict_output import OUTPUT_FORMATS, STDOUT, UNKNOWN, Prediction, output_format, write_predictions
+from heads.predict_store import keep_features
 from heads.tta import average, file_probabilities, view_inputs
 
 __all__ = ["OUTPUT_FORMATS", "STDOUT", "UNKNOWN", "Prediction", "collect_images", "finish_predictions",
@@ -64,10 +66,13 @@ def _file_hash(path: Path) -> tuple[str, str]:
 def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path | None = None,
                    out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
                    verify: bool = True, on_progress: Callable[[int], None] | None = None,
-                   threshold: float | None = None, file_column: str | None = None, tta: int = 0) -> list[Prediction]:
+                   threshold: float | None = None, file_column: str | None = None, tta: int = 0,
+                   keep: bool = True, on_note: Callable[[str], None] | None = None) -> list[Prediction]:
     """Predict classes of image files, folders or CSV lists of files with a head; writes `out` (CSV, JSON or
     wide; "-" for stdout) when given. Below `threshold` the best class is labelled "unknown".
-    `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta)."""
+    `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta).
+    `keep`: the features computed for new images are kept in the store (heads.predict_store), so the next
+    call on them reads them; `on_note` receives the line saying so (or why they could not be kept)."""
     fmt = output_format(out, format)
     if top < 1 or batch_size < 1:
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
@@ -99,6 +104,11 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
         if verify and stored:  # the rebuilt inputs must reproduce what the store holds
             loaded.inputs.check_reproduces(views, str(paths[stored[0]]), hashes[stored[0]])
         computed, digests, reasons = loaded.inputs.compute([str(paths[i]) for i in fresh], batch_size, on_progress)
+        if keep and views is not None:
+            said = keep_features(store if store is not None else loaded.store, loaded.inputs.configs,
+                                 [paths[i] for i in fresh], digests, reasons, computed)
+            if on_note and said:
+                on_note(said)
         for row, i in enumerate(fresh):
             hashes[i] = digests[row] or hashes[i]
             if reasons[row]:

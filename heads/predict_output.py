@@ -8,9 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from heads.errors import HeadError
 from store import write_bytes
@@ -88,13 +90,42 @@ def _top_csv(predictions: list[Prediction], top: int) -> str:
     return buffer.getvalue()
 
 
+def wide_ids(paths: list[str]) -> tuple[list[str], str | None]:
+    """One unique id per file for `--format wide`: the file's stem, as Kaggle ids are; when two files share a
+    stem (`a/1.jpg`, `b/1.jpg`), every id is the path under the files' common folder, without the suffix (with
+    it, if that still repeats), and a one-line note says so.
+
+    Parameters
+    ----------
+    paths : list of str
+        The files, in the output's order.
+
+    Returns
+    -------
+    (list of str, str or None)
+        The ids, and the note (None when the stems were unique).
+    """
+    stems = [PurePath(p).stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems, None
+    common = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    relative = [PurePath(os.path.relpath(os.path.abspath(p), common)).as_posix() for p in paths]
+    ids = [str(PurePath(r).with_suffix("")) for r in relative]
+    if len(set(ids)) != len(ids):
+        ids = relative
+    counts = Counter(stems)
+    repeated = [stem for stem in stems if counts[stem] > 1]
+    return ids, (f"{len(repeated)} files share a name with another (e.g. {repeated[0]!r}): the wide ids are their "
+                 f"paths under {common}, so that each is unique.")
+
+
 def _wide(predictions: list[Prediction], columns: list[str]) -> str:
-    """id (the file's stem, as Kaggle ids are), then one probability column per class in the head's column
-    order; files that could not be used have no row (they are reported apart)."""
+    """id (unique: see wide_ids), then one probability column per class in the head's column order; files that
+    could not be used have no row (they are reported apart)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["id", *columns])
-    for p in predictions:
-        if p.scores:
-            writer.writerow([Path(p.path).stem, *(f"{v:.6f}" for v in p.scores)])
+    usable = [p for p in predictions if p.scores]
+    for p, name in zip(usable, wide_ids([p.path for p in usable])[0]):
+        writer.writerow([name, *(f"{v:.6f}" for v in p.scores)])
     return buffer.getvalue()

@@ -111,6 +111,29 @@ def staged_folder(final: str | Path) -> Iterator[Path]:
     _tidy(final.parent)
 
 
+def remove_folder(folder: str | Path) -> Path:
+    """Remove a published folder as one step: renamed under a hidden temporary name (readers skip it from
+    that moment), then deleted. A kill during the deletion leaves a dead writer's temporary, which the next
+    writer in that folder (or `extract verify --repair`) deletes: never a half-removed folder under its name.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder to remove.
+
+    Returns
+    -------
+    Path
+        The temporary name it was deleted under.
+    """
+    folder = Path(folder)
+    tmp = temporary_name(folder)
+    os.rename(folder, tmp)
+    fsync_dir(folder.parent)
+    shutil.rmtree(tmp)
+    return tmp
+
+
 def _tidy(folder: Path) -> None:
     """The next writer clears dead writers' temporaries; best effort: the write itself succeeded."""
     try:

@@ -27,6 +27,9 @@ STRINGS = h5py.string_dtype(encoding="utf-8")
 HASH_DTYPE = "S64"
 KEEP_INDEXES = 5
 INDEX_GLOB = "index-*.h5"
+# The images `heads predict` computed features for, indexed unlabelled so that the next call only reads them:
+# listed with the others, never chosen when no dataset is named.
+PREDICTED_DATASET = "heads-predict"
 _NAME = re.compile(r"^[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]{0,127}$")
 
 
@@ -220,6 +223,7 @@ def latest_dataset(layout: StoreLayout, name: str) -> DatasetIndex | None:
 
 
 def newest_name(layout: StoreLayout) -> str | None:
-    """The dataset whose newest index is the most recent of all."""
-    newest = [(index_paths(layout, name)[-1].name, name) for name in dataset_names(layout)]
+    """The dataset whose newest index is the most recent of all (what `heads predict` kept aside)."""
+    newest = [(index_paths(layout, name)[-1].name, name) for name in dataset_names(layout)
+              if name != PREDICTED_DATASET]
     return max(newest)[1] if newest else None

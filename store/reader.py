@@ -5,9 +5,11 @@ from pathlib import Path
 
 from store import atomic, legacy
 from store.config import ExtractorConfig
-from store.datasets import DatasetIndex, check_dataset_name, dataset_names, latest_dataset, newest_name
+from store.datasets import (PREDICTED_DATASET, DatasetIndex, check_dataset_name, dataset_names, latest_dataset,
+                            newest_name)
 from store.errors import StoreError
 from store.layout import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, StoreLayout
+from store.resolve import ConfigNames
 from store.view import ConfigView, SplitData
 
 __all__ = ["ConfigView", "FeatureStore", "SplitData", "StoreError", "init_store", "is_store"]
@@ -60,11 +62,14 @@ class FeatureStore:
         self._legacy: dict[str, DatasetIndex] | None = None
 
     def configs(self) -> list[ExtractorConfig]:
+        """Every configuration recorded in the store (views included), in id order."""
         if not self.layout.configs_dir.is_dir():
             return []
         found = []
         for config_dir in sorted(self.layout.configs_dir.iterdir()):
             config_file = config_dir / "config.json"
+            if config_dir.name.startswith("."):
+                continue  # a configuration being removed (staged out under a hidden name: extract rm)
             if config_file.is_file():
                 config = ExtractorConfig.from_json(atomic.read_json(config_file))
                 if config.config_id != config_dir.name:
@@ -72,26 +77,27 @@ class FeatureStore:
                 found.append(config)
         return found
 
-    def select(self, selector: str | None = None) -> ExtractorConfig:
-        """A configuration by id, id prefix or backbone name; the only one when None."""
-        configs = self.configs()
-        if not configs:
-            raise StoreError(f"The store holds no configurations yet. Received: {self.layout.root}")
-        if selector is None:
-            matches = configs
-        else:
-            matches = [c for c in configs if c.config_id == selector] or [
-                c for c in configs if c.config_id.startswith(selector) or c.backbone == selector
-            ]
-        if len(matches) == 1:
-            return matches[0]
-        known = ", ".join(c.config_id for c in configs)
-        if not matches:
-            raise StoreError(f"No configuration matches {selector!r}. Known: {known}")
-        if selector is None:
-            raise StoreError(f"The store holds several configurations: pick one (--config: id, id prefix or "
-                             f"backbone). Known: {known}")
-        raise StoreError(f"Several configurations match {selector!r}; pick one by id. Known: {known}")
+    def names(self) -> ConfigNames:
+        """The readable names of this store's configurations, and `--config` resolution (store.names)."""
+        return ConfigNames(self.configs())
+
+    def select(self, selector: str | None = None, views: bool = False) -> ExtractorConfig:
+        """A configuration by id, readable name, partial name or id prefix; the only one (views aside) when None.
+
+        Parameters
+        ----------
+        selector : str or None
+            What `--config` received (see store.names).
+        views : bool
+            Whether a view (test-time or augmented) may be chosen by its id or name; when False, naming one is
+            refused in one line saying which configuration to use instead.
+
+        Returns
+        -------
+        ExtractorConfig
+            The configuration chosen.
+        """
+        return self.names().resolve(selector, views=views, where=f"Store {self.layout.root}")
 
     # -- datasets -----------------------------------------------------------------------------
     def _legacy_indexes(self) -> dict[str, DatasetIndex]:
@@ -125,6 +131,7 @@ class FeatureStore:
             if name not in names:
                 raise StoreError(f"No dataset {name!r} in the store. Known: {', '.join(names) or 'none yet'}")
             return self._newest(name), None
+        names = [n for n in names if n != PREDICTED_DATASET]  # what heads predict kept: chosen only by name
         if not names:
             raise StoreError(f"The store holds no dataset index yet (no run has finished, or slices await "
                              f"`extract merge`). Received: {self.layout.root}")
@@ -139,21 +146,24 @@ class FeatureStore:
 
     def view(self, config_selector: str | None = None, dataset: str | None = None) -> ConfigView:
         """A configuration's features joined with a dataset's newest index (see dataset_choice);
-        the view's index is None while the store holds no dataset index."""
-        config = self.select(config_selector)
+        the view's index is None while the store holds no dataset index. A view may be named (by id or name)."""
+        names = self.names()
+        config = names.resolve(config_selector, views=True, where=f"Store {self.layout.root}")
+        name = names.name(config)
         if self.version == 1:  # a configuration's own run index first: a view's index held its splits only
             own = self._legacy_indexes().get(config.config_id)
             if own is not None and dataset in (None, own.name):
-                return ConfigView(self.layout, config, own)
+                return ConfigView(self.layout, config, own, name=name)
         if dataset is None and not self.datasets():
-            return ConfigView(self.layout, config, None)
+            return ConfigView(self.layout, config, None, name=name)
         index, note = self.dataset_choice(dataset)
-        return ConfigView(self.layout, config, index, note)
+        return ConfigView(self.layout, config, index, note, name=name)
 
     def views(self, config_selector: str | None = None, datasets: list[str] | None = None) -> list[ConfigView]:
         """A configuration joined with each dataset (all, or those named), sharing one shard catalog;
         a version-1 configuration is seen through its own run index only."""
-        config = self.select(config_selector)
+        config_names = self.names()
+        config = config_names.resolve(config_selector, views=True, where=f"Store {self.layout.root}")
         if self.version == 1 and datasets is None:
             view = self.view(config.config_id)
             return [view] if view.index is not None else []
@@ -161,5 +171,6 @@ class FeatureStore:
         views: list[ConfigView] = []
         for name in names:
             index = self.dataset(name)
-            views.append(ConfigView(self.layout, config, index, catalog=views[0].catalog if views else None))
+            views.append(ConfigView(self.layout, config, index, catalog=views[0].catalog if views else None,
+                                    name=config_names.name(config)))
         return views

@@ -69,11 +69,13 @@ def _check_shard(path: Path, marker: dict, config: ExtractorConfig) -> str | Non
     return None
 
 
-def _temporaries(folder: Path, skip: Path | None = None) -> list[Problem]:
-    """Unpublished staged files anywhere under `folder`: a dead writer's are dropped by a repair,
-    another host's are only reported (whether their writer lives cannot be told from here)."""
+def _temporaries(folder: Path, skip: Path | None = None, recursive: bool = True) -> list[Problem]:
+    """Unpublished staged files anywhere under `folder` (or in it alone): a dead writer's are dropped by a
+    repair, another host's are only reported (whether their writer lives cannot be told from here)."""
     found = []
     for current, dirs, _ in os.walk(folder):
+        if not recursive and Path(current) != Path(folder):
+            break
         for temporary in atomic.stale_temporaries(current):
             if temporary.state == "dead":
                 found.append(Problem(temporary.path, f"temporary of a dead writer (pid {temporary.pid} on this "
@@ -185,6 +187,8 @@ def _check_config(feature_store: FeatureStore, config: ExtractorConfig, report: 
 def _check_store_files(layout: StoreLayout, report: VerifyReport) -> None:
     """Everything outside the configurations: store.json temporaries, dataset indexes, heads' temporaries."""
     report.problems.extend(_temporaries(layout.root, skip=layout.configs_dir))
+    # beside the configurations: one whose removal (`extract rm`) was killed after it was renamed away
+    report.problems.extend(_temporaries(layout.configs_dir, recursive=False))
     if layout.datasets_dir.is_dir():
         for name in datasets.dataset_names(layout):
             for path in datasets.index_paths(layout, name):

@@ -36,9 +36,10 @@ class ConfigView:
     """The features of one configuration, joined with one dataset index (None: no index yet)."""
 
     def __init__(self, layout: StoreLayout, config: ExtractorConfig, index: DatasetIndex | None = None,
-                 note: str | None = None, catalog: ShardCatalog | None = None):
+                 note: str | None = None, catalog: ShardCatalog | None = None, name: str | None = None):
         self.layout = layout
         self.config = config
+        self.name = name or config.config_id  # its readable name in its store (store.names), for messages
         self.index = index
         self.note = note  # one line when the dataset was chosen among several (the newest)
         self.catalog = catalog if catalog is not None else ShardCatalog.load(layout.shards_dir(config.config_id))
@@ -54,7 +55,7 @@ class ConfigView:
 
     def _index(self) -> DatasetIndex:
         if self.index is None:
-            raise StoreError(f"Configuration {self.config.config_id} has no dataset index yet "
+            raise StoreError(f"Configuration {self.name} has no dataset index yet "
                              f"(no run has finished, or slices await `extract merge`).")
         return self.index
 

@@ -98,6 +98,13 @@ def synthetic_weights(tmp_path, synthetic_weights_dir) -> Path:
     return Path(shutil.copytree(synthetic_weights_dir, tmp_path / "weights"))
 
 
+def only_line(result) -> str:
+    """The one line a CLI refusal writes on stderr (it holds nothing else: no stage, no traceback)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """CI says how many checks did not run for want of ../shared or of a tool (a browser, a package): such a
     skip tests nothing, so .ci/run installs what they need and this line shows whether it worked."""

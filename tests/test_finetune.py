@@ -150,7 +150,7 @@ def test_a_finetuned_head_is_listed_evaluated_predicted_and_exported(setup, tmp_
     view = FeatureStore(setup["store"]).view(start.record["config_id"], start.record["data"]["dataset"])
     stored = setup["data"] / view.index.paths[0]
     images = new_images(tmp_path / "new", count=2)
-    predictions = predict_images(cached.folder, [images, stored], top=2)
+    predictions = predict_images(cached.folder, [images, stored], top=2, keep=False)
     assert sorted(p.features for p in predictions) == ["computed"] * 4 + ["store"]
     start_proba = start.estimator.predict_proba(view.features_for([view.index.hashes[0]]).astype(np.float32))[0]
     loaded = load_head(cached.folder)

@@ -12,8 +12,9 @@ runner = CliRunner()
 
 
 def _error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
+    """The one error line (stderr also holds the stages of the work done before the refusal)."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.stderr
     return lines[0]
 
 

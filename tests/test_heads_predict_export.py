@@ -64,7 +64,7 @@ def test_predict_reuses_stored_features_and_computes_new_ones(binary_store, logr
     stored_path = view.index.data_root + "/" + view.index.paths[0]
     copy = shutil.copy(stored_path, tmp_path / "renamed.png")  # same content, new name: still stored
     out = tmp_path / "predictions.csv"
-    predictions = predict_images(logreg_head, [new_folder, stored_path, copy], out=out, top=2)
+    predictions = predict_images(logreg_head, [new_folder, stored_path, copy], out=out, top=2, keep=False)
     sources = {p.path: p.features for p in predictions}
     assert sources[stored_path] == "store" and sources[str(copy)] == "store"
     fresh = [p for p in predictions if p.features == "computed"]
@@ -119,7 +119,7 @@ def run_exported(fmt: str, folder):
 def agree_with_predict(head, folder, fmt: str, images_folder) -> int:
     """Every image of the folder through the exported model (resized as extraction does) against `heads predict`."""
     loaded = load_head(head)
-    predictions = predict_images(head, [images_folder], top=len(loaded.columns))
+    predictions = predict_images(head, [images_folder], top=len(loaded.columns), keep=False)
     paths = [p.path for p in predictions]
     pixels, _, reasons = loaded.inputs.extractors()[0].load_images(paths)
     assert reasons == [""] * len(paths)
@@ -209,7 +209,7 @@ def test_predict_input_refusals(logreg_head, tmp_path):
 def test_unreadable_image_is_reported_not_fatal(logreg_head, new_folder, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really")
-    predictions = predict_images(logreg_head, [new_folder, broken])
+    predictions = predict_images(logreg_head, [new_folder, broken], keep=False)
     failed = [p for p in predictions if p.error]
     assert [p.path for p in failed] == [str(broken)] and failed[0].classes == []
     assert sum(p.features == "computed" for p in predictions) == 6
@@ -228,5 +228,5 @@ def test_predict_refuses_a_backbone_that_does_not_reproduce_the_store(logreg_hea
     stored = view.index.data_root + "/" + view.index.paths[0]
     out = tmp_path / "predictions.csv"
     with pytest.raises(HeadError, match="does not reproduce configuration"):
-        predict_images(logreg_head, [new_folder, stored], out=out)
+        predict_images(logreg_head, [new_folder, stored], out=out, keep=False)
     assert not out.exists()

@@ -120,6 +120,28 @@ def test_compare_puts_heads_side_by_side(heads_with_mistakes, tmp_path):
     assert (store / "heads" / "compare.html").is_file() and "dense" in every.words
 
 
+def test_compare_puts_the_best_first_marks_it_and_refuses_a_split_no_head_has(heads_with_mistakes, tmp_path):
+    from heads.artifact import load_head
+
+    store, logreg, dense = heads_with_mistakes
+    records = {folder.name: load_head(folder).record for folder in (logreg, dense)}
+    ranked = sorted(records, key=lambda h: (-records[h]["metrics"]["validation"]["accuracy"],
+                                            records[h]["metrics"]["validation"]["log_loss"]))
+    for given in ([str(logreg), str(dense)], [str(dense), str(logreg)]):  # the order given does not matter
+        text = compare_heads(store, given, out=tmp_path).read_text(encoding="utf-8")
+        summary = text[text.index('id="summary"'):text.index('id="per-class"')]
+        assert [h for h in sorted(records, key=summary.index)] == ranked
+    assert summary.count("\u2605") >= 3 and 'class="num best"' in summary  # a best figure in every split's columns
+    best_loss = min(r["metrics"]["validation"]["log_loss"] for r in records.values())
+    assert f"{best_loss:.4f} \u2605" in summary
+
+    before = (tmp_path / "compare.html").read_bytes()
+    refused = CliRunner().invoke(app, ["compare", "--store", str(store), "--head", str(logreg), "--head", str(dense),
+                                       "--split", "test", "--out", str(tmp_path)])
+    assert refused.exit_code == 3 and "No head compared has figures on the 'test' split" in refused.stderr
+    assert (tmp_path / "compare.html").read_bytes() == before  # the page is not replaced by an empty one
+
+
 def test_cli_report_and_refusals(heads_with_mistakes, tmp_path):
     store, logreg, _ = heads_with_mistakes
     runner = CliRunner()

@@ -62,8 +62,8 @@ def test_tta_with_identity_views_equals_the_plain_prediction(binary_store, tmp_p
     assert again == []  # cached: computed once
 
     images = new_images(tmp_path / "new", count=2)
-    by_plain = predict_images(head, [images])
-    by_tta = predict_images(head, [images], tta=1)
+    by_plain = predict_images(head, [images], keep=False)
+    by_tta = predict_images(head, [images], tta=1, keep=False)
     for a, b in zip(by_plain, by_tta):
         assert a.classes == b.classes and a.probabilities == pytest.approx(b.probabilities, abs=1e-4)
 
@@ -128,7 +128,8 @@ def test_extract_run_tta_caches_the_views_of_every_split(dataset, tmp_path):
     result = CliRunner().invoke(app, ["run", "--data", str(dataset), "--store", str(tmp_path / "s"), "--tta", "2", *args])
     assert result.exit_code == 0, result.output
     printed = "".join(result.stdout.split())  # table titles wrap in a narrow terminal
-    assert "(test-timeviewflip)" in printed and "(test-timeviewzoom)" in printed
+    assert "extractrun:mobilenet@32+flip" in printed and "extractrun:mobilenet@32+zoom" in printed  # by name
+    assert "test-timeviewflip" in printed and "test-timeviewzoom" in printed
     configs = FeatureStore(tmp_path / "s").configs()
     assert sorted((c.augment or {}).get("tta", "") for c in configs) == ["", "flip", "zoom"]
     for config in configs:

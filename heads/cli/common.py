@@ -1,5 +1,6 @@
 """What every `heads` command shares: the consoles, the one-line error answer, number formatting, progress bars,
-and how much is said (-q/-v, set by the app's callback: extract.cli_support).
+and how much is said (-q/-v, set by the app's callback: extract.cli_support). Results go to stdout (`console`);
+progress bars, stages and notes to stderr (`errors`), so a pipe or a file holds the results alone.
 
 Exit codes: 2 for a usage error (typer/Click's own), 3 for input the tool refuses (a bad head, store,
 kind or parameter: every ValueError the API raises), 1 for a failure while working (an OSError such as a
@@ -51,20 +52,21 @@ def output(message: str) -> None:
 
 def epoch_progress() -> Progress:
     return Progress(TextColumn("[bold]epoch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                    TimeElapsedColumn(), console=console, transient=True, disable=cli_support.quiet())
+                    TimeElapsedColumn(), console=errors, transient=True, disable=cli_support.quiet())
 
 
 def stage_printer(message: str) -> None:
+    """A stage of the work (on stderr, beside the progress bars), unless --quiet."""
     if not cli_support.quiet():
-        console.print(f"[dim]{escape(message)}[/]", highlight=False)
+        errors.print(f"[dim]{escape(message)}[/]", highlight=False)
 
 
 def print_notes(notes: list[str]) -> None:
-    """The one-line notes an API call returned (rows left out, data changed...), after its result."""
+    """The one-line notes an API call returned (rows left out, data changed...), after its result, on stderr."""
     if cli_support.quiet():
         return
     for note in notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        errors.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def say(message: str) -> None:

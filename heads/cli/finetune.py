@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from extract import augment_options, cli_support
-from heads.cli.common import HANDLED, console, epoch_progress, fail, number, print_notes, stage_printer
+from heads.cli.common import HANDLED, console, epoch_progress, errors, fail, number, print_notes, stage_printer
 from heads.kinds.finetune import PATHS, STOP_ON
 
 FinetunePath = Enum("FinetunePath", {name: name for name in PATHS}, type=str)
@@ -44,7 +44,7 @@ def finetune(
     from heads.finetune.run import finetune_head
 
     images = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True, disable=cli_support.quiet())
+                      console=errors, transient=True, disable=cli_support.quiet())
     epoch_bar, task = None, None
     clock = {"last": time.perf_counter()}
 
@@ -73,7 +73,7 @@ def finetune(
         epoch_bar.update(task, completed=epoch, description=described)
         now = time.perf_counter()
         if not cli_support.quiet():
-            console.print(f"epoch {epoch}/{epochs}: {described}  ({now - clock['last']:.0f} s)", highlight=False)
+            errors.print(f"epoch {epoch}/{epochs}: {described}  ({now - clock['last']:.0f} s)", highlight=False)
         clock["last"] = now  # epochs take minutes: a line each, kept in the terminal or a log
 
     try:

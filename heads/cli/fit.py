@@ -13,8 +13,10 @@ from extract import cli_support
 from heads.cli.common import HANDLED, JsonFlag, console, epoch_progress, fail, number, print_notes, stage_printer
 from heads.kinds.registry import FITTED_KINDS, ClassWeight, ReduceMode, parse_param
 from heads.kinds.selection import AUTO, AUTO_KINDS
+from store import FeatureStore
 
 FitKind = Enum("FitKind", {name: name for name in (*FITTED_KINDS, AUTO)}, type=str)
+DENSE, MEMORY, SEARCH = "Dense heads", "Memory", "Parameter search"  # help panels
 Optimizer = Enum("Optimizer", {name: name for name in ("rmsprop", "adam", "adamw", "sgd", "nadam")}, type=str)
 
 
@@ -32,25 +34,25 @@ def _hidden(text: Optional[str]) -> Optional[tuple[int, ...]]:
 
 def fit(
     store: Annotated[Path, typer.Option(help="Feature store folder (from `extract run`).")],
-    kind: Annotated[FitKind, typer.Option(help=f"Kind of head (see `heads kinds`); auto: {', '.join(AUTO_KINDS)} tried by cross-validation on the train split, the best kept.")],
-    config: Annotated[Optional[list[str]], typer.Option(help="Configuration id, id prefix or backbone; repeat it to join several configurations' features of the same images (by content).", show_default="the only one")] = None,
+    kind: Annotated[FitKind, typer.Option(metavar="KIND", help=f"Kind of head: {', '.join(FITTED_KINDS)} (see `heads kinds`), or auto: {', '.join(AUTO_KINDS)} tried by cross-validation on the train split, the best kept.")],
+    config: Annotated[Optional[list[str]], typer.Option(metavar="NAME", help="Configuration: its name (mobilenet_v2@224, vgg16@150/block4_pool: see `extract ls`), id or id prefix; repeat it to join several configurations' features of the same images (by content).", show_default="the only one")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Dataset of the store to fit on.", show_default="the only one, or the newest")] = None,
     param: Annotated[Optional[list[str]], typer.Option(help="Kind parameter NAME=VALUE (repeatable), e.g. C=0.1.", show_default="the kind's own (heads kinds)")] = None,
     reduce: Annotated[Optional[list[ReduceMode]], typer.Option(help="Spatial features to vectors: flatten, global avg/max pooling, or auto (flatten up to 16384 values, avg above); once for all configurations or once per --config.", show_default="auto")] = None,
     class_weight: Annotated[ClassWeight, typer.Option(help="Weight classes inversely to their frequency.")] = ClassWeight.none,
     seed: Annotated[int, typer.Option(help="Random seed (initialisation, shuffling, CV folds).")] = 0,
-    search: Annotated[bool, typer.Option(help="Cross-validated search of the kind's main parameters, on the train split only.")] = False,
-    cv: Annotated[int, typer.Option(help="Folds for --search.")] = 5,
-    hidden: Annotated[Optional[str], typer.Option(help="dense: hidden layer sizes, e.g. 256 or 512,128.", show_default="256")] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="dense: dropout after each hidden layer.", show_default="0.5")] = None,
-    optimizer: Annotated[Optional[Optimizer], typer.Option(help="dense: optimizer.", show_default="rmsprop")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="dense: learning rate.", show_default="0.001")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="dense: most epochs.", show_default="50")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="dense: batch size.", show_default="128")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="dense: early-stopping patience on held-out train rows, 0 = off.", show_default="5")] = None,
-    xla: Annotated[Optional[bool], typer.Option(help="dense: XLA-compile the train step.", show_default="off: slower on CPU, measured")] = None,
-    stream: Annotated[Optional[bool], typer.Option(help="Stream features from the store.", show_default="when they exceed --memory-limit")] = None,
-    memory_limit: Annotated[Optional[float], typer.Option(help="MB of features to hold in memory.", show_default="half of the available")] = None,
+    search: Annotated[bool, typer.Option("--search", rich_help_panel=SEARCH, help="Cross-validated search of the kind's main parameters, on the train split only.")] = False,
+    cv: Annotated[int, typer.Option(rich_help_panel=SEARCH, help="Folds for --search.")] = 5,
+    hidden: Annotated[Optional[str], typer.Option(rich_help_panel=DENSE, help="dense: hidden layer sizes, e.g. 256 or 512,128.", show_default="256")] = None,
+    dropout: Annotated[Optional[float], typer.Option(rich_help_panel=DENSE, help="dense: dropout after each hidden layer.", show_default="0.5")] = None,
+    optimizer: Annotated[Optional[Optimizer], typer.Option(rich_help_panel=DENSE, help="dense: optimizer.", show_default="rmsprop")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(rich_help_panel=DENSE, help="dense: learning rate.", show_default="0.001")] = None,
+    epochs: Annotated[Optional[int], typer.Option(rich_help_panel=DENSE, help="dense: most epochs.", show_default="50")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(rich_help_panel=DENSE, help="dense: batch size.", show_default="128")] = None,
+    patience: Annotated[Optional[int], typer.Option(rich_help_panel=DENSE, help="dense: early-stopping patience on held-out train rows, 0 = off.", show_default="5")] = None,
+    xla: Annotated[Optional[bool], typer.Option(rich_help_panel=DENSE, help="dense: XLA-compile the train step.", show_default="off: slower on CPU, measured")] = None,
+    stream: Annotated[Optional[bool], typer.Option(rich_help_panel=MEMORY, help="Stream features from the store.", show_default="when they exceed --memory-limit")] = None,
+    memory_limit: Annotated[Optional[float], typer.Option(rich_help_panel=MEMORY, help="MB of features to hold in memory.", show_default="half of the available")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/<head-id>")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -102,7 +104,8 @@ def print_fit(result) -> None:
     table = Table(title=f"heads fit: {record['head_id']}", show_header=False, title_justify="left")
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
-    configs = [c["config_id"] for c in record["inputs"]]
+    names = FeatureStore(record["store"]).names()
+    configs = [f"{names.name(c['config_id'])} ({c['config_id']})" for c in record["inputs"]]
     rows = [("folder", str(result.folder)), ("kind", record["kind"]),
             ("configuration" if len(configs) == 1 else "configurations (joined)", " + ".join(configs)),
             ("dataset", f"{record['data']['dataset']} ({', '.join(record['data']['class_names'])})"),

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from extract import cli_support
-from heads.cli.common import HANDLED, HeadOption, console, errors, fail
+from heads.cli.common import HANDLED, HeadOption, console, errors, fail, print_notes
 from heads.errors import HeadError
 
 TABLE = "table"
@@ -42,14 +42,18 @@ def predict(
     file_column: Annotated[Optional[str], typer.Option(
         help="Column of the files in a CSV input.", show_default="detected: id, filename, file, path, image")] = None,
     tta: Annotated[int, typer.Option(help="Average over the plain image and K fixed test-time views (a flip, then zooms).")] = 0,
+    keep: Annotated[bool, typer.Option(help="Keep the features computed for new images in the store (dataset "
+                                            "heads-predict): the next call on them reads them.")] = True,
 ) -> None:
     """Classify new images: the head's inputs (stored features reused, else computed from the image), then the head."""
-    from heads.predict import STDOUT, UNKNOWN, predict_images
+    from heads.predict import STDOUT, UNKNOWN, output_format, predict_images
+    from heads.predict_output import wide_ids
 
     chosen = format.value if format else None
     progress = Progress(TextColumn("[bold]predicting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=errors, transient=True, disable=cli_support.quiet())
     task = progress.add_task("", total=None)
+    notes: list[str] = []
     try:
         if out is not None and chosen == TABLE:
             raise HeadError(f"--format table prints to the terminal; a file is csv, json or wide. "
@@ -59,7 +63,7 @@ def predict(
         with progress:
             predictions = predict_images(head, inputs, store=store, out=target, top=top, batch_size=batch_size,
                                          format=None if chosen == TABLE else chosen, threshold=threshold,
-                                         file_column=file_column, tta=tta,
+                                         file_column=file_column, tta=tta, keep=keep, on_note=notes.append,
                                          on_progress=lambda n: progress.advance(task, n))
     except HANDLED as error:
         fail(error)
@@ -82,3 +86,6 @@ def predict(
         report.print(f"  unusable {p.path}: {p.error}", highlight=False, soft_wrap=True)
     if len(failed) > 20:
         report.print(f"  ... and {len(failed) - 20} more (each with its reason in the output)", highlight=False)
+    if target is not None and output_format(target, chosen) == "wide":
+        notes.append(wide_ids([p.path for p in predictions if p.scores])[1])
+    print_notes([n for n in notes if n])

@@ -54,6 +54,45 @@ class Kind:
     def parameters(self) -> list[str]:
         return sorted(p for p in self.make().get_params(deep=False) if p not in RESERVED)
 
+    def defaults(self) -> dict[str, Any]:
+        """Each parameter's default for this kind (what `heads fit` uses unless `--param NAME=VALUE`).
+
+        Returns
+        -------
+        dict
+            Parameter name -> default, sorted by name (the options of other flags left out: --seed...).
+        """
+        made = self.make().get_params(deep=False)
+        return {name: made[name] for name in self.parameters()}
+
+    def library_defaults(self) -> dict[str, Any]:
+        """The defaults of the classifier's own class, where this kind sets others (logreg's C=0.01 is not
+        scikit-learn's 1.0).
+
+        Returns
+        -------
+        dict
+            Parameter name -> the class's own default, for the parameters whose default differs here.
+        """
+        made = self.make()
+        own = type(made)().get_params(deep=False)
+        return {name: own[name] for name, value in self.defaults().items() if name in own and own[name] != value}
+
+    def searched(self) -> dict[str, list]:
+        """The values `--search` tries for each parameter (every sub-grid together).
+
+        Returns
+        -------
+        dict
+            Parameter name -> the values searched.
+        """
+        values: dict[str, list] = {}
+        for grid in self.grid:
+            for name, options in grid.items():
+                values.setdefault(name, [])
+                values[name] += [v for v in options if v not in values[name]]
+        return values
+
     @property
     def exportable(self) -> bool:
         return self.keras or self.linear or self.composite

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from heads.artifact import heads_dir, list_heads, load_head, resolve_head
 from heads.errors import HeadError
+from heads.evaluate import rank_key
 from heads.report import compare_page, head_page
-from store import write_bytes
+from store import ConfigNames, FeatureStore, is_store, write_bytes
 
 GALLERY = 12  # most confidently wrong images shown per split
 
@@ -33,7 +34,8 @@ def report_head(head: str | Path, out: str | Path | None = None, store: str | Pa
 
 def compare_heads(store: str | Path, heads: list[str] | None = None, out: str | Path | None = None,
                   split: str = "validation") -> Path:
-    """Write one page with several heads of a store side by side (all of them when `heads` is empty)."""
+    """Write one page with several heads of a store side by side (all of them when `heads` is empty), best first
+    by `split` accuracy then log loss; a split no head was scored on is refused before anything is written."""
     if heads:
         folders = list(dict.fromkeys(resolve_head(h, store) for h in heads))
     else:
@@ -41,11 +43,22 @@ def compare_heads(store: str | Path, heads: list[str] | None = None, out: str | 
     if not folders:
         raise HeadError(f"No heads to compare in store {store} (`heads fit --store {store} --kind logreg` makes one).")
     loaded = [load_head(folder) for folder in folders]
+    scored = {s for head in loaded for s in head.record.get("metrics", {})}
+    if split not in scored:  # refused before anything is written: an empty page would replace a good one
+        raise HeadError(f"No head compared has figures on the {split!r} split. Splits they have: "
+                        f"{', '.join(sorted(scored)) or 'none'}. Received: --split {split}")
+    loaded.sort(key=lambda head: rank_key(head.record, split))
     folder = Path(out) if out is not None else heads_dir(store)
     _check_folder(folder)
     target = folder / "compare.html"
-    write_bytes(target, compare_page.render(loaded, store, split).encode("utf-8"))
+    write_bytes(target, compare_page.render(loaded, store, split, _input_names(loaded, store)).encode("utf-8"))
     return target
+
+
+def _input_names(heads: list, store: str | Path) -> list[str]:
+    """What each head reads, by the readable names of the store's configurations (ids where it lacks them)."""
+    names = FeatureStore(store).names() if is_store(store) else ConfigNames([])
+    return [" + ".join(names.name(config_id) for config_id in head.inputs.ids) for head in heads]
 
 
 def _check_folder(folder: Path) -> None:

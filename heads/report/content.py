@@ -16,7 +16,7 @@ from heads.artifact import LoadedHead
 from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.evaluate import head_data, predict_rows
 from heads.record import METRICS_FILE
-from store import read_json
+from store import ConfigNames, FeatureStore, is_store, read_json
 
 
 @dataclass
@@ -55,9 +55,12 @@ def parameters(record: dict) -> dict:
 
 def input_rows(loaded: LoadedHead) -> list[dict]:
     """One row per store configuration the head reads: what turns an image into its input."""
+    names = FeatureStore(loaded.store).names() if is_store(loaded.store) else ConfigNames([])
     rows = []
     for config in loaded.inputs.configs:
-        rows.append({"configuration": config.config_id, "backbone": config.backbone
+        name = names.name(config)
+        rows.append({"configuration": f"{name} ({config.config_id})" if name != config.config_id else name,
+                     "backbone": config.backbone
                      + (f" (alpha {config.alpha})" if config.alpha else ""),
                      "weights": f"{config.weights_source or 'imagenet'} (sha256 {config.weights_sha256[:12]})",
                      "size / resize": f"{config.size} px / {config.resize}", "preprocess": config.preprocess,

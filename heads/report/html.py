@@ -25,6 +25,7 @@ h3 { margin-bottom: 0.3em; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
 th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.best { font-weight: 700; background: #dafbe1; }
 .note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 0.3em 0.6em; margin: 0.3em 0; }
 .muted { color: #57606a; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
@@ -88,12 +89,20 @@ def thumbnail(path: Path | None) -> str | None:
     return data_uri(buffer.getvalue(), "image/jpeg")
 
 
-def table(headers: list[str], rows: Iterable[list], numeric: Iterable[int] = ()) -> str:
-    """An HTML table; `rows` cells are plain values (escaped here); columns in `numeric` right-aligned."""
-    numeric = set(numeric)
+def table(headers: list[str], rows: Iterable[list], numeric: Iterable[int] = (),
+          best: Iterable[tuple[int, int]] = ()) -> str:
+    """An HTML table; `rows` cells are plain values (escaped here); columns in `numeric` right-aligned;
+    the (row, column) cells in `best` marked as the best figure of their column (bold, shaded, a star)."""
+    numeric, best = set(numeric), set(best)
+
+    def cell(r: int, i: int, value) -> str:
+        marked = (r, i) in best
+        shown = (number(value) if i in numeric else text(value)) + (" \u2605" if marked else "")
+        classes = " ".join(["num"] * (i in numeric) + ["best"] * marked)
+        return f'<td class="{classes}">{shown}</td>' if classes else f"<td>{shown}</td>"
+
     head = "".join(f"<th>{text(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f'<td class="num">{number(c)}</td>' if i in numeric else f"<td>{text(c)}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(cell(r, i, c) for i, c in enumerate(row)) + "</tr>" for r, row in enumerate(rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
