@@ -10,6 +10,14 @@ ENTRIES = {"float32": "model(images, training=False) or model.predict(images)",
            "uint8": "the same call: Keras casts a uint8 batch to the input's float32"}
 PACKAGES = ("keras",)
 EMBEDDED = ""
+PREDICT_NEEDS = "keras (TensorFlow backend)"  # what predict.py needs beside Pillow and NumPy
+PREDICT_LOADER = '''\
+def load_model():
+    import keras
+
+    model = keras.models.load_model(HERE / "model.keras")
+    return lambda images: keras.ops.convert_to_numpy(model(images, training=False))
+'''  # predict.py's load_model(): float32 images -> probabilities
 
 
 def require() -> None:
