@@ -44,8 +44,8 @@ def check_exportable(loaded: LoadedHead) -> None:
 
     if not loaded.kind.exportable:
         exportable = ", ".join(k.name for k in KINDS.values() if k.exportable)
-        raise HeadError(f"A {loaded.kind.name} head is not a Keras layer; exportable kinds: {exportable} "
-                        f"(svm with kernel=linear, sgd with loss=log_loss). Received: {loaded.head_id}")
+        raise HeadError(f"A {loaded.kind.name} head is not a Keras layer; exportable kinds: {exportable}. "
+                        f"Received: {loaded.head_id}")
     loaded.model.to_keras([keras.Input(shape) for shape in loaded.inputs.shapes])
 
 

@@ -1,4 +1,4 @@
-"""The tool's own Keras layers, for heads that are no stack of built-in layers (nearest neighbours).
+"""The tool's own Keras layers, for heads that are no stack of built-in layers (knn, RBF svm, forest).
 
 Self-contained (Keras and NumPy only): the keras export of a head using one ships a copy of this
 file as `bottleneck_layers.py`, and `import bottleneck_layers` before `keras.models.load_model`
@@ -75,3 +75,140 @@ class NearestNeighbourVote(keras.layers.Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "n_samples": self.n_samples, "n_features": self.n_features,
                 "n_classes": self.n_classes, "k": self.k, "weighting": self.weighting}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class KernelSVMProbabilities(keras.layers.Layer):
+    """A Platt-calibrated RBF support vector machine: kernel values, decision functions, sigmoids.
+
+    Parameters
+    ----------
+    n_vectors, n_features, n_pairs, n_classes : int
+        Support vectors and their width; decision functions (1 for two classes, one per pair of
+        classes above: one-vs-one, turned into one per class as scikit-learn's SVC does); classes.
+    gamma : float
+        The RBF kernel's exp(-gamma * |x - v|^2).
+
+    Weights: `vectors` (n_features, n_vectors) and their squared norms; `coefficients` (n_vectors,
+    n_pairs) and `intercepts`: decision = kernel @ coefficients + intercepts; the one-vs-one
+    bookkeeping `positive`/`negative` (n_pairs, n_classes); the per-class sigmoid `slopes`, `offsets`:
+    p = sigmoid(-(slope * decision + offset)).
+    """
+
+    def __init__(self, n_vectors: int, n_features: int, n_pairs: int, n_classes: int, gamma: float, **kwargs):
+        super().__init__(**kwargs)
+        self.n_vectors, self.n_features = int(n_vectors), int(n_features)
+        self.n_pairs, self.n_classes, self.gamma = int(n_pairs), int(n_classes), float(gamma)
+        calibrated = 1 if self.n_classes == 2 else self.n_classes
+
+        def weight(name, shape):
+            return self.add_weight(shape=shape, initializer="zeros", trainable=False, name=name, dtype="float32")
+
+        self.vectors = weight("vectors", (self.n_features, self.n_vectors))
+        self.norms = weight("norms", (self.n_vectors,))
+        self.coefficients = weight("coefficients", (self.n_vectors, self.n_pairs))
+        self.intercepts = weight("intercepts", (self.n_pairs,))
+        self.positive = weight("positive", (self.n_pairs, self.n_classes))
+        self.negative = weight("negative", (self.n_pairs, self.n_classes))
+        self.slopes = weight("slopes", (calibrated,))
+        self.offsets = weight("offsets", (calibrated,))
+
+    def set_svm(self, vectors, coefficients, intercepts, slopes, offsets) -> None:
+        """Store the fitted SVM: support vectors (n_vectors, n_features), coefficient matrix, intercepts, sigmoids."""
+        vectors = np.asarray(vectors, np.float64)
+        self.vectors.assign(vectors.T.astype(np.float32))
+        self.norms.assign((vectors ** 2).sum(axis=1).astype(np.float32))
+        self.coefficients.assign(np.asarray(coefficients, np.float32))
+        self.intercepts.assign(np.asarray(intercepts, np.float32))
+        positive, negative = np.zeros((self.n_pairs, self.n_classes)), np.zeros((self.n_pairs, self.n_classes))
+        pair = 0
+        for i in range(self.n_classes):
+            for j in range(i + 1, self.n_classes):
+                positive[pair, i], negative[pair, j] = 1.0, 1.0
+                pair += 1
+        self.positive.assign(positive.astype(np.float32))
+        self.negative.assign(negative.astype(np.float32))
+        self.slopes.assign(np.asarray(slopes, np.float32))
+        self.offsets.assign(np.asarray(offsets, np.float32))
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        distance = ops.sum(ops.square(x), axis=-1, keepdims=True) - 2.0 * ops.matmul(x, self.vectors) + self.norms
+        decision = ops.matmul(ops.exp(-self.gamma * ops.maximum(distance, 0.0)), self.coefficients) + self.intercepts
+        if self.n_classes == 2:
+            positive = ops.sigmoid(-(self.slopes * decision + self.offsets))
+            return ops.concatenate([1.0 - positive, positive], axis=-1)
+        # one-vs-one to one per class (scikit-learn's _ovr_decision_function): votes, plus the summed
+        # decisions squashed into (-1/3, 1/3) to break ties
+        wins = ops.cast(decision >= 0.0, "float32")
+        votes = ops.matmul(wins, self.positive) + ops.matmul(1.0 - wins, self.negative)
+        summed = ops.matmul(decision, self.positive - self.negative)
+        scores = votes + summed / (3.0 * (ops.abs(summed) + 1.0))
+        probabilities = ops.sigmoid(-(self.slopes * scores + self.offsets))
+        return probabilities / ops.sum(probabilities, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_classes)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "n_vectors": self.n_vectors, "n_features": self.n_features,
+                "n_pairs": self.n_pairs, "n_classes": self.n_classes, "gamma": self.gamma}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TreeEnsembleProbabilities(keras.layers.Layer):
+    """A forest of decision trees walked in parallel, one level per step, and its mean leaf probabilities.
+
+    Parameters
+    ----------
+    n_trees, n_nodes, n_features, n_classes, depth : int
+        Trees, nodes of the largest tree (the others padded), feature width, classes, the deepest leaf.
+
+    Weights, one row per tree: `features` and `thresholds` (go left when x[feature] <= threshold),
+    `left`, `right` (child node; a leaf points to itself), `leaves` (n_trees, n_nodes, n_classes): the
+    class probabilities of each leaf. Thresholds are float32 rounded down, so x <= threshold decides as
+    scikit-learn's float64 comparison does for every float32 x.
+    """
+
+    def __init__(self, n_trees: int, n_nodes: int, n_features: int, n_classes: int, depth: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_trees, self.n_nodes, self.n_features = int(n_trees), int(n_nodes), int(n_features)
+        self.n_classes, self.depth = int(n_classes), int(depth)
+        size = self.n_trees * self.n_nodes
+
+        def weight(name, shape, dtype="float32"):
+            return self.add_weight(shape=shape, initializer="zeros", trainable=False, name=name, dtype=dtype)
+
+        self.features = weight("features", (size,), "int32")
+        self.thresholds = weight("thresholds", (size,))
+        self.left = weight("left", (size,), "int32")
+        self.right = weight("right", (size,), "int32")
+        self.leaves = weight("leaves", (size, self.n_classes))
+
+    def set_trees(self, features, thresholds, left, right, leaves) -> None:
+        """Store the padded tables: (n_trees, n_nodes) each, leaves (n_trees, n_nodes, n_classes)."""
+        offsets = (np.arange(self.n_trees) * self.n_nodes)[:, None]
+        self.features.assign(np.asarray(features, np.int32).ravel())
+        self.thresholds.assign(np.asarray(thresholds, np.float32).ravel())
+        self.left.assign((np.asarray(left) + offsets).astype(np.int32).ravel())  # flat node numbers
+        self.right.assign((np.asarray(right) + offsets).astype(np.int32).ravel())
+        self.leaves.assign(np.asarray(leaves, np.float32).reshape(-1, self.n_classes))
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        rows = ops.shape(x)[0]
+        flat_x = ops.reshape(x, (-1,))
+        row_start = ops.expand_dims(ops.arange(rows, dtype="int32") * self.n_features, -1)  # (batch, 1)
+        node = ops.zeros((rows, self.n_trees), "int32") + ops.arange(self.n_trees, dtype="int32") * self.n_nodes
+        for _ in range(self.depth):  # every tree one level down; a leaf stays where it is
+            value = ops.take(flat_x, row_start + ops.take(self.features, node))
+            node = ops.where(value <= ops.take(self.thresholds, node), ops.take(self.left, node),
+                             ops.take(self.right, node))
+        return ops.mean(ops.take(self.leaves, node, axis=0), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_classes)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "n_trees": self.n_trees, "n_nodes": self.n_nodes,
+                "n_features": self.n_features, "n_classes": self.n_classes, "depth": self.depth}

@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from heads import record as records
 from heads.errors import HeadError
-from heads.kinds import dense_model, knn, linear
+from heads.kinds import dense_model, forest, knn, linear, rbf
 from heads.kinds.dense import DenseHead
 from heads.kinds.ensemble import EnsembleRecipe
 from heads.kinds.finetune import FineTuneRecipe
@@ -125,7 +125,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
              "heads.kinds.svm.SVMHead", "sklearn.svm._classes.SVC", "sklearn.svm._classes.LinearSVC",
              "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
              "sklearn.calibration._SigmoidCalibration", "sklearn.model_selection._split.StratifiedKFold"})),
-         keras_form=linear.export_layers, refuse_export=linear.svm_refusal),
+         keras_form=rbf.export_layers),
     # Cosine distance: 0.976 on VGG16 dogs-vs-cats features where standardised euclidean gave 0.68.
     Kind("knn", "k nearest neighbours, cosine distance",
          lambda: KNeighborsClassifier(n_neighbors=10, weights="distance", metric="cosine"),
@@ -138,7 +138,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          lambda: RandomForestClassifier(n_estimators=300, n_jobs=-1),
          ({"max_features": ["sqrt", 0.05], "min_samples_leaf": [1, 3]},), scale=False,
          files=SkopsFiles(frozenset({"sklearn.ensemble._forest.RandomForestClassifier",
-                                     "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._tree.Tree"}))),
+                                     "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._tree.Tree"})),
+         keras_form=forest.export_layers),
     Kind("sgd", "linear model trained by SGD (log loss); streams batches when features exceed memory",
          lambda: SGDClassifier(loss="log_loss", alpha=0.1, max_iter=30, tol=1e-4),
          ({"alpha": [1e-3, 1e-2, 1e-1, 1.0]},), incremental=True,
