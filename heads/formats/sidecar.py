@@ -53,8 +53,8 @@ def resize_description(meta: ExportMeta) -> dict:
     size = meta.input_size
     how, keras_mode = MODES.get(meta.resize, (meta.resize, ""))
     filter_ = {k: v.format(size=size, keras_mode=keras_mode) for k, v in RESIZE_FILTER.items()}
-    return {"mode": meta.resize, "mode_means": how, "size": [size, size], "done_by": "caller", **filter_,
-            "decode": DECODE,
+    return {"mode": meta.resize, "mode_means": how, "size": [size, size], "done_by": "caller",
+            "antialias": True, "channel_order": "RGB", "range": [0, 255], **filter_, "decode": DECODE,
             "note": "decode and resize each image this way before calling the model (predict.py does)"}
 
 
