@@ -15,6 +15,11 @@ from keras import ops
 PACKAGE = "bottleneck_cache"
 
 
+def _constant(layer, name: str, shape: tuple, dtype: str = "float32"):
+    """A frozen weight, zero until the fitted values are assigned (saved with the model, restored on load)."""
+    return layer.add_weight(shape=shape, initializer="zeros", trainable=False, name=name, dtype=dtype)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class NearestNeighbourVote(keras.layers.Layer):
     """k nearest training rows by cosine similarity, and their vote (uniform or 1 / distance).
@@ -40,10 +45,8 @@ class NearestNeighbourVote(keras.layers.Layer):
             raise ValueError(f"weighting is 'uniform' or 'distance'. Received: weighting={weighting!r}")
         self.n_samples, self.n_features, self.n_classes = int(n_samples), int(n_features), int(n_classes)
         self.k, self.weighting = int(k), weighting
-        self.rows = self.add_weight(shape=(self.n_features, self.n_samples), initializer="zeros",
-                                    trainable=False, name="rows", dtype="float32")
-        self.votes = self.add_weight(shape=(self.n_samples, self.n_classes), initializer="zeros",
-                                     trainable=False, name="votes", dtype="float32")
+        self.rows = _constant(self, "rows", (self.n_features, self.n_samples))
+        self.votes = _constant(self, "votes", (self.n_samples, self.n_classes))
 
     def set_training_rows(self, rows: np.ndarray, labels: np.ndarray) -> None:
         """Store training rows (n_samples, n_features) and their class indices (0..n_classes-1)."""
@@ -100,18 +103,14 @@ class KernelSVMProbabilities(keras.layers.Layer):
         self.n_vectors, self.n_features = int(n_vectors), int(n_features)
         self.n_pairs, self.n_classes, self.gamma = int(n_pairs), int(n_classes), float(gamma)
         calibrated = 1 if self.n_classes == 2 else self.n_classes
-
-        def weight(name, shape):
-            return self.add_weight(shape=shape, initializer="zeros", trainable=False, name=name, dtype="float32")
-
-        self.vectors = weight("vectors", (self.n_features, self.n_vectors))
-        self.norms = weight("norms", (self.n_vectors,))
-        self.coefficients = weight("coefficients", (self.n_vectors, self.n_pairs))
-        self.intercepts = weight("intercepts", (self.n_pairs,))
-        self.positive = weight("positive", (self.n_pairs, self.n_classes))
-        self.negative = weight("negative", (self.n_pairs, self.n_classes))
-        self.slopes = weight("slopes", (calibrated,))
-        self.offsets = weight("offsets", (calibrated,))
+        self.vectors = _constant(self, "vectors", (self.n_features, self.n_vectors))
+        self.norms = _constant(self, "norms", (self.n_vectors,))
+        self.coefficients = _constant(self, "coefficients", (self.n_vectors, self.n_pairs))
+        self.intercepts = _constant(self, "intercepts", (self.n_pairs,))
+        self.positive = _constant(self, "positive", (self.n_pairs, self.n_classes))
+        self.negative = _constant(self, "negative", (self.n_pairs, self.n_classes))
+        self.slopes = _constant(self, "slopes", (calibrated,))
+        self.offsets = _constant(self, "offsets", (calibrated,))
 
     def set_svm(self, vectors, coefficients, intercepts, slopes, offsets) -> None:
         """Store the fitted SVM: support vectors (n_vectors, n_features), coefficient matrix, intercepts, sigmoids."""
@@ -175,15 +174,11 @@ class TreeEnsembleProbabilities(keras.layers.Layer):
         self.n_trees, self.n_nodes, self.n_features = int(n_trees), int(n_nodes), int(n_features)
         self.n_classes, self.depth = int(n_classes), int(depth)
         size = self.n_trees * self.n_nodes
-
-        def weight(name, shape, dtype="float32"):
-            return self.add_weight(shape=shape, initializer="zeros", trainable=False, name=name, dtype=dtype)
-
-        self.features = weight("features", (size,), "int32")
-        self.thresholds = weight("thresholds", (size,))
-        self.left = weight("left", (size,), "int32")
-        self.right = weight("right", (size,), "int32")
-        self.leaves = weight("leaves", (size, self.n_classes))
+        self.features = _constant(self, "features", (size,), "int32")
+        self.thresholds = _constant(self, "thresholds", (size,))
+        self.left = _constant(self, "left", (size,), "int32")
+        self.right = _constant(self, "right", (size,), "int32")
+        self.leaves = _constant(self, "leaves", (size, self.n_classes))
 
     def set_trees(self, features, thresholds, left, right, leaves) -> None:
         """Store the padded tables: (n_trees, n_nodes) each, leaves (n_trees, n_nodes, n_classes)."""

@@ -6,8 +6,8 @@
     FineTunedFiles()     a fine-tuned top (heads finetune writes it): model.keras
     EnsembleFiles()      an ensemble (heads ensemble writes it): its members' folders and its stacker
 
-Saving checks what it wrote reads back under the same rules (`check`), so a kind whose file holds a
-type its entry does not trust is refused when fitted, never published and then refused by `heads eval`.
+SkopsFiles.save reads back what it wrote under the same rules, so a kind whose file holds a type its
+entry does not trust is refused when fitted: never published, then refused by `heads eval`.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ dense head (its parameters are the recipe).
 Each kind's entry carries everything about it: how its fitted model is saved into a head folder
 and loaded back, with the types its file may hold (`files`, heads.kinds.persist), how it becomes
 Keras layers for an export (`keras_form`), and which of its parameters leave it no Keras layer
-(`refuse_export`). Nothing else lists kinds: fit, eval, predict, export and the tests iterate this.
+(`refuse_export`). fit, eval, predict, export and the tests read all of it from here (and iterate it).
 """
 from __future__ import annotations
 
