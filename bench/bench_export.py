@@ -1,11 +1,15 @@
 """Export one head in every format and measure each: size, time to write (and check), and agreement
 with `heads predict` on N validation images of the head's dataset, each format run in its own runtime.
 
-    python bench/bench_export.py --head STORE/heads/dense-... [--images 200] [--formats keras,tflite] [--out DIR]
+    python bench/bench_export.py --head STORE/heads/dense-... [--images 200] [--formats keras,tflite] [--tta K]
+        [--out DIR]
 
 `heads predict` on a stored image uses the store's features (float16); the exported model computes
 everything from the image in float32, in its runtime's kernels. The images are decoded and resized as
-extraction does it (the configuration's resize mode), as preprocessing.json tells a deployer to.
+extraction does it (the configuration's resize mode), as preprocessing.json tells a deployer to. With
+`--tta K` the views are inside the exported model and `heads predict --tta K` is the reference. A head
+whose configurations have several sizes resizes the smaller inside (the figure is then also in its
+preprocessing.json: `inside_model.resized_inside`).
 Prints a Markdown table and writes DIR/bench_export.json.
 """
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heads.artifact import load_head, resolve_head  # noqa: E402
-from heads.export import FORMATS, export_head  # noqa: E402
+from heads.export import FORMATS, export_head, export_size  # noqa: E402
 from heads.formats import FORMATS as WRITERS  # noqa: E402
 from heads.predict import predict_images  # noqa: E402
 from store import FeatureStore  # noqa: E402
@@ -48,6 +52,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=200, help="validation images to compare (default 200)")
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated (default {','.join(FORMATS)})")
     parser.add_argument("--check", type=int, default=8, help="images the export itself checks before writing")
+    parser.add_argument("--tta", type=int, default=0, help="test-time views inside the exported model")
     parser.add_argument("--out", type=Path, default=None, help="folder for the exports (default: a temporary one)")
     args = parser.parse_args()
 
@@ -56,12 +61,14 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_export_"))
     paths = validation_images(loaded, store, args.images)
     started = time.perf_counter()
-    predictions = predict_images(loaded.folder, paths, store=args.store, top=len(loaded.columns),
+    predictions = predict_images(loaded.folder, paths, store=args.store, top=len(loaded.columns), tta=args.tta,
                                  keep=False)  # a benchmark leaves the store as it found it
     predict_seconds = time.perf_counter() - started
     expected = np.array([[p.probabilities[p.classes.index(c)] for c in loaded.columns] for p in predictions])
     sources = sorted({p.features for p in predictions})
-    pixels, _, reasons = loaded.inputs.extractors()[0].load_images([str(p) for p in paths])
+    size = export_size(loaded)  # the exported model's input: the largest configuration's size and resize mode
+    extractor = next(e for e in loaded.inputs.extractors() if int(e.config.size) == size)
+    pixels, _, reasons = extractor.load_images([str(p) for p in paths])
     assert not any(reasons), "a validation image could not be read"
     print(f"head {loaded.head_id} ({loaded.kind.name}) on {', '.join(loaded.inputs.ids)}; {len(paths)} validation "
           f"images, heads predict from {'/'.join(sources)} features in {predict_seconds:.1f} s; "
@@ -71,7 +78,7 @@ def main() -> int:
     for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
         target = out / fmt
         started = time.perf_counter()
-        result = export_head(loaded.folder, target, store=args.store, check=args.check, format=fmt)
+        result = export_head(loaded.folder, target, store=args.store, check=args.check, format=fmt, tta=args.tta)
         export_seconds = time.perf_counter() - started
         run = WRITERS[fmt].load(result.path)["float32"]
         run(pixels[:16])  # warm-up: the first call traces or plans; not counted
@@ -84,7 +91,10 @@ def main() -> int:
                      "images": len(paths), "max_difference": float(difference.max()),
                      "mean_difference": float(difference.mean()),
                      "top1_agreement": float(np.mean(got.argmax(1) == expected.argmax(1))),
-                     "ms_per_image": round(1000 * infer_seconds / max(len(paths), 1), 2), "runtime": result.runtime})
+                     "ms_per_image": round(1000 * infer_seconds / max(len(paths), 1), 2), "runtime": result.runtime,
+                     "export_check": {"checked": result.checked, "max_difference": result.max_difference,
+                                      "agreement": result.agreement, "notes": result.notes},
+                     "resized_inside": result.resize_check})
         print(f"  {fmt}: done in {export_seconds:.1f} s", flush=True)
 
     print("\n| format | model size | export (convert) s | max / mean prob. difference vs heads predict "
@@ -94,7 +104,7 @@ def main() -> int:
         print(f"| {r['format']} | {r['model_bytes'] / 1e6:.1f} MB | {r['export_seconds']:.1f} ({r['convert_seconds']:.1f}) "
               f"| {r['max_difference']:.2e} / {r['mean_difference']:.2e} | {r['top1_agreement']:.4f} "
               f"({r['images']} images) | {r['ms_per_image']} | {r['runtime']} |")
-    (out / "bench_export.json").write_text(json.dumps({"head": loaded.head_id, "rows": rows,
+    (out / "bench_export.json").write_text(json.dumps({"head": loaded.head_id, "tta": args.tta, "rows": rows,
                                                        "load_average": os.getloadavg()}, indent=2))
     print(f"\nexports and bench_export.json in {out}")
     return 0

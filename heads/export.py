@@ -1,15 +1,20 @@
 """`heads export`: a head with its backbones as one deployable model, in the format asked.
 
-    image (size x size, RGB 0..255) -> per input configuration: Resizing (as extraction)
-        -> the configuration's extractor (preprocessing -> frozen base up to its layer [+ pooling])
-    -> the head's model as Keras layers (heads.kinds.models) -> probabilities
+    image (S x S, RGB 0..255) -> heads.export_model: per view and input configuration, resampled
+    by constant matrices where it differs from the input -> the configuration's extractor -> the
+    head's model as Keras layers -> probabilities (averaged over the test-time views asked)
 
-The model is built once, from Keras's own layers only, with a fixed input size: the size of
-the head's input configuration (the largest when it reads several). heads.formats writes it
-as keras, savedmodel, tflite or onnx, a folder each with labels.txt, preprocessing.json and a
-model card. Before the folder is put in place, the written model is loaded back in its own
-runtime and compared, on images of the store still on disk (decoded and resized as extraction
-does), with what `heads predict` gives for them (the head on the stored features).
+S is the size of the head's input configuration (the largest when it reads several). heads.formats
+writes the model as keras, savedmodel, tflite or onnx, a folder each with labels.txt,
+preprocessing.json, a model card and predict.py. Before the folder is put in place, the written
+model is loaded back in its own runtime and compared, on store images whose files still hold the
+content extracted (heads.export_check), with what `heads predict` gives for them.
+
+A configuration smaller than S is resized inside the model from the S x S input, where
+extraction resized the original image directly: two resizes in a row are not one, so such a
+head's exported probabilities differ from `heads predict`'s by more than storage rounding. The
+difference is measured on the check images and written into the folder with its reason; the
+format is then checked against the tool's own Keras model of the same computation.
 """
 from __future__ import annotations
 
@@ -17,11 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from extract import tta_views
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
+from heads.export_check import CheckImages, check_images
+from heads.export_model import build_export_model
 from heads.formats import DEFAULT_TOLERANCE, ExportMeta, FormatResult, export_formats, write_export
 from heads.formats.common import refuse_existing
 from heads.kinds.registry import KINDS
+from heads.tta import view_inputs
 
 FORMATS = export_formats()  # keras, savedmodel, tflite, onnx
 # Probability difference allowed against `heads predict`: the store holds features as float16,
@@ -35,8 +44,8 @@ def check_exportable(loaded: LoadedHead) -> None:
 
     if not loaded.kind.exportable:
         exportable = ", ".join(k.name for k in KINDS.values() if k.exportable)
-        raise HeadError(f"A {loaded.kind.name} head is not a Keras layer; exportable kinds: {exportable} "
-                        f"(svm with kernel=linear, sgd with loss=log_loss). Received: {loaded.head_id}")
+        raise HeadError(f"A {loaded.kind.name} head is not a Keras layer; exportable kinds: {exportable}. "
+                        f"Received: {loaded.head_id}")
     loaded.model.to_keras([keras.Input(shape) for shape in loaded.inputs.shapes])
 
 
@@ -45,93 +54,80 @@ def export_size(loaded: LoadedHead) -> int:
     return max(int(config.size) for config in loaded.inputs.configs)
 
 
-def build_export_model(loaded: LoadedHead, size: int | None = None):
-    """The whole classifier (not yet saved); `size` fixes the input size (None: any size).
-
-    Every layer is frozen (`trainable = False`): an exported model only infers, and a frozen
-    BatchNormalization stays in inference mode even when a Resizing layer before it would make
-    a plain `model(x)` call run in training mode (Keras 3)."""
-    import keras
-
-    image = keras.Input(shape=(size, size, 3), name="image")
-    extractors = loaded.inputs.extractors()
-
-    def resized(tensor, extractor):
-        # At its own size the resize is the identity: left out, so every format converts (TFLite and
-        # ONNX know no antialiased resize) and no Resizing layer can switch a call to training mode.
-        return tensor if size is not None and int(extractor.config.size) == size else extractor.resizing_layer()(tensor)
-
-    tensors = []
-    for number, extractor in enumerate(extractors, 1):
-        extractor.model.trainable = False
-        if len(extractors) == 1:
-            tensors.append(extractor.model(resized(image, extractor)))
-            continue
-        # Several branches: each its own sub-model, so two backbones' (or two layers of one backbone's) layer
-        # names, unique within a branch, never clash in the whole model.
-        branch_image = keras.Input(shape=(size, size, 3), name="image")
-        features = extractor.model(resized(branch_image, extractor))
-        branch = keras.Model(branch_image, features, name=f"branch_{number}_{extractor.config.config_id}")
-        tensors.append(branch(image))
-    probabilities = loaded.model.to_keras(tensors)
-    names = "_".join(c.backbone for c in loaded.inputs.configs)
-    model = keras.Model(image, probabilities, name=f"{names}_{loaded.kind.name}_classifier")
-    model.trainable = False
-    return model
-
-
-def check_images(loaded: LoadedHead, store: str | Path | None, count: int) -> list[tuple[Path, np.ndarray]]:
-    """Up to `count` images of the store still on disk (validation split first), each with the
-    probabilities `heads predict` gives for it (the head on the stored features)."""
-    if count <= 0:
-        return []
-    views = loaded.inputs.views(store if store is not None else loaded.store, head_id=loaded.head_id,
-                                required=store is not None)
-    if not views or views[0].index is None:
-        return []
-    index = views[0].index
-    order = sorted(range(len(index.paths)), key=lambda i: index.splits[i] != "validation")
-    picked: list[tuple[Path, str]] = []
-    for i in order:
-        path = index.absolute(i)
-        if index.hashes[i] and loaded.inputs.present(views, [index.hashes[i]])[0] and path.is_file():
-            picked.append((path, index.hashes[i]))
-            if len(picked) == count:
-                break
-    if not picked:
-        return []
-    expected = loaded.predict_proba(loaded.inputs.stored(views, [h for _, h in picked]))
-    return [(path, want) for (path, _), want in zip(picked, expected)]
-
-
-def check_pairs(loaded: LoadedHead, expected: list[tuple[Path, np.ndarray]], size: int):
-    """(image, probabilities) pairs: each check image decoded and resized as extraction does it, by the
-    input configuration of the export's size (its resize mode), as a deployer is told to."""
-    if not expected:
-        return []
-    extractor = next(e for e in loaded.inputs.extractors() if int(e.config.size) == size)
-    images, _, reasons = extractor.load_images([str(path) for path, _ in expected])
-    return [(image, want) for image, (_, want), reason in zip(images, expected, reasons) if not reason]
-
-
-def export_meta(loaded: LoadedHead, size: int) -> ExportMeta:
+def export_meta(loaded: LoadedHead, size: int, views: list, checked: CheckImages,
+                resize_check: dict | None) -> ExportMeta:
     """What the model card and preprocessing.json say: classes in column order, input, origin, metrics."""
     config = next(c for c in loaded.inputs.configs if int(c.size) == size)
     record = loaded.record
     data = record["data"]
+    branches = [{"config_id": c.config_id, "backbone": c.backbone, "size": int(c.size), "layer": c.layer,
+                 "resized_inside": int(c.size) != size} for c in loaded.inputs.configs]
     return ExportMeta(
         class_names=loaded.columns, input_size=size, resize=config.resize, preprocess=config.preprocess,
         backbone="+".join(dict.fromkeys(c.backbone for c in loaded.inputs.configs)),
         config_id=",".join(loaded.inputs.ids), head_id=loaded.head_id, kind=loaded.kind.name,
         extra={"metrics": {split: summary for split, summary in record.get("metrics", {}).items()
                            if split != data.get("train_split", "train")},
-               "data": {"dataset": data["dataset"], "counts": data["counts"], "digest": data["digest"]}})
+               "data": {"dataset": data["dataset"], "counts": data["counts"], "digest": data["digest"]}},
+        branches=branches, views=[view.name for view in views], resize_check=resize_check,
+        notes=list(checked.notes))
+
+
+def inner_resize_check(model, loaded: LoadedHead, checked: CheckImages, size: int,
+                       tolerance: float) -> tuple[np.ndarray, dict | None]:
+    """What each format is compared with, and the record of the inner resizes' effect (None without any).
+
+    A head whose configurations all have the input size: `heads predict`'s probabilities. One resized
+    inside: the difference from `heads predict` is measured; within the tolerance the format is checked
+    against `heads predict` all the same, over it against the tool's Keras model of the same computation
+    (the difference, and why, is written into the folder)."""
+    inside = [c for c in loaded.inputs.configs if int(c.size) != size]
+    if not inside:
+        return checked.expected, None
+    record = {"configs": [c.config_id for c in inside], "sizes": [int(c.size) for c in inside],
+              "checked": len(checked.paths), "max_difference": float("nan"), "agreement": float("nan"),
+              "compared_with": "heads predict",
+              "why": (f"extraction resized the original image to {', '.join(str(int(c.size)) for c in inside)} px "
+                      f"directly; the exported model resizes its {size} x {size} input again inside (the same "
+                      f"antialiased bilinear filter, as constant matrices): two resizes in a row are not one")}
+    if not len(checked.paths):
+        return checked.expected, record
+    reference = np.concatenate([np.asarray(model(checked.images[i:i + 16], training=False), np.float32)
+                                for i in range(0, len(checked.images), 16)])
+    record["max_difference"] = float(np.abs(reference - checked.expected).max())
+    record["agreement"] = float(np.mean(reference.argmax(1) == checked.expected.argmax(1)))
+    if record["max_difference"] <= tolerance:
+        return checked.expected, record
+    record["compared_with"] = "the tool's Keras model of the same computation (before conversion)"
+    return reference, record
 
 
 def export_head(head: str | Path, out: str | Path, store: str | Path | None = None, check: int = 8,
-                format: str = "keras", tolerance: float = TOLERANCE) -> FormatResult:
-    """Write the head with its inputs' backbones as the export folder `out` in `format`, after checking
-    the written model, in its own runtime, against `heads predict` on `check` store images."""
+                format: str = "keras", tolerance: float = TOLERANCE, tta: int = 0) -> FormatResult:
+    """Write a head with its inputs' backbones as one deployable model.
+
+    Parameters
+    ----------
+    head : str or path
+        A head folder, or a head id (or unique prefix) of `store`.
+    out : path
+        The export folder to write (missing or empty); written whole or not at all.
+    store : path, optional
+        The store to check against (default: the head's own).
+    check : int
+        Store images to compare the written model with `heads predict` on, in its own runtime.
+    format : str
+        keras, savedmodel, tflite or onnx.
+    tolerance : float
+        Largest probability difference allowed against `heads predict`.
+    tta : int
+        Test-time views averaged inside the model (a flip first, then zooms: `heads predict --tta K`).
+
+    Returns
+    -------
+    FormatResult
+        The folder's files and size, and the check's figures and notes.
+    """
     format = getattr(format, "value", format)
     if format not in FORMATS:
         raise HeadError(f"Unknown export format. Allowed: {', '.join(FORMATS)}. Received: --format {format}")
@@ -141,8 +137,11 @@ def export_head(head: str | Path, out: str | Path, store: str | Path | None = No
     refuse_existing(out)
     loaded = load_head(resolve_head(head, store))
     check_exportable(loaded)
+    view_inputs(loaded.inputs, tta)  # a count out of range, or a head already on a view: refused here
+    views = tta_views(int(tta))
     size = export_size(loaded)
-    expected = check_images(loaded, store, check)
-    model = build_export_model(loaded, size)
-    return write_export(model, format, out, export_meta(loaded, size), check_pairs(loaded, expected, size),
-                        tolerance=tolerance)
+    checked = check_images(loaded, store, check, size, views)
+    model = build_export_model(loaded, size, views)
+    expected, resize_check = inner_resize_check(model, loaded, checked, size, tolerance)
+    meta = export_meta(loaded, size, views, checked, resize_check)
+    return write_export(model, format, out, meta, list(zip(checked.images, expected)), tolerance=tolerance)

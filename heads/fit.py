@@ -20,7 +20,6 @@ from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
 from heads.fit_data import FitData
 from heads.incremental import STREAM_BATCH, fit_pipeline_stream, predict_proba_stream
-from heads.kinds import persist
 from heads.kinds.registry import KINDS, classifier_of, get_kind, make_head
 from heads.kinds.selection import AUTO, search_kind, select_kind
 
@@ -56,7 +55,7 @@ def _merge_options(kind: str, params: dict | None, options: dict[str, Any]) -> d
 
 def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = None, params: dict | None = None,
              reduce: str | Sequence[str] = "auto", class_weight: str | None = None, seed: int = 0,
-             search: bool = False, cv: int = 5, stream: bool | None = None, memory_limit_mb: float | None = None,
+             search: bool = False, cv: int = 5, exportable_only: bool = True, stream: bool | None = None, memory_limit_mb: float | None = None,
              out: str | Path | None = None, hidden: tuple[int, ...] | None = None, dropout: float | None = None,
              optimizer: str | None = None, learning_rate: float | None = None, epochs: int | None = None,
              batch_size: int | None = None, patience: int | None = None, xla: bool | None = None,
@@ -68,7 +67,8 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
     `config`: one configuration, or several whose features are joined by image content (each reduced
     as its `reduce` says: one mode for all, or one per configuration; `auto` flattens a small grid and
     averages a large one). `kind="auto"`: the kinds of heads.kinds.selection tried by cross-validation
-    on the train split, the best kept. `dataset`: which dataset of the store (default: the only one, or
+    on the train split, the best kept (among exportable candidates unless `exportable_only=False`: what it
+    leaves out is said in a note). `dataset`: which dataset of the store (default: the only one, or
     the newest, said in a note)."""
     stage = on_stage or (lambda message: None)
     kind = getattr(kind, "value", kind)
@@ -107,7 +107,7 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
     buffer_rows = buffer_rows_for(data.model_input_shape, limit, batch)
 
     started = time.perf_counter()
-    search_record = None
+    search_record, choice_notes = None, []
     in_memory: dict[str, np.ndarray] = {}
     if streaming:
         stage(f"streaming {len(train_rows)} train rows from the store (buffer {buffer_rows} rows)")
@@ -122,7 +122,10 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
         X = in_memory[train_split] = data.read(train_rows)
         if auto:
             kind, estimator, search_record = select_kind(data.estimator_reduce, class_weight, seed, cv, X,
-                                                         train_rows.labels, stage)
+                                                         train_rows.labels, stage, exportable_only)
+            if search_record["not_exportable"]:
+                choice_notes.append(f"--kind auto chose among exportable heads; left out: "
+                             f"{'; '.join(search_record['not_exportable'])}. Give --unexportable to try them too.")
             spec = get_kind(kind)
         elif search:
             stage(f"searching {kind} parameters by {cv}-fold cross-validation on the train split")
@@ -167,27 +170,24 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
                                     train_split, notes),
         "classes": classes.tolist(), "columns": [class_names[c] for c in classes],
         "sizes": {split: int(m["n"]) for split, m in scores.items()}, "train_split": train_split,
-        "fit_seconds": round(fit_seconds, 3), "exportable": spec.exportable,
+        "fit_seconds": round(fit_seconds, 3), "exportable": spec.export_refusal(clf.get_params(deep=False)) is None,
         "metrics": {split: metrics_mod.summary(m) for split, m in scores.items()},
     }
     stage(f"writing {folder}")
     with artifact.staged_folder(folder) as tmp:
-        record["model_file"] = persist.save_estimator(clf if spec.keras else estimator, tmp)
+        record.update(spec.save(clf if spec.keras else estimator, tmp))
         records.write_rows(tmp, records.HeadRows(
             np.concatenate([np.asarray(r.hashes, dtype=str) for r in seen]),
             np.concatenate([np.full(len(r), r.split, dtype=object) for r in seen]).astype(str),
             np.concatenate([r.labels for r in seen])))
         if spec.keras:
-            record["dense"] = persist.dense_state(estimator)
-            record["dense"]["history_file"] = artifact.HISTORY_FILE
-            records.write_json(tmp / artifact.HISTORY_FILE, estimator.history_)
             plots.learning_curves_png(estimator.history_, tmp / "learning_curves.png",
                                       f"{head_id} on {' + '.join(data.inputs.ids)}", estimator.best_epoch_)
         for split, split_metrics in scores.items():
             plots.confusion_png(split_metrics, tmp / f"confusion_{split}.png", f"{head_id}: {split}")
         records.write_json(tmp / records.METRICS_FILE, scores)
         records.write_json(tmp / records.HEAD_FILE, record)
-    return FitResult(head_id, folder, record, scores, estimator, notes)
+    return FitResult(head_id, folder, record, scores, estimator, notes + choice_notes)
 
 
 def _selection(auto: bool, search_record: dict | None, cv: int) -> dict:

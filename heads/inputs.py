@@ -27,6 +27,9 @@ class HeadInputs:
 
     configs: tuple[ExtractorConfig, ...]
     _extractors: list = field(default_factory=list, repr=False)
+    # the plain inputs these are a view of (heads.tta): their extractors are derived from those, sharing each
+    # loaded base and model (a view changes only the input pipeline)
+    view_of: "HeadInputs | None" = field(default=None, repr=False)
 
     @classmethod
     def from_record(cls, record: dict) -> "HeadInputs":
@@ -122,6 +125,9 @@ class HeadInputs:
         """Each configuration rebuilt (weights checked by sha256, output shape checked), built once."""
         from extract import Extractor
 
+        if not self._extractors and self.view_of is not None:
+            self._extractors.extend(plain.derive(augment=config.augment)
+                                    for plain, config in zip(self.view_of.extractors(), self.configs))
         if not self._extractors:
             try:
                 self._extractors.extend(Extractor.from_config(c).build() for c in self.configs)

@@ -34,7 +34,7 @@ def view_inputs(inputs: HeadInputs, tta: int) -> list[HeadInputs]:
         views = tta_views(int(tta))
     except ValueError as error:
         raise HeadError(str(error)) from None
-    return [HeadInputs(tuple(dataclasses.replace(c, augment=view.augment()) for c in inputs.configs))
+    return [HeadInputs(tuple(dataclasses.replace(c, augment=view.augment()) for c in inputs.configs), view_of=inputs)
             for view in views]
 
 

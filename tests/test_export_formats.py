@@ -20,7 +20,7 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def chain():
-    """image (32x32 RGB 0..255) -> Resizing (antialiased, as extraction) -> preprocessing (frozen Dense(3),
+    """image (32x32 RGB 0..255) -> preprocessing (frozen Dense(3),
     "tf" mode) -> MobileNet -> average pooling -> Dense softmax. BatchNormalization statistics are set
     from a batch (momentum 0, one training call) so that random-init activations keep their scale and the
     probabilities depend on the image (left at their init, they shrink to ~1e-18 at the top)."""
@@ -33,10 +33,9 @@ def chain():
             layer.momentum = 0.0
     rng = np.random.default_rng(0)
     base(rng.uniform(-1, 1, (16, SIZE, SIZE, 3)).astype(np.float32), training=True)
-    inputs = keras.Input((None, None, 3), name="image")  # any size, as `heads export` builds it
-    x = keras.layers.Resizing(SIZE, SIZE, interpolation="bilinear", antialias=True, name="resize_squash")(inputs)
+    inputs = keras.Input((SIZE, SIZE, 3), name="image")
     preprocess = keras.layers.Dense(3, trainable=False, name="preprocess_tf")
-    x = preprocess(x)
+    x = preprocess(inputs)
     preprocess.set_weights([np.eye(3, dtype=np.float32) / 127.5, -np.ones(3, np.float32)])
     x = keras.layers.GlobalAveragePooling2D()(base(x))
     model = keras.Model(inputs, keras.layers.Dense(len(CLASSES), activation="softmax", name="head")(x))

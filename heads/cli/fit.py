@@ -43,6 +43,7 @@ def fit(
     seed: Annotated[int, typer.Option(help="Random seed (initialisation, shuffling, CV folds).")] = 0,
     search: Annotated[bool, typer.Option("--search", rich_help_panel=SEARCH, help="Cross-validated search of the kind's main parameters, on the train split only.")] = False,
     cv: Annotated[int, typer.Option(rich_help_panel=SEARCH, help="Folds for --search.")] = 5,
+    unexportable: Annotated[bool, typer.Option("--unexportable", rich_help_panel=SEARCH, help="With --kind auto: also try candidates no export format takes (none of the kinds auto tries today); without it, auto chooses among exportable heads and says what it left out.")] = False,
     hidden: Annotated[Optional[str], typer.Option(rich_help_panel=DENSE, help="dense: hidden layer sizes, e.g. 256 or 512,128.", show_default="256")] = None,
     dropout: Annotated[Optional[float], typer.Option(rich_help_panel=DENSE, help="dense: dropout after each hidden layer.", show_default="0.5")] = None,
     optimizer: Annotated[Optional[Optimizer], typer.Option(rich_help_panel=DENSE, help="dense: optimizer.", show_default="rmsprop")] = None,
@@ -81,7 +82,7 @@ def fit(
     try:
         result = fit_head(store=store, kind=kind.value, config=config, dataset=dataset, params=params,
                           reduce=[r.value for r in reduce or []] or "auto", class_weight=class_weight.value, seed=seed, search=search, cv=cv,
-                          stream=stream, memory_limit_mb=memory_limit, out=out, hidden=_hidden(hidden),
+                          exportable_only=not unexportable, stream=stream, memory_limit_mb=memory_limit, out=out, hidden=_hidden(hidden),
                           dropout=dropout, optimizer=optimizer.value if optimizer else None,
                           learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, patience=patience,
                           xla=xla, on_epoch=on_epoch, on_stage=None if as_json else stage_printer)

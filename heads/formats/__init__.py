@@ -93,6 +93,7 @@ def write_export(model, fmt: str, out: str | Path, meta: ExportMeta, check: list
         worst, agreement = _verify(fmt, runners, images, expected, tolerance, out)
         check_record = {"checked": len(images), "max_difference": worst, "agreement": agreement,
                         "tolerance": tolerance, "runtime": spec.runtime()}
-        write_sidecars(tmp, meta, description(meta, spec, check_record))
+        write_sidecars(tmp, meta, description(meta, spec, check_record), spec)
     files, size = folder_listing(out)
-    return FormatResult(out / spec.FILE, fmt, files, size, len(images), worst, agreement, spec.runtime(), seconds)
+    return FormatResult(out / spec.FILE, fmt, files, size, len(images), worst, agreement, spec.runtime(), seconds,
+                        list(meta.notes), meta.resize_check)

@@ -36,6 +36,10 @@ class ExportMeta:
     head_id: str
     kind: str
     extra: dict = field(default_factory=dict)  # e.g. {"metrics": {...}, "metrics_split": "validation"}
+    branches: list[dict] = field(default_factory=list)  # per input configuration: config_id, size, resized_inside
+    views: list[str] = field(default_factory=list)  # test-time views averaged inside the model
+    resize_check: dict | None = None  # how far resizes inside the model move it from `heads predict`, and why
+    notes: list[str] = field(default_factory=list)  # one line each: what the check could not use
 
 
 @dataclass
@@ -49,6 +53,8 @@ class FormatResult:
     agreement: float  # share of checked images with the same top class (nan when nothing was checked)
     runtime: str  # what loaded the model back for the check
     seconds: float = 0.0  # time to write (convert) the model, check excluded
+    notes: list[str] = field(default_factory=list)  # the check's notes (e.g. store images changed on disk)
+    resize_check: dict | None = None  # ExportMeta.resize_check
 
 
 def validate_meta(meta: ExportMeta) -> None:

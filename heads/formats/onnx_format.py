@@ -18,6 +18,14 @@ ENTRIES = {"float32": "input 'image' float32 (batch, {size}, {size}, 3) -> outpu
            "uint8": "none: cast uint8 images to float32 (same 0..255 values) before the call"}
 PACKAGES = ("tf2onnx", "onnx", "onnxruntime")
 EMBEDDED = ""
+PREDICT_NEEDS = "onnxruntime"  # what predict.py needs beside Pillow and NumPy
+PREDICT_LOADER = '''\
+def load_model():
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(HERE / "model.onnx"), providers=["CPUExecutionProvider"])
+    return lambda images: session.run(["probabilities"], {"image": images})[0]
+'''  # predict.py's load_model(): float32 images -> probabilities
 
 
 def require() -> None:

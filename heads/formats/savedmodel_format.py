@@ -15,6 +15,14 @@ ENTRIES = {"float32": "signature 'serving_default': image float32 (batch, {size}
            "uint8": "signature 'serving_uint8': image uint8 (batch, {size}, {size}, 3) -> probabilities"}
 PACKAGES = ("tensorflow",)
 EMBEDDED = ""
+PREDICT_NEEDS = "tensorflow"  # what predict.py needs beside Pillow and NumPy
+PREDICT_LOADER = '''\
+def load_model():
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(HERE / "saved_model")).signatures["serving_default"]
+    return lambda images: serve(image=tf.constant(images))["probabilities"].numpy()
+'''  # predict.py's load_model(): float32 images -> probabilities
 
 
 def require() -> None:
@@ -28,7 +36,7 @@ def runtime() -> str:
 def write(model, path: Path, meta: ExportMeta) -> None:
     import keras
 
-    _, functions = serving_functions(model, meta.input_size)
+    functions = serving_functions(model, meta.input_size)
     archive = keras.export.ExportArchive()
     # No archive.track(model): the endpoints track the variables they use, and track() would save every
     # value a second time (Keras 3.15 keeps its own variables beside the TF ones: twice the size).

@@ -24,6 +24,17 @@ ENTRIES = {"float32": "signature 'serving_default': image float32 (batch, {size}
 PACKAGES = ("tensorflow", "ai-edge-litert")
 EMBEDDED = ("TFLite metadata (TFLite Support schema, image classifier layout): input RGB 0..255 (mean 0, std 1), "
             f"output probabilities with {LABELS_FILE} as axis labels, packed in the file")
+PREDICT_NEEDS = "ai-edge-litert (or tensorflow)"  # what predict.py needs beside Pillow and NumPy
+PREDICT_LOADER = '''\
+def load_model():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # TensorFlow's own interpreter (deprecated)
+        from tensorflow.lite import Interpreter
+
+    runner = Interpreter(model_path=str(HERE / "model.tflite")).get_signature_runner("serving_default")
+    return lambda images: runner(image=images)["probabilities"]
+'''  # predict.py's load_model(): float32 images -> probabilities
 
 
 def require() -> None:

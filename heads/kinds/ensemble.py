@@ -95,7 +95,7 @@ class EnsembleModel:
         if self.method == "mean":
             return keras.layers.Average(name="ensemble_mean")(outputs) if len(outputs) > 1 else outputs[0]
         joined = keras.layers.Concatenate(name="ensemble_stack")(outputs) if len(outputs) > 1 else outputs[0]
-        return linear.export_layers(self.stacker, joined, 1)
+        return linear.export_layers(self.stacker, joined)
 
     @classmethod
     def load(cls, folder: Path, record: dict, load_member: Callable[[Path], object],

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from heads.errors import HeadError
-from heads.kinds.reduce import check_reduce, reduce_features
+from heads.kinds.reduce import check_reduce, keras_reduction, reduce_features
 
 PREDICT_CHUNK = 1024
 
@@ -57,15 +57,7 @@ class FeatureJoin:
         """The same join as Keras layers: one reduction layer per input, then Concatenate."""
         import keras
 
-        reduced = []
-        for i, (x, mode) in enumerate(zip(tensors, self.modes)):
-            if mode == "flatten" or len(x.shape) != 4:
-                layer = keras.layers.Flatten(name=f"join_{i + 1}_flatten")
-            elif mode == "avg":
-                layer = keras.layers.GlobalAveragePooling2D(name=f"join_{i + 1}_avg")
-            else:
-                layer = keras.layers.GlobalMaxPooling2D(name=f"join_{i + 1}_max")
-            reduced.append(layer(x))
+        reduced = [keras_reduction(x, mode, f"join_{i + 1}") for i, (x, mode) in enumerate(zip(tensors, self.modes))]
         return keras.layers.Concatenate(name="join")(reduced) if len(reduced) > 1 else reduced[0]
 
     def to_record(self) -> dict:

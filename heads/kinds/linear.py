@@ -15,6 +15,7 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from heads.errors import HeadError
+from heads.kinds.reduce import keras_reduction
 from heads.kinds.svm import SVMHead
 
 LINKS = ("binary", "softmax", "ovr")
@@ -47,17 +48,33 @@ def _logistic(clf) -> tuple[np.ndarray, np.ndarray, str]:
     return coef, intercept, "ovr" if ovr else "softmax"
 
 
+def svm_refusal(params: dict) -> str | None:
+    """Why an svm head with these parameters is no Dense layer (None: it is one)."""
+    if params.get("kernel", "rbf") != "linear":
+        return (f"An svm head exports only with kernel='linear' (an RBF SVM is no Dense layer). "
+                f"Received: kernel={params.get('kernel', 'rbf')!r}")
+    return None
+
+
+def sgd_refusal(params: dict) -> str | None:
+    """Why an sgd head with these parameters is no Dense layer (None: it is one)."""
+    if params.get("loss", "log_loss") != "log_loss":
+        return (f"An sgd head exports only with loss='log_loss' (its probabilities are then logistic). "
+                f"Received: loss={params.get('loss')!r}")
+    return None
+
+
 def _sgd(clf) -> tuple[np.ndarray, np.ndarray, str]:
-    if clf.loss != "log_loss":
-        raise HeadError(f"An sgd head exports only with loss='log_loss' (its probabilities are then logistic). "
-                        f"Received: loss={clf.loss!r}")
+    refusal = sgd_refusal(clf.get_params(deep=False))
+    if refusal:
+        raise HeadError(refusal)
     return clf.coef_.T, clf.intercept_, "binary" if len(clf.classes_) == 2 else "ovr"
 
 
 def _svm(clf: SVMHead) -> tuple[np.ndarray, np.ndarray, str]:
-    if clf.kernel != "linear":
-        raise HeadError(f"An svm head exports only with kernel='linear' (an RBF SVM is no Dense layer). "
-                        f"Received: kernel={clf.kernel!r}")
+    refusal = svm_refusal(clf.get_params(deep=False))
+    if refusal:
+        raise HeadError(refusal)
     svm = clf.svm_
     a = np.array([c.a_ for c in clf.calibrators_], dtype=np.float64)
     b = np.array([c.b_ for c in clf.calibrators_], dtype=np.float64)
@@ -109,15 +126,7 @@ def keras_layers(form: LinearForm, x):
     return x
 
 
-def export_layers(pipeline, x, rank: int):
+def export_layers(pipeline, x):
     """A linear head applied to a Keras tensor of features: its reduction, then one Dense layer."""
-    import keras
-
     form = linear_form(pipeline)
-    if form.reduce == "flatten" or rank == 1:
-        reduce = keras.layers.Flatten(name="reduce_flatten")
-    elif form.reduce == "avg":
-        reduce = keras.layers.GlobalAveragePooling2D(name="reduce_avg")
-    else:
-        reduce = keras.layers.GlobalMaxPooling2D(name="reduce_max")
-    return keras_layers(form, reduce(x))
+    return keras_layers(form, keras_reduction(x, form.reduce))

@@ -12,7 +12,6 @@ import numpy as np
 from sklearn.base import clone
 
 from heads.errors import HeadError
-from heads.kinds import dense_model, linear
 
 PREDICT_CHUNK = 2048
 
@@ -46,10 +45,15 @@ class EstimatorModel:
         (features,) = parts
         return EstimatorModel(clone(self.estimator).fit(features, labels), self.kind)
 
+    def export_refusal(self) -> str | None:
+        """Why this fitted head is no Keras layer (its kind's rule on its classifier's parameters), or None."""
+        classifier = self.estimator[-1] if hasattr(self.estimator, "steps") else self.estimator
+        return self.kind.export_refusal(classifier.get_params(deep=False))
+
     def to_keras(self, tensors: list):
+        """The head as its kind's Keras layers on the tensor of its one input."""
         (x,) = tensors
-        if self.kind.keras:
-            return dense_model.export_layers(self.estimator.model_, x)
-        if self.kind.linear:
-            return linear.export_layers(self.estimator, x, len(x.shape) - 1)
-        raise HeadError(f"A {self.kind.name} head is not a Keras layer.")
+        refusal = self.export_refusal()
+        if refusal:
+            raise HeadError(refusal)
+        return self.kind.keras_form(self.estimator, x)

@@ -1,8 +1,13 @@
-"""Saving and loading a fitted estimator of the registry's kinds (scikit-learn pipelines, the dense head).
+"""How a kind's fitted model is written into a head folder and read back: each kind's registry entry holds one.
 
-scikit-learn heads are saved with skops, whose loader runs no code; only the types on the
-trusted list below are accepted, anything else in a model.skops file is refused. The dense
-head is its Keras model plus the fitted attributes recorded in head.json.
+    SkopsFiles(trusted)  scikit-learn pipelines: model.skops, read by skops (which runs no code) with only
+                         the kind's trusted types accepted: anything else in the file is refused
+    DenseFiles()         the dense Keras head: model.keras, history.json and its fitted attributes in head.json
+    FineTunedFiles()     a fine-tuned top (heads finetune writes it): model.keras
+    EnsembleFiles()      an ensemble (heads ensemble writes it): its members' folders and its stacker
+
+SkopsFiles.save reads back what it wrote under the same rules, so a kind whose file holds a type its
+entry does not trust is refused when fitted: never published, then refused by `heads eval`.
 """
 from __future__ import annotations
 
@@ -16,36 +21,90 @@ from heads.kinds.dense import DenseHead
 
 KERAS_FILE, SKOPS_FILE, HISTORY_FILE = "model.keras", "model.skops", "history.json"
 
-# Every type a scikit-learn head may hold beyond skops' own defaults.
-TRUSTED_TYPES = frozenset({
-    "heads.kinds.reduce.SpatialReducer", "heads.kinds.svm.SVMHead",
-    "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.linear_model._logistic.LogisticRegression", "sklearn.linear_model._stochastic_gradient.SGDClassifier",
-    "sklearn.linear_model._sgd_fast.Hinge", "sklearn.linear_model._sgd_fast.Log",
-    "sklearn._loss.loss.HalfBinomialLoss", "sklearn._loss.loss.HalfMultinomialLoss",
-    "sklearn._loss.link.LogitLink", "sklearn._loss.link.MultinomialLogit",
-    "sklearn.neighbors._classification.KNeighborsClassifier", "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._tree.Tree",
-    "sklearn.svm._classes.SVC", "sklearn.svm._classes.LinearSVC",
-    "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.model_selection._split.StratifiedKFold",
-    "numpy.random._mt19937.MT19937", "numpy.random._generator.Generator",
-    "numpy.random.mtrand.RandomState",
+# Types every scikit-learn head's pipeline holds beyond skops' own defaults: reduce -> scale -> classifier,
+# and the random states a classifier may keep.
+PIPELINE_TYPES = frozenset({
+    "heads.kinds.reduce.SpatialReducer", "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler",
+    "numpy.random._mt19937.MT19937", "numpy.random._generator.Generator", "numpy.random.mtrand.RandomState",
 })
 
 
-def save_estimator(estimator, folder: Path) -> str:
-    """Write the model file of a fitted estimator into `folder`; returns its name."""
-    if isinstance(estimator, DenseHead):
-        estimator.model_.save(folder / KERAS_FILE)
-        return KERAS_FILE
+def load_skops(model_file: Path, trusted: frozenset[str]):
+    """A skops file whose every type is skops' default or in `trusted` (else refused in one line)."""
     import skops.io
 
-    skops.io.dump(estimator, folder / SKOPS_FILE)
-    return SKOPS_FILE
+    try:
+        untrusted = skops.io.get_untrusted_types(file=model_file)
+    except Exception as error:  # a damaged archive: zipfile, json and skops raise their own types
+        raise HeadError(f"Unreadable model file {model_file}: {type(error).__name__}: {error}") from None
+    unexpected = sorted(set(untrusted) - trusted)
+    if unexpected:
+        raise HeadError(f"Refusing to load {model_file}: it holds types outside its kind's trusted list: "
+                        f"{', '.join(unexpected)}")
+    return skops.io.load(model_file, trusted=untrusted)
+
+
+class SkopsFiles:
+    """model.skops: a scikit-learn pipeline, loaded with only `PIPELINE_TYPES | trusted` accepted."""
+
+    def __init__(self, trusted: frozenset[str] = frozenset()):
+        self.trusted = PIPELINE_TYPES | frozenset(trusted)
+
+    def save(self, estimator, folder: Path) -> dict:
+        """Write the fitted pipeline; returns the head record's fields (`model_file`)."""
+        import skops.io
+
+        skops.io.dump(estimator, folder / SKOPS_FILE)
+        self.load(folder / SKOPS_FILE, {}, {})  # what cannot be read back is never published
+        return {"model_file": SKOPS_FILE}
+
+    def load(self, model_file: Path, record: dict, history: dict):
+        return load_skops(model_file, self.trusted)
+
+
+class DenseFiles:
+    """model.keras, history.json, and the dense head's fitted attributes in head.json ("dense")."""
+
+    trusted = frozenset()
+
+    def save(self, estimator: DenseHead, folder: Path) -> dict:
+        from heads.record import write_json
+
+        estimator.model_.save(folder / KERAS_FILE)
+        write_json(folder / HISTORY_FILE, estimator.history_)
+        return {"model_file": KERAS_FILE, "dense": {**dense_state(estimator), "history_file": HISTORY_FILE}}
+
+    def load(self, model_file: Path, record: dict, history: dict) -> DenseHead:
+        return load_dense(model_file, record, history)
+
+
+class FineTunedFiles:
+    """model.keras of a fine-tuned top (cut activations -> reopened blocks -> head), written by heads finetune."""
+
+    trusted = frozenset()
+
+    def load(self, model_file: Path, record: dict, history: dict):
+        from heads.kinds.finetune import FineTunedTop
+
+        return FineTunedTop.load(model_file, record)
+
+
+class EnsembleFiles:
+    """ensemble.json with copies of the members' folders, and stacker.skops (a logistic regression)."""
+
+    trusted = PIPELINE_TYPES | frozenset({
+        "sklearn.linear_model._logistic.LogisticRegression", "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfMultinomialLoss", "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.MultinomialLogit"})
+
+    def __init__(self, load_member):
+        self.load_member = load_member  # a member folder -> its model (the registry's loader)
+
+    def load(self, model_file: Path, record: dict, history: dict):
+        from heads.kinds.ensemble import EnsembleModel
+
+        return EnsembleModel.load(model_file.parent, record, self.load_member,
+                                  lambda path: load_skops(path, self.trusted))
 
 
 def dense_state(estimator: DenseHead) -> dict:
@@ -79,14 +138,3 @@ def load_dense(model_file: Path, record: dict, history: dict) -> DenseHead:
     estimator.init_ = state.get("init", "random")
     estimator.standardized_ = state.get("standardized", False)
     return estimator
-
-
-def load_skops(model_file: Path):
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(file=model_file)
-    unexpected = sorted(set(untrusted) - TRUSTED_TYPES)
-    if unexpected:
-        raise HeadError(f"Refusing to load {model_file}: it holds types outside heads' trusted list: "
-                        f"{', '.join(unexpected)}")
-    return skops.io.load(model_file, trusted=untrusted)

@@ -69,6 +69,18 @@ def reduce_features(X: np.ndarray, mode: str) -> np.ndarray:
     return pooled.astype(np.float32, copy=False)
 
 
+def keras_reduction(x, mode: str, name: str = "reduce"):
+    """The same reduction as a Keras layer on a tensor (an exported head's first step): Flatten, or global
+    pooling over the grid (features without a grid are flattened whatever the mode)."""
+    import keras
+
+    if mode == "flatten" or len(x.shape) != 4:
+        return keras.layers.Flatten(name=f"{name}_flatten")(x)
+    if mode == "avg":
+        return keras.layers.GlobalAveragePooling2D(name=f"{name}_avg")(x)
+    return keras.layers.GlobalMaxPooling2D(name=f"{name}_max")(x)
+
+
 class SpatialReducer(TransformerMixin, BaseEstimator):
     """flatten: keep every position (the blog's Flatten); avg/max: global pooling per channel."""
 

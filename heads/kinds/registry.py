@@ -4,8 +4,12 @@ A scikit-learn kind is a pipeline `reduce -> scale -> clf`, so the reduction and
 standardisation a head was fitted with are saved with it and applied again at
 predict time. The dense kind is the Keras estimator alone (it reduces in its first layer).
 The finetune kind is not fitted on features by `heads fit`: `heads finetune` starts it from a
-dense head (its parameters are the recipe). Every kind says how its fitted model is loaded
-back, so eval, predict and export treat all kinds alike.
+dense head (its parameters are the recipe).
+
+Each kind's entry carries everything about it: how its fitted model is saved into a head folder
+and loaded back, with the types its file may hold (`files`, heads.kinds.persist), how it becomes
+Keras layers for an export (`keras_form`), and which of its parameters leave it no Keras layer
+(`refuse_export`). fit, eval, predict, export and the tests read all of it from here (and iterate it).
 """
 from __future__ import annotations
 
@@ -24,17 +28,22 @@ from sklearn.preprocessing import StandardScaler
 
 from heads import record as records
 from heads.errors import HeadError
-from heads.kinds import persist
+from heads.kinds import dense_model, forest, knn, linear, rbf
 from heads.kinds.dense import DenseHead
-from heads.kinds.ensemble import EnsembleModel, EnsembleRecipe
-from heads.kinds.finetune import FineTunedTop, FineTuneRecipe
+from heads.kinds.ensemble import EnsembleRecipe
+from heads.kinds.finetune import FineTuneRecipe
 from heads.kinds.joined import FeatureJoin, JoinedModel
 from heads.kinds.models import EstimatorModel, HeadModel
+from heads.kinds.persist import HISTORY_FILE, DenseFiles, EnsembleFiles, FineTunedFiles, SkopsFiles
 from heads.kinds.reduce import REDUCE_CHOICES, REDUCE_MODES, SpatialReducer
 from heads.kinds.svm import SVMHead
 
 CLASS_WEIGHTS = ("none", "balanced")
 RESERVED = {"reduce": "--reduce", "class_weight": "--class-weight", "random_state": "--seed"}
+
+
+def _always_exportable(params: dict) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -44,12 +53,14 @@ class Kind:
     make: Callable[[], Any]  # the classifier with this kind's defaults
     grid: tuple[dict, ...]  # search space, in the classifier's own parameter names
     scale: bool = True  # standardise features before the classifier
-    linear: bool = False  # probabilities are one affine map + link: exportable as a Dense layer
     incremental: bool = False  # trains from streamed batches (features larger than memory)
     class_weight: bool = True
     keras: bool = False
     starts_from: str | None = None  # a kind made from other heads by its own command, not by `heads fit`
     composite: bool = False  # made of other heads: exportable when every member is
+    files: Any = None  # how a fitted model is saved and loaded, and the types its file may hold (persist.*Files)
+    keras_form: Callable[[Any, Any], Any] | None = None  # (fitted estimator, Keras tensor) -> probabilities tensor
+    refuse_export: Callable[[dict], str | None] = _always_exportable  # why a head with these parameters is not
 
     def parameters(self) -> list[str]:
         return sorted(p for p in self.make().get_params(deep=False) if p not in RESERVED)
@@ -95,46 +106,94 @@ class Kind:
 
     @property
     def exportable(self) -> bool:
-        return self.keras or self.linear or self.composite
+        """Whether heads of this kind can be exported (with some parameters: see `export_refusal`)."""
+        return self.keras_form is not None or self.composite or bool(self.starts_from)
+
+    @property
+    def trusted(self) -> frozenset[str]:
+        """The types (beyond skops' defaults) a model file of this kind may hold."""
+        return self.files.trusted
+
+    def export_refusal(self, params: dict) -> str | None:
+        """Why a head of this kind with these classifier parameters cannot be exported (None: it can).
+
+        Parameters
+        ----------
+        params : dict
+            The classifier's parameters (`get_params(deep=False)`, or a search candidate's).
+
+        Returns
+        -------
+        str or None
+            One line naming the parameter that keeps it out, or None.
+        """
+        if not self.exportable:
+            return f"A {self.name} head is not a Keras layer; it cannot be exported."
+        return self.refuse_export(params)
+
+    def save(self, estimator, folder: Path) -> dict:
+        """Write a fitted estimator of this kind into a head folder; returns the head record's fields."""
+        return self.files.save(estimator, folder)
 
     def load(self, model_file: Path, record: dict, history: dict) -> HeadModel:
         """The fitted model of a head folder of this kind."""
-        if self.composite:
-            return EnsembleModel.load(model_file.parent, record, load_member, persist.load_skops)
-        if self.starts_from:
-            return FineTunedTop.load(model_file, record)
-        estimator = persist.load_dense(model_file, record, history) if self.keras else persist.load_skops(model_file)
-        model = EstimatorModel(estimator, self)
+        model = self.files.load(model_file, record, history)
+        if self.composite or self.starts_from:
+            return model
+        model = EstimatorModel(model, self)
         return JoinedModel(FeatureJoin.from_record(record["join"]), model) if record.get("join") else model
 
+
+_LOGISTIC_TYPES = {"sklearn.linear_model._logistic.LogisticRegression", "sklearn._loss.loss.HalfBinomialLoss",
+                   "sklearn._loss.loss.HalfMultinomialLoss", "sklearn._loss.link.LogitLink",
+                   "sklearn._loss.link.MultinomialLogit"}
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("dense", "Keras top model: flatten -> Dense 256 -> Dropout 0.5 -> output (the blog's)",
          DenseHead, ({"hidden": [(256,), (512,)], "dropout": [0.3, 0.5], "learning_rate": [3e-4, 1e-3]},),
-         scale=False, incremental=True, keras=True),
+         scale=False, incremental=True, keras=True,
+         files=DenseFiles(), keras_form=lambda estimator, x: dense_model.export_layers(estimator.model_, x)),
     Kind("logreg", "scikit-learn logistic regression (multinomial), standardised features",
          lambda: LogisticRegression(C=0.01, max_iter=500),
-         ({"C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]},), linear=True),
+         ({"C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]},),
+         files=SkopsFiles(frozenset(_LOGISTIC_TYPES)), keras_form=linear.export_layers),
     Kind("svm", "support vector machine, kernel linear or rbf, Platt-calibrated probabilities",
          SVMHead, ({"kernel": ["linear"], "C": [1e-4, 1e-3, 1e-2, 1e-1]},
                    {"kernel": ["rbf"], "C": [0.3, 1.0, 3.0, 10.0], "gamma": ["scale"]}),
-         linear=True),
+         files=SkopsFiles(frozenset({
+             "heads.kinds.svm.SVMHead", "sklearn.svm._classes.SVC", "sklearn.svm._classes.LinearSVC",
+             "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
+             "sklearn.calibration._SigmoidCalibration", "sklearn.model_selection._split.StratifiedKFold"})),
+         keras_form=rbf.export_layers),
     # Cosine distance: 0.976 on VGG16 dogs-vs-cats features where standardised euclidean gave 0.68.
     Kind("knn", "k nearest neighbours, cosine distance",
          lambda: KNeighborsClassifier(n_neighbors=10, weights="distance", metric="cosine"),
          ({"n_neighbors": [1, 5, 10, 20, 40], "weights": ["uniform", "distance"]},),
-         scale=False, class_weight=False),
+         scale=False, class_weight=False,
+         files=SkopsFiles(frozenset({"sklearn.neighbors._classification.KNeighborsClassifier",
+                                     "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"})),
+         keras_form=knn.export_layers, refuse_export=knn.export_refusal),
     Kind("forest", "random forest (scale-free)",
          lambda: RandomForestClassifier(n_estimators=300, n_jobs=-1),
-         ({"max_features": ["sqrt", 0.05], "min_samples_leaf": [1, 3]},), scale=False),
+         ({"max_features": ["sqrt", 0.05], "min_samples_leaf": [1, 3]},), scale=False,
+         files=SkopsFiles(frozenset({"sklearn.ensemble._forest.RandomForestClassifier",
+                                     "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._tree.Tree"})),
+         keras_form=forest.export_layers),
     Kind("sgd", "linear model trained by SGD (log loss); streams batches when features exceed memory",
          lambda: SGDClassifier(loss="log_loss", alpha=0.1, max_iter=30, tol=1e-4),
-         ({"alpha": [1e-3, 1e-2, 1e-1, 1.0]},), linear=True, incremental=True),
+         ({"alpha": [1e-3, 1e-2, 1e-1, 1.0]},), incremental=True,
+         files=SkopsFiles(frozenset({"sklearn.linear_model._stochastic_gradient.SGDClassifier",
+                                     "sklearn.linear_model._sgd_fast.Hinge", "sklearn.linear_model._sgd_fast.Log",
+                                     "sklearn.linear_model._sgd_fast.ModifiedHuber",
+                                     "sklearn.linear_model._sgd_fast.SquaredHinge"})),
+         keras_form=linear.export_layers, refuse_export=linear.sgd_refusal),
     Kind("finetune", "a dense head trained on with the top blocks of its backbone reopened (heads finetune)",
-         FineTuneRecipe, (), scale=False, class_weight=False, keras=True, starts_from="dense"),
+         FineTuneRecipe, (), scale=False, class_weight=False, keras=True, starts_from="dense",
+         files=FineTunedFiles()),
     Kind("ensemble", "heads on the same classes combined: probabilities averaged, or stacked by a logistic "
                      "regression on out-of-fold probabilities of the train split (heads ensemble)",
-         EnsembleRecipe, (), scale=False, class_weight=False, starts_from="any", composite=True),
+         EnsembleRecipe, (), scale=False, class_weight=False, starts_from="any", composite=True,
+         files=EnsembleFiles(lambda folder: load_member(folder))),
 ]}
 FITTED_KINDS = tuple(name for name, kind in KINDS.items() if not kind.starts_from)  # what `heads fit` makes
 
@@ -147,7 +206,7 @@ def load_member(folder: Path) -> HeadModel:
     """The model of a head folder (an ensemble's member): its record says its kind."""
     record = records.read_record(folder)
     kind = get_kind(record["kind"])
-    history_file = Path(folder) / persist.HISTORY_FILE
+    history_file = Path(folder) / HISTORY_FILE
     history = json.loads(history_file.read_text(encoding="utf-8")) if history_file.is_file() else {}
     return kind.load(records.model_path(folder, record), record, history)
 

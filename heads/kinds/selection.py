@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from heads.errors import HeadError
+from heads.kinds.exportable import exportable_grids
 from heads.kinds.registry import get_kind, make_head, search_space
 from heads.record import jsonable
 
@@ -67,26 +68,34 @@ def auto_grid(kind: str, fold_rows: int) -> list[dict]:
 
 
 def select_kind(reduce: str, class_weight: str | None, seed: int, cv: int, X, y,
-                on_stage: Callable[[str], None] = lambda message: None) -> tuple[str, Any, dict]:
+                on_stage: Callable[[str], None] = lambda message: None,
+                exportable_only: bool = True) -> tuple[str, Any, dict]:
     """`--kind auto`: every kind of AUTO_KINDS searched by CV on (X, y); the best kept, refitted on all rows.
-    Returns (kind, fitted estimator, record with every kind's CV scores)."""
+    `exportable_only`: candidates no format exports (heads.kinds.exportable) are left out, and listed in the
+    record's "not_exportable". Returns (kind, fitted estimator, record with every kind's CV scores)."""
     check_folds(cv, y)
     tried: dict[str, dict] = {}
     best: tuple[float, str, Any] | None = None
-    skipped = []
+    skipped, not_exportable = [], []
     for kind in AUTO_KINDS:
         if class_weight not in (None, "none") and not get_kind(kind).class_weight:
             skipped.append(kind)
             continue
         on_stage(f"--kind auto: {kind}, {cv}-fold cross-validation on the train split")
         estimator = make_head(kind, {}, reduce, class_weight, seed)
-        fitted, record = cv_search(estimator, auto_grid(kind, len(y) - -(-len(y) // cv)), cv, seed, X, y)
+        grids = auto_grid(kind, len(y) - -(-len(y) // cv))
+        if exportable_only:  # the exportable-kinds rule (heads.kinds.exportable)
+            grids, reasons = exportable_grids(kind, estimator, grids, "" if get_kind(kind).keras else "clf__")
+            not_exportable += reasons
+            if not grids:
+                continue
+        fitted, record = cv_search(estimator, grids, cv, seed, X, y)
         tried[kind] = {k: record[k] for k in ("best_params", "best_cv_accuracy", "candidates")}
         if best is None or record["best_cv_accuracy"] > best[0]:
             best = (record["best_cv_accuracy"], kind, fitted)
     score, kind, estimator = best
     record = {"split": "train", "cv": cv, "scoring": "accuracy", "kinds_tried": list(tried), "chosen": kind,
               "best_cv_accuracy": score, "best_params": tried[kind]["best_params"], "by_kind": tried,
-              "skipped": {k: "cannot weight classes" for k in skipped},
+              "skipped": {k: "cannot weight classes" for k in skipped}, "not_exportable": not_exportable,
               "candidates": tried[kind]["candidates"]}
     return kind, estimator, record
