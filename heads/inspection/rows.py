@@ -82,17 +82,31 @@ class InspectedRows:
             self.notes.append(f"could not cache {analysis} in the store ({error.strerror or error}): "
                               f"it is computed again next time")
 
-    def absolute(self, path: str) -> Path | None:
-        """The file of a row's path under the data root, or None when it is gone or confined out."""
+
+
+def file_locator(index: DatasetIndex):
+    """A function giving the file of an indexed path under the data root, or None when the file is gone
+    or the path is not indexed or leads out of the root (never opened then).
+
+    Parameters
+    ----------
+    index : DatasetIndex
+
+    Returns
+    -------
+    callable
+        path (str, as indexed) -> Path or None
+    """
+    row_of = {path: row for row, path in enumerate(index.paths)}
+
+    def locate(path: str) -> Path | None:
         try:
-            found = self.index.absolute(self._row_of[path])
+            found = index.absolute(row_of[path])
         except (KeyError, ValueError):
             return None
         return found if found.is_file() else None
 
-    @cached_property
-    def _row_of(self) -> dict[str, int]:
-        return {path: row for row, path in enumerate(self.index.paths)}
+    return locate
 
 
 def read_rows(store: str | Path, config: str | None = None, dataset: str | None = None,
