@@ -148,3 +148,31 @@ def test_fit_leaves_out_the_suspects_and_records_them(tmp_path):
     by_list = fit_head(store.root, "logreg", exclude=listed, out=tmp_path / "listed")
     assert sorted(by_list.record["excluded"]["paths"]) == sorted(store.outliers)
     assert any("4 train rows left out (listed in" in note for note in by_list.notes)
+
+
+def test_the_inspection_page_shows_every_analysis_and_a_browser_draws_the_map(planted, tmp_path):
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    from heads.report import inspect_data
+
+    page = inspect_data(planted.root, out=tmp_path, gallery=6).read_text(encoding="utf-8")
+    for anchor in ("data", "duplicates", "suspects", "outliers", "map"):
+        assert f'<section id="{anchor}">' in page
+    assert page.count("<title>") >= 200 and '<svg xmlns="http://www.w3.org/2000/svg" class="map"' in page
+    assert "file not found here" in page and planted.flipped[0] in page  # files gone: shown by path
+    assert "<script" not in page
+    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if browser is None:
+        pytest.skip("no headless Chromium installed (Debian: apt-get install chromium)")
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1200,6000", f"--screenshot={shot}", (tmp_path / f"inspect-{planted.config_id}.html")
+                    .as_uri()], capture_output=True, timeout=120, check=True)
+    with Image.open(shot) as picture:
+        pixels = np.asarray(picture.convert("RGB"))
+    pixels = pixels.astype(int)
+    blue = ((pixels[..., 2] - pixels[..., 0] > 60) & (pixels[..., 2] > 150)).sum()  # the first class's points
+    assert blue > 1000
