@@ -13,6 +13,11 @@ from heads.report.map_svg import map_svg
 SECTIONS = ("data", "duplicates", "suspects", "outliers", "map")
 
 
+def _count(n: int, what: str) -> str:
+    """'1 image', '2 images' (the plural is the word with an s)."""
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
 def _picture(rows, path: str) -> str:
     uri = html.thumbnail(rows(path))
     return f'<img src="{uri}" alt="{html.text(path)}">' if uri else '<div class="missing">file not found here</div>'
@@ -33,7 +38,7 @@ def _data(record: dict, notes: list[str]) -> str:
 def _duplicates(found: Inspection, locate) -> str:
     record, table = found.record, found.table
     body = (f"<p>{record['groups']} groups ({record['exact_groups']} of identical files, {record['near_groups']} of "
-            f"near duplicates at cosine &ge; {record['threshold']:g}); {record['leaks']} validation/test files "
+            f"near duplicates at cosine &ge; {record['threshold']:g}); {_count(record['leaks'], 'validation/test file')} "
             f"with a duplicate in train. {html.text(record['method'])}.</p>")
     for group, members in list(table.groupby("group", sort=False))[:30]:
         cards = [_card(locate, row["path"], [f"{html.text(row['split'])} / {html.text(row['class'])}",
@@ -68,7 +73,7 @@ def _suspects(found: Inspection, locate, gallery: int) -> str:
 def _outliers(found: Inspection, locate, gallery: int) -> str:
     record, table = found.record, found.table
     body = (f"<p>Distance (1 - cosine) to the {record['k']}-th nearest other image; flagged above "
-            f"{record['fence']:.3f} ({html.text(record['fence_rule'])}): {record['outliers']} images.</p>")
+            f"{record['fence']:.3f} ({html.text(record['fence_rule'])}): {_count(record['outliers'], 'image')}.</p>")
     cards = [_card(locate, row["path"], [f"{html.text(row['split'])} / {html.text(row['class'])}",
                                          f"score {row['score']:.3f}" + (' <span class="wrong">outlier</span>'
                                                                         if row["outlier"] else "")])
@@ -79,8 +84,8 @@ def _outliers(found: Inspection, locate, gallery: int) -> str:
 def _map(found: Inspection, class_names: list[str]) -> str:
     record = found.record
     body = (f"<p>{record['mapped']} images, {html.text(record['method'])}. Hover a point for its file. "
-            f"{record['suspects']} label suspects, {record['mistakes']} images the cross-validated head gets "
-            f"wrong.</p><figure>{map_svg(found.table, class_names)}</figure>")
+            f"{_count(record['suspects'], 'label suspect')}, {_count(record['mistakes'], 'image')} the "
+            f"cross-validated head gets wrong.</p><figure>{map_svg(found.table, class_names)}</figure>")
     return html.section("map", "Map of the features", body)
 
 
