@@ -61,9 +61,12 @@ def check_duplicates(layout, config, index: DatasetIndex, entries: list, group: 
         return None
     message = leak_line(found.leaks, found.leak_groups, DEFAULT_THRESHOLD) if found.leaks else ""
     if found.leaks:
-        message += (f"; listed by `heads inspect duplicates --store {layout.root} --config {config.config_id}`"
-                    + ("; their splits were given by the data, so --group-duplicates did not move them" if group
-                       else "; --group-duplicates keeps each group in one split (files the split rule placed)"))
+        leaking = np.isin(found.group, found.group[found.leaked])
+        movable = any(_ruled(entries[rows[i]]) for i in np.flatnonzero(leaking))
+        advice = ("--group-duplicates keeps each group in one split" if movable and not group else
+                  "their splits are given by the data (folders, a table): move or remove one file of each group")
+        message += (f"; listed by `heads inspect duplicates --store {layout.root} --config {config.config_id}`; "
+                    f"{advice}")
     if moved:
         message = (f"--group-duplicates moved {moved} file{'s' * (moved != 1)} to the split of their duplicates"
                    + (f"; {message}" if message else ""))
