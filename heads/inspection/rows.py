@@ -22,7 +22,6 @@ from store.similarity import NeighbourGraph, cached_graph, unit_rows
 from store.vectors import describe_mode, read_vectors, resolve_mode
 
 READ_ROWS = 2048  # feature rows read (and reduced) at a time
-COLUMNS = ["path", "split", "class", "label", "hash"]
 
 
 @dataclass
