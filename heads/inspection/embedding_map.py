@@ -109,7 +109,7 @@ def _sample(rows: InspectedRows, frame, max_points: int, seed: int) -> np.ndarra
     share = max(0.0, (max_points - len(keep)) / max(1, contents - len(keep)))
     for _, members in first.groupby(["split", "class"], dropna=False)["content"]:
         pool = np.setdiff1d(members.to_numpy(), list(keep))
-        take = min(len(pool), int(round(share * len(pool))))
+        take = min(len(pool), int(share * len(pool)))  # rounded down: never above max_points
         keep.update(rng.choice(pool, size=take, replace=False).tolist())
     return np.array(sorted(keep), dtype=np.int64)
 
