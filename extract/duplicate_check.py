@@ -46,8 +46,8 @@ def check_duplicates(layout, config, index: DatasetIndex, entries: list, group: 
     Note or None
         One line: held-out files with a duplicate in train, and how to list them.
     """
-    if config.augment:
-        return None
+    if config.augment or not (group or {"validation", "test"} & set(index.splits)):
+        return None  # an augmented view (its plain configuration is checked), or no held-out split to leak into
     view = ConfigView(layout, config, index, catalog=ShardCatalog.load(layout.shards_dir(config.config_id)))
     rows, found = view_duplicates(view, DEFAULT_THRESHOLD)
     moved = 0
