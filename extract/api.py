@@ -11,6 +11,7 @@ from typing import Callable
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
 from extract.dataset_plan import change_note, checked_data, scan_of
+from extract.duplicate_check import check_duplicates
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
@@ -248,6 +249,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
                     if e.reason or e.hash in catalog.rejected]
         if strict and rejected:
             raise StrictModeError(rejected)
+        duplicates = _duplicates_note(store_layout, config, dataset_name, scan) if part is None else None
         summary = RunSummary(
             config=config, images=len(usable), extracted=result.extracted,
             cached=cached, rejected=rejected, changed=len(changed),
@@ -255,7 +257,8 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             seconds=time.perf_counter() - started, extract_seconds=result.seconds,
             split_counts=dict(sorted(Counter(e.split for e in entries if not e.reason).items())), engine=dispatcher.describe(),
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
-            devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name, notes=list(scan.notes),
+            devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name,
+            notes=list(scan.notes) + ([duplicates] if duplicates else []),
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
@@ -287,6 +290,12 @@ def _dataset_rows(name: str, scan: Scan, entries: list) -> DatasetIndex:
         split_sources=[e.split_source for e in entries], source=scan.source or {"layout": scan.layout},
         stats={"layout": scan.layout, "skipped_hidden": scan.skipped_hidden,
                "skipped_non_image": scan.skipped_non_image, "notes": [note.to_dict() for note in scan.notes]})
+
+
+def _duplicates_note(layout, config: ExtractorConfig, name: str, scan: Scan) -> Note | None:
+    """Leaks between splits, and the data option group_duplicates applied (extract.duplicate_check)."""
+    group = bool((scan.source.get("options") or {}).get("group_duplicates"))
+    return check_duplicates(layout, config, _dataset_rows(name, scan, scan.entries), scan.entries, group)
 
 
 def _delete_leftovers(layout, config: ExtractorConfig) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from heads import artifact, metrics as metrics_mod, plots, record as records
 from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
+from heads.exclusion import exclusion_for
 from heads.fit_data import FitData
 from heads.incremental import STREAM_BATCH, fit_pipeline_stream, predict_proba_stream
 from heads.kinds.registry import KINDS, classifier_of, get_kind, make_head
@@ -60,6 +61,7 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
              optimizer: str | None = None, learning_rate: float | None = None, epochs: int | None = None,
              batch_size: int | None = None, patience: int | None = None, xla: bool | None = None,
              train_split: str = "train", dataset: str | None = None,
+             exclude: str | Path | None = None, exclude_suspects: bool = False,
              on_epoch: Callable[[int, dict], None] | None = None,
              on_stage: Callable[[str], None] | None = None) -> FitResult:
     """Fit one head on a store's cached features and publish it as `<store>/heads/<id>/` (or `out`).
@@ -69,7 +71,9 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
     averages a large one). `kind="auto"`: the kinds of heads.kinds.selection tried by cross-validation
     on the train split, the best kept (among exportable candidates unless `exportable_only=False`: what it
     leaves out is said in a note). `dataset`: which dataset of the store (default: the only one, or
-    the newest, said in a note)."""
+    the newest, said in a note). `exclude` (a file of paths or content hashes, e.g. a `heads
+    inspect` table) and `exclude_suspects` (the train images cleanlab flags, heads.inspection.suspects) leave
+    train rows out; the record's data.excluded names them (heads.exclusion)."""
     stage = on_stage or (lambda message: None)
     kind = getattr(kind, "value", kind)
     auto = kind == AUTO
@@ -88,7 +92,9 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
         make_head(kind, params, "flatten", class_weight, seed)  # parameters refused before any data is read
     artifact.check_out(out)
     class_weight = getattr(class_weight, "value", class_weight)
-    data = FitData.prepare(store, config, dataset, reduce, train_split)
+    first_config = config if config is None or isinstance(config, str) else (list(config) or [None])[0]
+    exclusion = exclusion_for(store, first_config, dataset, exclude, exclude_suspects, seed)
+    data = FitData.prepare(store, config, dataset, reduce, train_split, exclusion)
     estimator = None if auto else make_head(kind, params, data.estimator_reduce, class_weight, seed)
     train_rows, scoring, notes, class_names = data.train, data.scoring, data.notes, data.class_names
 
@@ -168,6 +174,7 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
         "store": str(Path(store).resolve()), **data.record(),
         "data": records.data_record(data.index, data.index.digest(), class_names, {r.split: len(r) for r in seen},
                                     train_split, notes),
+        "excluded": exclusion.record(data.excluded) if exclusion else None,
         "classes": classes.tolist(), "columns": [class_names[c] for c in classes],
         "sizes": {split: int(m["n"]) for split, m in scores.items()}, "train_split": train_split,
         "fit_seconds": round(fit_seconds, 3), "exportable": spec.export_refusal(clf.get_params(deep=False)) is None,

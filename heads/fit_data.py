@@ -18,6 +18,7 @@ from heads import binding
 from heads.binding import SplitRows
 from heads.data import StreamSource, row_bytes
 from heads.errors import HeadError
+from heads.exclusion import Exclusion
 from heads.inputs import HeadInputs
 from heads.kinds.joined import FeatureJoin
 from heads.kinds.reduce import AUTO, AUTO_RULE, resolve_modes
@@ -45,10 +46,11 @@ class FitData:
     scoring: dict[str, SplitRows]  # the other labelled splits with rows
     notes: list[str] = field(default_factory=list)
     auto_reduce: bool = False  # whether `auto` chose a reduction (the rule is then recorded)
+    excluded: list[str] = field(default_factory=list)  # train paths left out (heads.exclusion)
 
     @classmethod
     def prepare(cls, store: str | Path, config: str | Sequence[str] | None, dataset: str | None,
-                reduce, train_split: str) -> "FitData":
+                reduce, train_split: str, exclusion: Exclusion | None = None) -> "FitData":
         features = FeatureStore(store)
         index, choice_note = features.dataset_choice(dataset)
         names = features.names()
@@ -69,6 +71,13 @@ class FitData:
         join = FeatureJoin(tuple(modes), tuple(shapes)) if len(views) > 1 else None
         class_names = list(index.classes)
         train = inputs.with_features(views, binding.fit_rows(index, class_names, train_split, train_split))
+        excluded: list[str] = []
+        if exclusion:
+            drop = np.array([h in exclusion.keys or p in exclusion.keys for h, p in zip(train.hashes, train.paths)],
+                            dtype=bool)
+            excluded = [p for p, dropped in zip(train.paths, drop) if dropped]
+            train = train.subset(~drop)
+            train.notes.append(f"{len(excluded)} {train_split} rows left out ({'; '.join(exclusion.sources)}).")
         if len(train) == 0:
             raise HeadError(f"The {train_split!r} split of dataset {index.name} has no features of "
                             f"{' + '.join(map(names.name, ids))}. Splits: {', '.join(index.split_names())}")
@@ -82,7 +91,7 @@ class FitData:
             if absent and split in (train_split, "validation"):
                 consequence = "the head cannot predict them" if split == train_split else "not scored there"
                 notes.append(f"Classes with no {split} image: {', '.join(absent)} ({consequence}).")
-        return cls(index, views, inputs, modes, join, class_names, train, scoring, notes, AUTO in asked)
+        return cls(index, views, inputs, modes, join, class_names, train, scoring, notes, AUTO in asked, excluded)
 
     # -- what the estimator takes ---------------------------------------------------------------
     @property

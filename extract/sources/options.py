@@ -29,6 +29,7 @@ class DataOptions:
     extension: str | None = None  # added to ids that name no file; None = try the image extensions
     label_pattern: str | None = None  # a regular expression with one group, searched in the file name
     unlabelled: bool = False  # read folders of loose images (or unlisted files) as unlabelled rows
+    group_duplicates: bool = False  # after extraction, near duplicates the split rule placed join one split
 
     @classmethod
     def from_kwargs(cls, options: "DataOptions | None", kwargs: dict) -> "DataOptions":
@@ -82,6 +83,8 @@ class DataOptions:
                             f"Received: {self.val_fraction} + {self.test_fraction}")
         if isinstance(self.split_seed, bool) or not isinstance(self.split_seed, int) or self.split_seed < 0:
             raise ScanError(f"split_seed must be a whole number >= 0. Received: {self.split_seed!r}")
+        if not isinstance(self.group_duplicates, bool):
+            raise ScanError(f"group_duplicates is True or False. Received: {self.group_duplicates!r}")
         self._check_sources()
         name = root.resolve().name if self.name is None else self.name
         if not name.strip() or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:

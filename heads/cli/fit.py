@@ -55,6 +55,8 @@ def fit(
     stream: Annotated[Optional[bool], typer.Option(rich_help_panel=MEMORY, help="Stream features from the store.", show_default="when they exceed --memory-limit")] = None,
     memory_limit: Annotated[Optional[float], typer.Option(rich_help_panel=MEMORY, help="MB of features to hold in memory.", show_default="half of the available")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/<head-id>")] = None,
+    exclude: Annotated[Optional[Path], typer.Option(help="Leave out the train rows this file names: a `heads inspect` CSV/JSON (hash or path column) or lines of paths or hashes.", show_default="none")] = None,
+    exclude_suspects: Annotated[bool, typer.Option(help="Leave out the train images cleanlab flags as label errors (`heads inspect suspects`, logreg, 5 folds).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Fit a head on cached features, score it on every split, save it with its record and pictures."""
@@ -85,7 +87,7 @@ def fit(
                           exportable_only=not unexportable, stream=stream, memory_limit_mb=memory_limit, out=out, hidden=_hidden(hidden),
                           dropout=dropout, optimizer=optimizer.value if optimizer else None,
                           learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, patience=patience,
-                          xla=xla, on_epoch=on_epoch, on_stage=None if as_json else stage_printer)
+                          xla=xla, exclude=exclude, exclude_suspects=exclude_suspects, on_epoch=on_epoch, on_stage=None if as_json else stage_printer)
     except HANDLED as error:
         if progress is not None:
             progress.stop()
@@ -117,6 +119,8 @@ def print_fit(result) -> None:
         rows.append(("epochs", f"{record['dense']['epochs_run']} run, weights of epoch {record['dense']['best_epoch']} kept"))
     if record.get("reduce_rule"):
         rows.append(("reduce rule", record["reduce_rule"]))
+    if record.get("excluded"):
+        rows.append(("left out of train", f"{record['excluded']['count']} rows: {'; '.join(record['excluded']['sources'])}"))
     if record["search"] and record["search"].get("by_kind"):
         scores = ", ".join(f"{k} {v['best_cv_accuracy']:.4f}" for k, v in record["search"]["by_kind"].items())
         rows.append(("kind auto", f"{record['kind']} chosen by {record['search']['cv']}-fold CV accuracy on the train "

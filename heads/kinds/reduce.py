@@ -2,7 +2,8 @@
 
 A scikit-learn transformer, so it is the first step of every scikit-learn head's
 pipeline and is saved with it: a head always applies the same reduction at
-predict time as at fit time.
+predict time as at fit time. The rule itself (modes, `auto`) is store.vectors', shared with
+the likeness of images (store.similarity, heads.inspection).
 """
 from __future__ import annotations
 
@@ -10,33 +11,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-REDUCE_MODES = ("flatten", "avg", "max")
-AUTO = "auto"  # the default of `heads fit`: resolved per configuration by auto_mode, and recorded resolved
+from store.vectors import AUTO, AUTO_FLATTEN_MAX, AUTO_RULE, REDUCE_MODES, auto_mode, check_reduce, reduce_features
+
+__all__ = ["AUTO", "AUTO_FLATTEN_MAX", "AUTO_RULE", "FLOAT_DTYPES", "REDUCE_CHOICES", "REDUCE_MODES", "SpatialReducer",
+           "auto_mode", "check_reduce", "keras_reduction", "reduce_features", "resolve_modes"]
+
 REDUCE_CHOICES = (AUTO, *REDUCE_MODES)
-# Flattening keeps every position: right for a small grid (VGG16 block5_pool at 150 px, 4x4x512 = 8192, the
-# blog's recipe), wasteful above: MobileNetV2's 7x7x1280 flattened (62,720 inputs) made the dense head 5 points
-# worse than logistic regression on averaged features, 6x slower and 4.3 GB. Above this many values per
-# image, `auto` averages over the grid.
-AUTO_FLATTEN_MAX = 16384
-AUTO_RULE = f"auto: flatten up to {AUTO_FLATTEN_MAX} values per image, global average pooling above"
 FLOAT_DTYPES = [np.float32, np.float16, np.float64]  # float16 store rows stay float16 until reduced
-
-
-def check_reduce(mode: str, input_shape: tuple[int, ...]) -> None:
-    """Refuse a mode that does not fit the features (pooling needs a spatial grid)."""
-    if mode not in REDUCE_MODES:
-        raise ValueError(f"Unknown reduce mode {mode!r}. Allowed: {', '.join(REDUCE_MODES)}")
-    if mode != "flatten" and len(input_shape) != 3:
-        raise ValueError(
-            f"reduce={mode!r} pools a spatial grid (H, W, C) but these features have shape "
-            f"{tuple(input_shape)}; use reduce='flatten'. Received: reduce={mode!r}"
-        )
-
-
-def auto_mode(input_shape: tuple[int, ...]) -> str:
-    """The reduction `auto` stands for, for features of this shape (see AUTO_FLATTEN_MAX)."""
-    size = int(np.prod(input_shape)) if len(input_shape) else 0
-    return "avg" if len(input_shape) == 3 and size > AUTO_FLATTEN_MAX else "flatten"
 
 
 def resolve_modes(modes, shapes: list[tuple[int, ...]]) -> list[str]:
@@ -57,16 +38,6 @@ def resolve_modes(modes, shapes: list[tuple[int, ...]]) -> list[str]:
         check_reduce(mode, tuple(shape))
         resolved.append(mode)
     return resolved
-
-
-def reduce_features(X: np.ndarray, mode: str) -> np.ndarray:
-    """The reduction itself, float32 (pooling over the grid, or flattening it)."""
-    X = np.asarray(X)
-    if mode == "flatten":
-        return X.reshape(len(X), -1).astype(np.float32, copy=False)
-    axes = tuple(range(1, X.ndim - 1))
-    pooled = X.mean(axis=axes, dtype=np.float32) if mode == "avg" else X.max(axis=axes)
-    return pooled.astype(np.float32, copy=False)
 
 
 def keras_reduction(x, mode: str, name: str = "reduce"):

@@ -4,8 +4,9 @@
     content.py       what a page says, as data (metrics, parameters, the most confidently wrong images)
     html.py          escaped text, tables, images as data URIs, the page shell and its CSS
     head_page.py     one head;  compare_page.py: several heads
-    api.py           report_head, compare_heads: render and write through the store's staged write
+    inspect_page.py  a configuration's data: duplicates, label suspects, outliers, the map (map_svg.py)
+    api.py           report_head, compare_heads, inspect_data: render and write through the store's staged write
 """
-from heads.report.api import GALLERY, compare_heads, report_head
+from heads.report.api import GALLERY, compare_heads, inspect_data, report_head
 
-__all__ = ["GALLERY", "compare_heads", "report_head"]
+__all__ = ["GALLERY", "compare_heads", "inspect_data", "report_head"]

@@ -2,6 +2,7 @@
 
     report_head(head)           -> <head folder>/report-<head id>.html (or in `out`)
     compare_heads(store, heads) -> <store>/heads/compare.html (or in `out`)
+    inspect_data(store, config) -> <store>/inspect-<config id>.html (or in `out`)
 
 Pictures are embedded as data URIs (heads.report.html), so each page is one file. A page is
 written through the store's staged write (never seen half-written) and replaced when made again.
@@ -59,6 +60,60 @@ def _input_names(heads: list, store: str | Path) -> list[str]:
     """What each head reads, by the readable names of the store's configurations (ids where it lacks them)."""
     names = FeatureStore(store).names() if is_store(store) else ConfigNames([])
     return [" + ".join(names.name(config_id) for config_id in head.inputs.ids) for head in heads]
+
+
+def inspect_data(store: str | Path, config: str | None = None, dataset: str | None = None,
+                 out: str | Path | None = None, gallery: int = 20, reduce: str | None = "auto",
+                 threshold: float | None = None, kind: str = "logreg", seed: int = 0) -> Path:
+    """Write the data inspection page of a configuration: duplicates and leaks, label suspects, outliers, map.
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    config : str, optional
+        Configuration id, id prefix or backbone (the only one when None).
+    dataset : str, optional
+        Dataset of the store.
+    out : str or Path, optional
+        Folder to write inspect-<config id>.html in (default: the store).
+    gallery : int
+        Images shown per split among the suspects, and outliers shown.
+    reduce : str, optional
+        How spatial features become vectors (auto: the heads' rule).
+    threshold : float, optional
+        Near-duplicate cosine similarity (default: heads.inspection's).
+    kind : str
+        The head kind that scores the suspects.
+    seed : int
+        Seed of the folds, the head and the map.
+
+    Returns
+    -------
+    Path
+        The page written.
+    """
+    from heads.inspection import embedding_map, find_duplicates, find_outliers, find_suspects
+    from heads.inspection.rows import file_locator
+    from store import FeatureStore
+    from heads.report import inspect_page
+
+    if isinstance(gallery, bool) or not isinstance(gallery, int) or gallery < 0:
+        raise HeadError(f"--gallery is a number of images, 0 or more. Received: --gallery {gallery!r}")
+    duplicates = find_duplicates(store, config, dataset, **({"threshold": threshold} if threshold else {}),
+                                 reduce=reduce)
+    config_id, dataset = duplicates.record["config_id"], duplicates.record["dataset"]
+    suspects = find_suspects(store, config_id, dataset, kind=kind, reduce=reduce, seed=seed)
+    outliers = find_outliers(store, config_id, dataset, reduce=reduce)
+    mapped = embedding_map(store, config_id, dataset, reduce=reduce, seed=seed)
+    index = FeatureStore(store).view(config_id, dataset).index
+    folder = Path(out) if out is not None else Path(store)
+    _check_folder(folder)
+    target = folder / f"inspect-{config_id}.html"
+    page = inspect_page.render(duplicates, suspects, outliers, mapped, list(index.classes), file_locator(index),
+                               gallery)
+    write_bytes(target, page.encode("utf-8"))
+    return target
 
 
 def _check_folder(folder: Path) -> None:
