@@ -10,7 +10,7 @@ from typing import Callable
 
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
-from extract.dataset_plan import change_note, checked_data, scan_of
+from extract.dataset_plan import change_note, checked_data, read_rules, record_versions, scan_of
 from extract.duplicate_check import check_duplicates
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
@@ -57,6 +57,8 @@ class RunSummary:
     slice: str | None = None  # "i/n" for a --shard run: the counts above are the slice's
     devices: dict[str, str] = field(default_factory=dict)  # worker -> "GPU:0 (name)" or "CPU"; {} when none ran
     dataset: str = ""  # the name of the dataset the run indexed
+    files_read: int = 0  # files the scan opened (the others were known by their stat: store.stat_cache)
+    files_known: int = 0
     notes: list[Note] = field(default_factory=list)  # the scan's notes: files left out, merged, moved...
     dataset_note: str | None = None  # one line when the dataset got a new index version, saying why
     preprocess_from: str = ""  # where the configuration's preprocessing came from (manifest, known file...)
@@ -131,7 +133,7 @@ def run_extraction(
             and os.environ.get(devices.ALLOW_CPU_MIXED_ENV) != "1":
         raise OptionError(f"--mixed-precision computes on GPUs: give the workers one (--gpus-per-worker). "
                           f"Received: --engine {options.engine} --gpus-per-worker {options.gpus_per_worker}")
-    scan = scan_of(data if plan is None else plan)
+    scan = scan_of(data if plan is None else plan, read_rules(plan, store, options.max_image_mb, options.rehash))
     splits = options.splits
     if splits is not None and not set(splits) & {e.split for e in scan.entries}:
         known = ", ".join(sorted({e.split for e in scan.entries}))
@@ -206,6 +208,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
     # Only an exclusive holder deletes uncommitted leftovers: a slice's neighbours may have a shard in flight.
     with writer_lock(lock) if part is None else slice_lock(lock, part.index, part.count):
         write_config(store_layout, config)
+        record_versions(store_layout, dataset_name, scan)
         if part is None:
             _delete_leftovers(store_layout, config)
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
@@ -258,13 +261,14 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             split_counts=dict(sorted(Counter(e.split for e in entries if not e.reason).items())), engine=dispatcher.describe(),
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
             devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name,
+            files_read=scan.reading.read if scan.reading else 0, files_known=scan.reading.known if scan.reading else 0,
             notes=list(scan.notes) + ([duplicates] if duplicates else []),
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
                  "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
                  "layout": scan.layout, "engine": dispatcher.name, "compute": config.compute,
-                 "devices": summary.devices}
+                 "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was

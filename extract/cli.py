@@ -112,6 +112,8 @@ def run(
         help="Read images without a label (loose folders, unlisted files) as unlabelled rows, e.g. for "
              "`heads predict` to reuse.", show_default="no")] = None,
     strict: Annotated[bool, typer.Option("--strict", rich_help_panel=DATA, help="Fail (listing them) instead of skipping unusable files.")] = False,
+    rehash: Annotated[bool, typer.Option("--rehash", rich_help_panel=DATA, help="Hash every file; trust no recorded stat.")] = False,
+    max_image_mb: Annotated[float, typer.Option(rich_help_panel=DATA, help="Reject larger files unread.")] = 512,
     views: Annotated[int, typer.Option(rich_help_panel=VIEWS, help="Also cache K fixed augmented views of the train images (for fine-tuning).")] = 0,
     flip: augment_options.Flip = augment_options.DEFAULT.flip,
     rotation: augment_options.Rotation = augment_options.DEFAULT.rotation,
@@ -172,7 +174,7 @@ def run(
             mixed_precision=mixed_precision)
         data, data_options = dataset_options(store, dataset, data, **_given_data_options(arguments))
         run_options = RunOptions(
-            batch_size=batch_size, data=data_options, strict=strict,
+            batch_size=batch_size, data=data_options, strict=strict, rehash=rehash, max_image_mb=max_image_mb,
             shard_size=shard_size, xla=xla, engine=engine.value, address=address, workers=workers,
             gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard)
         callbacks = dict(on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 UNLABELLED = "unlabelled"  # the split (and the meaning of label -1) of rows without a label
 
@@ -86,6 +87,7 @@ class Scan:
     name: str = ""
     source: dict = field(default_factory=dict)  # how labels and splits were obtained (JSON-able)
     notes: list[Note] = field(default_factory=list)
+    reading: Any = None  # extract.sources.reading.ReadOutcome: files read, known, versions to record
 
     def usable(self) -> list[ScanEntry]:
         return [e for e in self.entries if not e.reason]
