@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from store import shards
+from store import catalog_index
 
 
 @dataclass
@@ -18,17 +18,18 @@ class ShardCatalog:
 
     @classmethod
     def load(cls, shards_dir: Path) -> "ShardCatalog":
-        catalog = cls()
-        for path, marker in shards.committed_shards(shards_dir):
-            hashes, rejected, reasons = shards.read_keys(path)
-            shard_index = len(catalog.shard_paths)
-            catalog.shard_paths.append(path)
-            catalog.bytes += marker.get("bytes", 0)
-            for row, key in enumerate(hashes):
-                # First committed copy wins: two writers may both have extracted an image.
-                catalog.rows.setdefault(key.decode(), (shard_index, row))
-            for key, reason in zip(rejected, reasons):
-                catalog.rejected.setdefault(key.decode(), reason)
+        """The committed shards' keys, from the configuration's catalog index (store.catalog_index):
+        no shard file is opened when the index covers them all."""
+        columns = catalog_index.load_columns(Path(shards_dir))
+        catalog = cls(shard_paths=[Path(shards_dir) / name for name in columns.names],
+                      bytes=int(columns.sizes.sum()))
+        # First committed copy wins: two writers may both have extracted an image.
+        _, first = np.unique(columns.hashes, return_index=True)
+        first.sort()
+        keys = columns.hashes[first].astype("U64").tolist()
+        catalog.rows = dict(zip(keys, zip(columns.shard[first].tolist(), columns.row[first].tolist())))
+        for key, reason in zip(columns.rejected.tolist(), columns.reasons):
+            catalog.rejected.setdefault(key.decode(), reason)
         return catalog
 
     def __contains__(self, content_hash: str) -> bool:
