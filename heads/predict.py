@@ -12,14 +12,13 @@ that cannot be used (missing, unreadable, not an image) gets its row with the re
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from extract import is_file_table, listed_files, sniff
+from extract import hash_image_file, is_file_table, listed_files
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from heads.predict_output import OUTPUT_FORMATS, STDOUT, UNKNOWN, Prediction, output_format, write_predictions
@@ -52,15 +51,9 @@ def collect_images(inputs: list[str | Path], file_column: str | None = None) -> 
 
 
 def _file_hash(path: Path) -> tuple[str, str]:
-    """(content hash, reason): the reason says why a file is no use (missing, unreadable, not an image)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return "", "not found"
-    except OSError as error:
-        return "", f"unreadable: {error.strerror or error}"
-    digest = hashlib.sha256(data).hexdigest()
-    return digest, "" if sniff(data[:16]) else "not an image: content is not JPEG, PNG, BMP, GIF or WebP"
+    """(content hash, reason): the reason says why a file is no use (missing, unreadable, not a regular
+    file, too large, not an image); only regular image files are read whole."""
+    return hash_image_file(path)
 
 
 def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path | None = None,

@@ -132,6 +132,24 @@ def read_one(path: str, max_bytes: int) -> tuple[str, str | None, str]:
         os.close(fd)
 
 
+def hash_image_file(path: str | Path, max_image_mb: float = DEFAULT_MAX_IMAGE_MB) -> tuple[str, str]:
+    """(content hash, reason) of one file named outside any data folder (`heads predict`): only a
+    regular file (a symlink followed) no larger than the limit is read, and only when it is an image."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "", "not found"
+    except OSError as error:
+        return "", f"unreadable: {error.strerror or error}"
+    max_bytes = int(max_image_mb * 1024 * 1024)
+    if not stat.S_ISREG(info.st_mode):
+        return "", f"{_what(info.st_mode)}: not read (only regular files are)"
+    if info.st_size > max_bytes:
+        return "", _too_large(info.st_size, max_bytes)
+    digest, _, reason = read_one(str(path), max_bytes)
+    return digest, reason
+
+
 def _too_large(size: int, max_bytes: int) -> str:
     return (f"larger than the size limit ({size / 2**20:.0f} MB > {max_bytes / 2**20:.0f} MB, "
             f"--max-image-mb): not read")
