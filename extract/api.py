@@ -11,7 +11,6 @@ from typing import Callable
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
 from extract.dataset_plan import change_note, checked_data, read_rules, record_versions, scan_of
-from extract.duplicate_check import check_duplicates
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
@@ -243,7 +242,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
         failed = dict(result.rejected)  # absolute path -> reason, for what this run tried
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
         entries = mine
-        for entry in entries:
+        for entry in entries if changed or failed else ():  # a rerun with nothing to do builds no path
             absolute = str(scan.root / entry.path)
             entry.hash = changed.get(absolute, entry.hash)
             if not entry.reason and absolute in failed and entry.hash not in catalog:
@@ -298,6 +297,8 @@ def _dataset_rows(name: str, scan: Scan, entries: list) -> DatasetIndex:
 
 def _duplicates_note(layout, config: ExtractorConfig, name: str, scan: Scan) -> Note | None:
     """Leaks between splits, and the data option group_duplicates applied (extract.duplicate_check)."""
+    from extract.duplicate_check import check_duplicates  # scikit-learn and scipy: imported only when used
+
     group = bool((scan.source.get("options") or {}).get("group_duplicates"))
     return check_duplicates(layout, config, _dataset_rows(name, scan, scan.entries), scan.entries, group)
 

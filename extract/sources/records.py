@@ -43,7 +43,7 @@ class Candidate:
     (a table row): it stays an entry even when its content is no image, instead of being skipped
     as a stray non-image file."""
 
-    path: Path
+    path: Path | str  # absolute
     rel: str
     label: str | None
     split_source: str | None
