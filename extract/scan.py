@@ -83,7 +83,8 @@ def _undecodable_note(reading: ReadOutcome) -> list[Note]:
         return []
     shown = [name.encode("utf-8", "backslashreplace").decode() for name in reading.bad_names[:3]]
     return [Note("files.bad_name", len(reading.bad_names),
-                 f"{plural(len(reading.bad_names), 'file')} whose names are not valid UTF-8 left out (rename them), "
+                 f"{plural(len(reading.bad_names), 'file')} with a name that is not valid UTF-8 left out "
+                 f"(rename {'it' if len(reading.bad_names) == 1 else 'them'}), "
                  f"e.g. {', '.join(shown)}", tuple(shown))]
 
 
