@@ -2,7 +2,8 @@
 
     python bench/bench_scale.py --sizes 10000 100000 300000 --work /tmp/bench-scale
 
-For each N: the first `extract run`, a rerun with nothing changed, a rerun after 1 % of the files
+For each N: the first `extract run`, a rerun with nothing changed, the same with `--rehash` (every file
+read and hashed, as before the stat cache: the paired peer), a rerun after 1 % of the files
 changed or were added (0.5 % rewritten with new bytes, 0.5 % new), `extract ls`, `extract verify`,
 `heads fit --kind logreg` and `heads eval`, each in a fresh process (its own peak RSS, by wait4).
 The runs say how many files they opened (`files_read` of the run record): after 1 % changed it must
@@ -102,6 +103,7 @@ def one_size(n: int, work: Path) -> list[dict]:
 
     step("first run", run)
     step("rerun, nothing changed", run)
+    step("rerun --rehash (the peer: every file read)", run + ["--rehash"])
     changed = max(1, n // 200)
     for path in sorted(data.rglob("*.jpg"))[:: max(1, n // changed)][:changed]:
         stat = path.stat()

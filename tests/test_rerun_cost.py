@@ -198,3 +198,20 @@ def test_a_slice_reuses_the_hashes_of_the_driver_scan(data, tmp_path, opened):
     halves = [run_extraction(data, store, other, dataclasses.replace(TINY_RUN, shard=f"{i}/2")) for i in range(2)]
     assert opened == []  # no slice read a file to hash it: the stat cache answered
     assert sum(s.extracted for s in halves) == 12 and all(s.files_read == 0 for s in halves)
+
+
+def test_verify_data_reads_every_file_and_names_what_changed(data, tmp_path):
+    from typer.testing import CliRunner
+
+    from extract.cli import app
+
+    store = tmp_path / "store"
+    run_extraction(data, store, TINY, TINY_RUN)
+    clean = CliRunner().invoke(app, ["verify", "--store", str(store), "--data"])
+    assert clean.exit_code == 0 and "12 data files read; 0 differ from their index." in clean.output
+    (data / "dogs" / "dogs.3.jpg").write_bytes(jpeg((40, 80, 200), "dogs-ZZZ"))
+    (data / "cats" / "cats.0.jpg").unlink()
+    found = CliRunner().invoke(app, ["verify", "--store", str(store), "--data"], terminal_width=200)
+    assert found.exit_code == 1, found.output
+    assert "data: dogs/dogs.3.jpg: content changed since it was indexed" in found.output
+    assert "data: cats/cats.0.jpg: unreadable: No such file or directory" in found.output
