@@ -81,7 +81,7 @@ def last_run_stats(store: Path) -> dict:
     return json.loads(records[-1].read_text()).get("stats", {}) if records else {}
 
 
-def one_size(n: int, work: Path) -> list[dict]:
+def one_size(n: int, work: Path, peer: Path | None = None) -> list[dict]:
     data, store, head = work / f"data-{n}", work / f"store-{n}", work / f"head-{n}"
     for path in (data, store, head):
         shutil.rmtree(path, ignore_errors=True)
@@ -104,6 +104,9 @@ def one_size(n: int, work: Path) -> list[dict]:
     step("first run", run)
     step("rerun, nothing changed", run)
     step("rerun --rehash (the peer: every file read)", run + ["--rehash"])
+    if peer is not None:  # another install (e.g. the main branch's venv) on the same files and store
+        step(f"rerun by {peer}/extract (peer)", [str(peer / "extract"), *run[1:]])
+        step("rerun, nothing changed (again, after the peer)", run)
     changed = max(1, n // 200)
     for path in sorted(data.rglob("*.jpg"))[:: max(1, n // changed)][:changed]:
         stat = path.stat()
@@ -124,12 +127,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-scale"))
     parser.add_argument("--keep", action="store_true", help="Leave the generated data and stores in --work.")
+    parser.add_argument("--peer", type=Path, help="bin/ folder of another install whose unchanged rerun is timed too")
     args = parser.parse_args()
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
     args.work.mkdir(parents=True, exist_ok=True)
     try:
         for n in args.sizes:
-            one_size(n, args.work)
+            one_size(n, args.work, args.peer)
             if not args.keep:
                 for path in args.work.glob(f"*-{n}"):
                     shutil.rmtree(path, ignore_errors=True)
