@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
 from extract.dataset_plan import change_note, checked_data, read_rules, record_versions, scan_of
@@ -213,10 +215,12 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
         catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
 
         usable = [e for e in mine if not e.reason]
-        cached = sum(entry.hash in catalog for entry in usable)
+        known = catalog.known(np.array([e.hash for e in usable], dtype="S64"))  # in bulk: no object per stored image
+        cached = int(known.sum())
         todo: dict[str, str] = {}  # content hash -> one absolute path holding it
-        for entry in usable:
-            if entry.hash not in catalog and entry.hash not in todo:
+        for position in np.flatnonzero(~known):
+            entry = usable[position]
+            if entry.hash not in todo:
                 todo[entry.hash] = str(scan.root / entry.path)
         if todo:  # only now, and only then, is the model needed (a rerun imports no TensorFlow)
             _build_for_work(extractor, dispatcher.name)
@@ -240,7 +244,9 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
 
         changed = {path: digest for path, digest in result.changed}
         failed = dict(result.rejected)  # absolute path -> reason, for what this run tried
-        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
+        if tasks:  # what was committed since; with nothing to do the catalog is the same
+            del catalog  # one catalog in memory at a time
+            catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
         entries = mine
         for entry in entries if changed or failed else ():  # a rerun with nothing to do builds no path
             absolute = str(scan.root / entry.path)

@@ -58,6 +58,7 @@ def scan_dataset(root: str | Path, options: DataOptions | None = None, *, worker
     with noting_stores() as stores:
         found = _labelled(root, options)
     entries, skipped, examples, reading = _read(root, found, workers, rules or ReadRules())
+    found.candidates = []  # the entries hold what is needed: memory for one object per file, not two
     rule = apply_rule(entries, options.val_fraction, options.test_fraction, options.split_seed)
     scan = Scan(root=root.resolve(), layout=found.layout, classes=found.classes, entries=entries,
                 skipped_hidden=found.skipped_hidden, skipped_non_image=skipped, skipped_examples=examples,
@@ -117,9 +118,9 @@ def _read(root: Path, found: Labelled, workers: int,
     label_of = {name: i for i, name in enumerate(found.classes)}
     skipped, examples = found.skipped_non_image, list(found.skipped_examples)
     entries = []
-    candidates = [c for c in found.candidates if _encodable(c.rel)]
-    bad_names = [c.rel for c in found.candidates if not _encodable(c.rel)] if len(candidates) < len(
-        found.candidates) else []
+    recordable = [_encodable(c.rel) for c in found.candidates]
+    candidates = [c for c, ok in zip(found.candidates, recordable) if ok]
+    bad_names = [c.rel for c, ok in zip(found.candidates, recordable) if not ok]
     reading = read_files(root, [str(c.path) for c in candidates], [c.rel for c in candidates], rules, workers)
     reading.bad_names = bad_names
     for candidate, digest, kind, reason in zip(candidates, reading.hashes, reading.kinds, reading.reasons):

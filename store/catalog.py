@@ -1,7 +1,6 @@
 """Which content hash lives in which committed shard row (and which are known bad)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -9,28 +8,51 @@ import numpy as np
 from store import catalog_index
 
 
-@dataclass
 class ShardCatalog:
-    shard_paths: list[Path] = field(default_factory=list)
-    rows: dict[str, tuple[int, int]] = field(default_factory=dict)
-    rejected: dict[str, str] = field(default_factory=dict)
-    bytes: int = 0
+    """The keys of a configuration's committed shards. `rows` (hash -> (shard, row), first committed
+    copy first) is built on first use: a rerun asks `known` of all its hashes at once and never
+    builds one Python object per stored image."""
+
+    def __init__(self, shard_paths: list[Path] | None = None, rows: dict[str, tuple[int, int]] | None = None,
+                 rejected: dict[str, str] | None = None, bytes: int = 0):
+        self.shard_paths = shard_paths if shard_paths is not None else []
+        self.rejected = rejected if rejected is not None else {}
+        self.bytes = bytes
+        self._rows = rows
+        self._columns: catalog_index.CatalogColumns | None = None
 
     @classmethod
     def load(cls, shards_dir: Path) -> "ShardCatalog":
         """The committed shards' keys, from the configuration's catalog index (store.catalog_index):
         no shard file is opened when the index covers them all."""
         columns = catalog_index.load_columns(Path(shards_dir))
-        catalog = cls(shard_paths=[Path(shards_dir) / name for name in columns.names],
-                      bytes=int(columns.sizes.sum()))
-        # First committed copy wins: two writers may both have extracted an image.
-        _, first = np.unique(columns.hashes, return_index=True)
-        first.sort()
-        keys = columns.hashes[first].astype("U64").tolist()
-        catalog.rows = dict(zip(keys, zip(columns.shard[first].tolist(), columns.row[first].tolist())))
+        catalog = cls(shard_paths=[Path(shards_dir) / name for name in columns.names], bytes=int(columns.sizes.sum()))
+        catalog._columns = columns
         for key, reason in zip(columns.rejected.tolist(), columns.reasons):
             catalog.rejected.setdefault(key.decode(), reason)
         return catalog
+
+    @property
+    def rows(self) -> dict[str, tuple[int, int]]:
+        if self._rows is None:
+            self._rows = {}
+            if self._columns is not None and len(self._columns.hashes):
+                columns = self._columns
+                # First committed copy wins: two writers may both have extracted an image.
+                _, first = np.unique(columns.hashes, return_index=True)
+                first.sort()
+                keys = columns.hashes[first].astype("U64").tolist()
+                self._rows = dict(zip(keys, zip(columns.shard[first].tolist(), columns.row[first].tolist())))
+        return self._rows
+
+    def known(self, hashes: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of these content hashes (an `S64` array) have features or a verdict."""
+        hashes = np.asarray(hashes, dtype="S64")
+        if self._rows is None and self._columns is not None:
+            held = np.concatenate([self._columns.hashes, self._columns.rejected])
+        else:
+            held = np.array(list(self.rows) + list(self.rejected), dtype="S64")
+        return np.isin(hashes, held) if len(held) else np.zeros(len(hashes), dtype=bool)
 
     def __contains__(self, content_hash: str) -> bool:
         return content_hash in self.rows or content_hash in self.rejected

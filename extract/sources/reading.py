@@ -181,8 +181,10 @@ def read_files(root: Path, paths: list[str], rels: list[str], rules: ReadRules, 
     if rules.known is not None and not rules.rehash:
         known, known_hashes, known_kinds = rules.known.lookup(current)
         known &= regular
-    for i in np.flatnonzero(known):
-        hashes[i], kinds[i] = known_hashes[i].decode(), known_kinds[i].decode() or None
+    kind_names = {k: k.decode() or None for k in set(known_kinds[known].tolist())}  # one str per kind
+    for i, digest, kind in zip(np.flatnonzero(known).tolist(), known_hashes[known].tolist(),
+                               known_kinds[known].tolist()):
+        hashes[i], kinds[i] = digest.decode(), kind_names[kind]
     todo = np.flatnonzero(regular & ~known)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = list(pool.map(lambda i: read_one(targets[i], rules.max_bytes), todo))

@@ -34,7 +34,7 @@ class Note:
         return {"code": self.code, "count": self.count, "message": self.message, "examples": list(self.examples)}
 
 
-@dataclass
+@dataclass(slots=True)  # one per file: no per-object __dict__ (about 100 bytes each at a million files)
 class Candidate:
     """A file a source proposes, before its bytes are read.
 
@@ -64,7 +64,7 @@ class Labelled:
     skipped_examples: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)  # one per file, as Candidate
 class ScanEntry:
     path: str  # relative to the data root, POSIX separators
     label: int  # index into Scan.classes; -1 for an unlabelled row
