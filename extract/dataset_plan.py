@@ -126,16 +126,18 @@ def read_rules(plan: DatasetPlan | None, store: str | Path, max_image_mb: float,
 
 
 def record_versions(layout: StoreLayout, name: str, scan: Scan) -> None:
-    """Record the file versions the scan read (the next run reads only what changed); nothing to do when
-    every file was known. A store that cannot be written to here only loses the shortcut."""
+    """Record the file versions the scan read (the next run reads only what changed; nothing to do when
+    every file was known), then release them. A store that cannot be written to only loses the shortcut."""
     reading = scan.reading
-    if reading is None or (reading.read == 0 and reading.known == len(reading.version_hashes)):
+    if reading is None:
         return
     try:
-        write_stat_cache(layout.dataset_dir(name), str(scan.root), reading.scanned_ns, reading.versions,
-                         reading.version_hashes, reading.version_kinds)
+        if reading.read or reading.known != len(reading.version_hashes):
+            write_stat_cache(layout.dataset_dir(name), str(scan.root), reading.scanned_ns, reading.versions,
+                             reading.version_hashes, reading.version_kinds)
     except OSError:
         pass
+    reading.release_versions()  # recorded: not kept through the rest of the run
 
 
 def change_note(previous: DatasetIndex | None, index: DatasetIndex) -> str | None:

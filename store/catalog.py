@@ -52,7 +52,11 @@ class ShardCatalog:
             held = np.concatenate([self._columns.hashes, self._columns.rejected])
         else:
             held = np.array(list(self.rows) + list(self.rejected), dtype="S64")
-        return np.isin(hashes, held) if len(held) else np.zeros(len(hashes), dtype=bool)
+        if not len(held) or not len(hashes):
+            return np.zeros(len(hashes), dtype=bool)
+        held.sort()  # a sorted copy and one search: less memory than np.isin's joined sort at a million rows
+        at = np.searchsorted(held, hashes).clip(0, len(held) - 1)
+        return held[at] == hashes
 
     def __contains__(self, content_hash: str) -> bool:
         return content_hash in self.rows or content_hash in self.rejected

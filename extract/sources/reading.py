@@ -64,6 +64,12 @@ class ReadOutcome:
     known: int = 0  # files answered by the stat cache
     scanned_ns: int = 0
 
+    def release_versions(self) -> None:
+        """Drop the versions once recorded (about 150 bytes per file)."""
+        self.versions = FileStats.empty()
+        self.version_hashes = np.array([], dtype="S64")
+        self.version_kinds = np.array([], dtype="S8")
+
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
@@ -163,7 +169,6 @@ def read_files(root: Path, paths: list[str], rels: list[str], rules: ReadRules, 
     hashes, kinds, reasons = [""] * count, [None] * count, [""] * count
     stats = np.zeros((count, 4), dtype=np.int64)
     regular = np.zeros(count, dtype=bool)
-    targets = list(paths)
     for i, path in enumerate(paths):
         info, reason = regular_stat(path, root_text)
         if info is None:
@@ -177,17 +182,17 @@ def read_files(root: Path, paths: list[str], rels: list[str], rules: ReadRules, 
     current = FileStats(np.array([r.encode() for r in rels], dtype=bytes) if rels else np.array([], dtype="S1"),
                         *(stats[:, k] for k in range(4)))
     known = np.zeros(count, dtype=bool)
-    known_hashes, known_kinds = np.zeros(count, dtype="S64"), np.zeros(count, dtype="S8")
     if rules.known is not None and not rules.rehash:
         known, known_hashes, known_kinds = rules.known.lookup(current)
         known &= regular
-    kind_names = {k: k.decode() or None for k in set(known_kinds[known].tolist())}  # one str per kind
-    for i, digest, kind in zip(np.flatnonzero(known).tolist(), known_hashes[known].tolist(),
-                               known_kinds[known].tolist()):
-        hashes[i], kinds[i] = digest.decode(), kind_names[kind]
+        kind_names = {k: k.decode() or None for k in set(known_kinds[known].tolist())}  # one str per kind
+        for i, digest, kind in zip(np.flatnonzero(known).tolist(), known_hashes[known].tolist(),
+                                   known_kinds[known].tolist()):
+            hashes[i], kinds[i] = digest.decode(), kind_names[kind]
+        del known_hashes, known_kinds
     todo = np.flatnonzero(regular & ~known)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda i: read_one(targets[i], rules.max_bytes), todo))
+        results = list(pool.map(lambda i: read_one(paths[i], rules.max_bytes), todo))
     for i, (digest, kind, reason) in zip(todo, results):
         hashes[i], kinds[i], reasons[i] = digest, kind, reason
     images = np.array([bool(regular[i]) and kinds[i] is not None and not reasons[i] for i in range(count)], dtype=bool)
