@@ -212,7 +212,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
         record_versions(store_layout, dataset_name, scan)
         if part is None:
             _delete_leftovers(store_layout, config)
-        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
+        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id), update_index=True)
 
         usable = [e for e in mine if not e.reason]
         known = catalog.known(np.array([e.hash for e in usable], dtype="S64"))  # in bulk: no object per stored image
@@ -246,7 +246,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
         failed = dict(result.rejected)  # absolute path -> reason, for what this run tried
         if tasks:  # what was committed since; with nothing to do the catalog is the same
             del catalog  # one catalog in memory at a time
-            catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
+            catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id), update_index=True)
         entries = mine
         for entry in entries if changed or failed else ():  # a rerun with nothing to do builds no path
             absolute = str(scan.root / entry.path)

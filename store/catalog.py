@@ -22,10 +22,11 @@ class ShardCatalog:
         self._columns: catalog_index.CatalogColumns | None = None
 
     @classmethod
-    def load(cls, shards_dir: Path) -> "ShardCatalog":
+    def load(cls, shards_dir: Path, update_index: bool = False) -> "ShardCatalog":
         """The committed shards' keys, from the configuration's catalog index (store.catalog_index):
-        no shard file is opened when the index covers them all."""
-        columns = catalog_index.load_columns(Path(shards_dir))
+        no shard file is opened when the index covers them all. `update_index`: a writer (holding the
+        configuration's writer lock) writes a refreshed index back."""
+        columns = catalog_index.load_columns(Path(shards_dir), update_index)
         catalog = cls(shard_paths=[Path(shards_dir) / name for name in columns.names], bytes=int(columns.sizes.sum()))
         catalog._columns = columns
         for key, reason in zip(columns.rejected.tolist(), columns.reasons):
