@@ -87,9 +87,10 @@ def run(
         help="Seed of the split rule (0: the stable split by file name of earlier versions).",
         show_default="0")] = None,
     group_duplicates: Annotated[Optional[bool], typer.Option(
-        "--group-duplicates/--no-group-duplicates", rich_help_panel=DATA,
+        "--group-duplicates/--no-grouping", rich_help_panel=DATA,
         help="Keep each group of duplicates (same content, or cosine >= 0.95 in this configuration's features) in "
-             "one split: files the split rule placed follow the group; splits the data gives are kept.",
+             "one split: files the split rule placed follow the group; splits the data gives are kept. "
+             "--no-grouping turns a recorded grouping off.",
         show_default="no, or as recorded")] = None,
     labels: Annotated[Optional[Path], typer.Option(rich_help_panel=DATA,
         help="Labels table (CSV/TSV): a file column (path under DATA, or an id), a label column, "

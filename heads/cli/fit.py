@@ -54,9 +54,9 @@ def fit(
     xla: Annotated[Optional[bool], typer.Option(rich_help_panel=DENSE, help="dense: XLA-compile the train step.", show_default="off: slower on CPU, measured")] = None,
     stream: Annotated[Optional[bool], typer.Option(rich_help_panel=MEMORY, help="Stream features from the store.", show_default="when they exceed --memory-limit")] = None,
     memory_limit: Annotated[Optional[float], typer.Option(rich_help_panel=MEMORY, help="MB of features to hold in memory.", show_default="half of the available")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/<head-id>")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/ID")] = None,
     exclude: Annotated[Optional[Path], typer.Option(help="Leave out the train rows this file names: a `heads inspect` CSV/JSON (hash or path column) or lines of paths or hashes.", show_default="none")] = None,
-    exclude_suspects: Annotated[bool, typer.Option(help="Leave out the train images cleanlab flags as label errors (`heads inspect suspects`, logreg, 5 folds).")] = False,
+    exclude_suspects: Annotated[bool, typer.Option("--exclude-suspects", help="Leave out the train images cleanlab flags as label errors (`heads inspect suspects`, logreg, 5 folds).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Fit a head on cached features, score it on every split, save it with its record and pictures."""
