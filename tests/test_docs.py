@@ -35,3 +35,14 @@ def test_the_readme_links_lead_somewhere():
         if anchor:
             headings = re.findall(r"^#+\s+(.+?)\s*$", path.read_text(encoding="utf-8"), flags=re.M)
             assert anchor in {slugify(h, "-") for h in headings}, f"README.md links to {link}: no such heading"
+
+
+def test_ci_runs_the_readme_test_command_and_the_readme_stays_short():
+    """.ci/run installs and tests exactly as the README's second set-up command says (its pip quiet), and
+    the README stays a way in (issue 18: about 250 lines at most), the reference being in docs/."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    command = 'python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/pytest'
+    assert f"```bash\n{command}\n```" in readme
+    assert command.replace("pip install -e", "pip install -q -e") in ci.splitlines()
+    assert len(readme.splitlines()) <= 250
