@@ -47,9 +47,9 @@ def head_data(loaded: LoadedHead, store: str | Path | None = None, dataset: str 
 
 def predict_rows(loaded: LoadedHead, views, hashes: list[str], chunk_rows: int) -> np.ndarray:
     """The head's probabilities for stored rows, a bounded number of rows at a time."""
-    proba = np.zeros((len(hashes), len(loaded.classes_)))
+    proba = np.zeros((len(hashes), len(loaded.labels_)))
     for positions, parts in loaded.inputs.read_chunks(views, hashes, chunk_rows):
-        proba[positions] = loaded.predict_proba(parts)
+        proba[positions] = loaded.predict_parts(parts)
     return proba
 
 
@@ -82,7 +82,7 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
             plain = [view.features_for(rows.hashes) for view in views]
             viewed = [[view.features_for(rows.hashes) for view in group] for group in view_views]
             tta_cv = cross_validated(loaded.model, plain, viewed, rows.labels, cv)
-    result = metrics_mod.classification_metrics(rows.labels, proba, loaded.classes_, loaded.class_names)
+    result = metrics_mod.classification_metrics(rows.labels, proba, loaded.labels_, loaded.class_names)
     result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes,
                   tta=[i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, tta)] if tta else [],
                   tta_cv=tta_cv if cv is not None else None)

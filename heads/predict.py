@@ -63,7 +63,7 @@ def _file_hash(path: Path) -> tuple[str, str]:
     return digest, "" if sniff(data[:16]) else "not an image: content is not JPEG, PNG, BMP, GIF or WebP"
 
 
-def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path | None = None,
+def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], store: str | Path | None = None,
                    out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
                    verify: bool = True, on_progress: Callable[[int], None] | None = None,
                    threshold: float | None = None, file_column: str | None = None, tta: int = 0,
@@ -78,7 +78,7 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise HeadError(f"--threshold is a probability in (0, 1]. Received: {threshold}")
-    loaded = load_head(resolve_head(head, store))
+    loaded = head if isinstance(head, LoadedHead) else load_head(resolve_head(head, store))
     if threshold is not None and UNKNOWN in loaded.columns:
         raise HeadError(f"Head {loaded.head_id} has a class named {UNKNOWN!r}, the label --threshold gives unsure "
                         f"images: the two could not be told apart. Received: --threshold {threshold}")
@@ -118,7 +118,7 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
                 part[i] = values[row]
             source[i] = "computed"
     usable = [i for i in range(len(paths)) if source[i]]
-    proba = loaded.predict_proba([part[usable] for part in parts]) if usable else \
+    proba = loaded.predict_parts([part[usable] for part in parts]) if usable else \
         np.zeros((0, len(loaded.columns)))
     if views_of and usable:
         proba = average(proba, file_probabilities(loaded.model, views_of, store if store is not None else loaded.store,
