@@ -39,6 +39,23 @@ class FitResult:
     estimator: Any
     notes: list[str]  # one line each: what the data held that the user should know (left-out rows...)
 
+    def to_frame(self):
+        """Scores per split as a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per split scored (index: split), columns n, accuracy, balanced_accuracy, macro_f1,
+            log_loss.
+        """
+        import pandas as pd
+
+        return pd.DataFrame.from_dict({s: metrics_mod.summary(m) for s, m in self.metrics.items()}, orient="index")
+
+    def __repr__(self) -> str:
+        scores = ", ".join(f"{s} accuracy {m.get('accuracy', float('nan')):.4f}" for s, m in self.metrics.items())
+        return f"FitResult(head {self.head_id}, {self.record.get('kind')}: {scores or 'no scores'}; {self.folder})"
+
 
 def _merge_options(kind: str, params: dict | None, options: dict[str, Any]) -> dict:
     merged = dict(params or {})

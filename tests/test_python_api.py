@@ -93,3 +93,19 @@ def test_predict_frame_columns_and_progress_flag(multi_head, fresh, tmp_path, ca
     assert capsys.readouterr().err == ""  # progress=False: nothing on stderr
     predict_frame(multi_head, fresh, keep=False, progress=True)
     assert "img" in capsys.readouterr().err  # the bar, on stderr
+
+
+def test_fit_result_and_split_data_as_frames(multi_store, tmp_path):
+    from store import FeatureStore
+
+    result = fit_head(multi_store, "logreg", out=tmp_path / "h")
+    scores = result.to_frame()
+    assert {"train", "validation"} <= set(scores.index)
+    assert scores.loc["validation", "accuracy"] == result.metrics["validation"]["accuracy"]
+    assert result.head_id in repr(result) and "validation accuracy" in repr(result)
+    view = FeatureStore(multi_store).view(FeatureStore(multi_store).configs()[0].config_id)
+    split = view.read("validation")
+    frame = split.to_frame()
+    assert list(frame.columns[:4]) == ["path", "sha256", "class", "label"] and len(frame) == len(split)
+    np.testing.assert_array_equal(frame.iloc[:, 4:].to_numpy(), split.features.reshape(len(split), -1))
+    assert list(frame["class"]) == [split.class_names[i] for i in split.labels]
