@@ -47,7 +47,25 @@ def staged_folder(final: Path):
 
 @dataclass
 class LoadedHead:
-    """A head folder loaded: its record, the inputs it reads and its model."""
+    """A head folder loaded: its record, the inputs it reads and its model (see `load_head`).
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+        Class names, in the order of `predict_proba`'s columns.
+    labels_ : ndarray of int
+        The model's integer labels in the same order.
+    inputs : HeadInputs
+        The configurations it reads (`inputs.ids`) and their feature shapes (`inputs.shapes`).
+    record : dict
+        Its head.json.
+
+    Examples
+    --------
+    >>> head = load_head("store/heads/3f2a")   # doctest: +SKIP
+    >>> head.predict(["cat.jpg"])             # doctest: +SKIP
+    array(['cats'], dtype='<U4')
+    """
 
     folder: Path
     record: dict
@@ -191,7 +209,25 @@ def list_heads(store: str | Path) -> list[tuple[Path, dict]]:
 
 
 def resolve_head(head: str | Path, store: str | Path | None = None) -> Path:
-    """A head folder from a path, or from an id (or unique id prefix) among the store's heads."""
+    """A head folder from a path, or from an id (or unique id prefix) among the store's heads.
+
+    Parameters
+    ----------
+    head : str or Path
+        A head folder, or a head id (or unique prefix).
+    store : str or Path, optional
+        The store whose heads an id is looked up among.
+
+    Returns
+    -------
+    Path
+        The head folder.
+
+    Raises
+    ------
+    HeadError
+        When no head, or several, match.
+    """
     path = Path(head)
     if (path / records.HEAD_FILE).is_file():
         return path
