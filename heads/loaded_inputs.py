@@ -23,8 +23,9 @@ def progress_bar(total: int, progress: bool | None, description: str = "images")
     """A tqdm bar on stderr (tqdm.auto: a widget in a notebook). `progress=None`: on only when stderr is a
     terminal or in a notebook; False: off."""
     from tqdm.auto import tqdm
-    return tqdm(total=total, desc=description, unit="img", file=sys.stderr,
-                disable=None if progress is None else not progress, leave=False)
+    if progress is None:  # tqdm's own default (disable=None) reads a notebook's stderr as "not a terminal"
+        progress = "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return tqdm(total=total, desc=description, unit="img", file=sys.stderr, disable=not progress, leave=False)
 
 
 def _is_path(x) -> bool:
