@@ -81,7 +81,7 @@ def _checked(loaded, position: int, features) -> np.ndarray:
             not np.issubdtype(array.dtype, np.number):
         raise HeadError(f"Features of {loaded.inputs.ids[position]} must be numbers shaped (n, "
                         f"{', '.join(map(str, expected))}). Received: {array.dtype} {tuple(array.shape)}")
-    return array.astype(np.float32, copy=False)
+    return array  # as given: the model casts as it always has (stored float16 included)
 
 
 def _from_paths(loaded, paths: list, batch_size: int, progress: bool | None) -> np.ndarray:
