@@ -39,6 +39,23 @@ class FitResult:
     estimator: Any
     notes: list[str]  # one line each: what the data held that the user should know (left-out rows...)
 
+    def to_frame(self):
+        """Scores per split as a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per split scored (index: split), columns n, accuracy, balanced_accuracy, macro_f1,
+            log_loss.
+        """
+        import pandas as pd
+
+        return pd.DataFrame.from_dict({s: metrics_mod.summary(m) for s, m in self.metrics.items()}, orient="index")
+
+    def __repr__(self) -> str:
+        scores = ", ".join(f"{s} accuracy {m.get('accuracy', float('nan')):.4f}" for s, m in self.metrics.items())
+        return f"FitResult(head {self.head_id}, {self.record.get('kind')}: {scores or 'no scores'}; {self.folder})"
+
 
 def _merge_options(kind: str, params: dict | None, options: dict[str, Any]) -> dict:
     merged = dict(params or {})
@@ -73,7 +90,51 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
     leaves out is said in a note). `dataset`: which dataset of the store (default: the only one, or
     the newest, said in a note). `exclude` (a file of paths or content hashes, e.g. a `heads
     inspect` table) and `exclude_suspects` (the train images cleanlab flags, heads.inspection.suspects) leave
-    train rows out; the record's data.excluded names them (heads.exclusion)."""
+    train rows out; the record's data.excluded names them (heads.exclusion).
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    kind : str
+        A head kind (`heads kinds` lists them: logreg, svm, knn, forest, dense, ...) or "auto".
+    config : str or list of str, optional
+        Configuration id(s) or readable name(s); default: the store's only one.
+    params : dict, optional
+        The kind's parameters (checked before any data is read).
+    reduce : str or list of str, default "auto"
+        How spatial features become a vector: flatten, avg, max or auto.
+    class_weight : str, optional
+        "balanced" to weigh classes by inverse frequency.
+    seed : int, default 0
+        Every random choice.
+    search, cv
+        Search the kind's parameters by `cv`-fold cross-validation on the train split.
+    exportable_only, stream, memory_limit_mb, exclude, exclude_suspects, dataset, train_split
+        As above; `stream` trains incremental kinds chunk by chunk (default: when over the memory limit).
+    out : str or Path, optional
+        The head folder (default `<store>/heads/<id>`); refused when it exists and is not empty.
+    hidden, dropout, optimizer, learning_rate, epochs, batch_size, patience, xla
+        The dense head's options.
+    on_epoch, on_stage : callable, optional
+        Called per epoch (epoch, logs) and with a short line at each stage.
+
+    Returns
+    -------
+    FitResult
+        head_id, folder, record, metrics per split (`to_frame()`: one row per split), the fitted
+        estimator and notes.
+
+    Raises
+    ------
+    HeadError
+        On a bad kind, parameter, configuration or dataset (one line, before any data is read where possible).
+
+    Examples
+    --------
+    >>> result = fit_head("store", "logreg")   # doctest: +SKIP
+    >>> result.to_frame()["accuracy"]          # doctest: +SKIP
+    """
     stage = on_stage or (lambda message: None)
     kind = getattr(kind, "value", kind)
     auto = kind == AUTO
