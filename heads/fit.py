@@ -22,7 +22,7 @@ from heads.exclusion import exclusion_for
 from heads.fit_data import FitData
 from heads.incremental import STREAM_BATCH, fit_pipeline_stream, predict_proba_stream
 from heads.kinds.registry import KINDS, classifier_of, get_kind, make_head
-from heads.kinds.selection import AUTO, search_kind, select_kind
+from heads.kinds.selection import AUTO, search_kind, select_kind, selection_notes
 
 # --option -> estimator parameter, for the options the CLI spells out
 OPTION_PARAMS = {"hidden": "hidden", "dropout": "dropout", "optimizer": "optimizer",
@@ -73,7 +73,7 @@ def _merge_options(kind: str, params: dict | None, options: dict[str, Any]) -> d
 
 def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = None, params: dict | None = None,
              reduce: str | Sequence[str] = "auto", class_weight: str | None = None, seed: int = 0,
-             search: bool = False, cv: int = 5, exportable_only: bool = True, stream: bool | None = None, memory_limit_mb: float | None = None,
+             search: bool = False, cv: int = 5, exportable_only: bool = True, budget: float | None = None, stream: bool | None = None, memory_limit_mb: float | None = None,
              out: str | Path | None = None, hidden: tuple[int, ...] | None = None, dropout: float | None = None,
              optimizer: str | None = None, learning_rate: float | None = None, epochs: int | None = None,
              batch_size: int | None = None, patience: int | None = None, xla: bool | None = None,
@@ -189,14 +189,15 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
         X = in_memory[train_split] = data.read(train_rows)
         if auto:
             kind, estimator, search_record = select_kind(data.estimator_reduce, class_weight, seed, cv, X,
-                                                         train_rows.labels, stage, exportable_only)
+                                                         train_rows.labels, stage, exportable_only, budget)
             if search_record["not_exportable"]:
                 choice_notes.append(f"--kind auto chose among exportable heads; left out: "
                              f"{'; '.join(search_record['not_exportable'])}. Give --unexportable to try them too.")
             spec = get_kind(kind)
         elif search:
             stage(f"searching {kind} parameters by {cv}-fold cross-validation on the train split")
-            estimator, search_record = search_kind(kind, dict(params), estimator, cv, seed, X, train_rows.labels)
+            estimator, search_record = search_kind(kind, dict(params), estimator, cv, seed, X, train_rows.labels,
+                                                   budget, stage)
         elif spec.keras:
             monitor = None
             held = scoring.get("validation")
@@ -206,6 +207,8 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
             estimator.fit(X, train_rows.labels, monitor=monitor, on_epoch=on_epoch)
         else:
             estimator.fit(X, train_rows.labels)
+        if search_record is not None:
+            choice_notes += selection_notes(search_record, class_names)
     fit_seconds = time.perf_counter() - started
 
     stage("scoring every split")
@@ -263,7 +266,9 @@ def _selection(auto: bool, search_record: dict | None, cv: int) -> dict:
     if search_record is None:
         return {"chosen": [], "on": None}
     chosen = ["kind", "parameters"] if auto else ["parameters"]
-    return {"chosen": chosen, "on": f"train split, {cv}-fold cross-validation"}
+    return {"chosen": chosen, "on": f"train split, {search_record['cv']}-fold cross-validation",
+            "cv_scheme": search_record["cv_scheme"], "budget_s": search_record["budget_s"],
+            "budget_hit": search_record["budget_hit"]}
 
 
 def _proba_in_chunks(estimator, features: np.ndarray, chunk: int = 2048) -> np.ndarray:

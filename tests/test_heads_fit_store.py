@@ -106,14 +106,14 @@ def test_multi_class_dense_head_records_its_keras_model(multi_store, tmp_path):
 
 def test_search_uses_the_train_split_only(binary_store, tmp_path, monkeypatch):
     fitted = []
-    from sklearn.model_selection import GridSearchCV
-    real_fit = GridSearchCV.fit
+    from heads.kinds import selection
+    real_folds = selection.cv_folds
 
-    def spy_fit(self, X, y, **kw):
+    def spy_folds(cv, y, seed):
         fitted.append(len(y))
-        return real_fit(self, X, y, **kw)
+        return real_folds(cv, y, seed)
 
-    monkeypatch.setattr(GridSearchCV, "fit", spy_fit)
+    monkeypatch.setattr(selection, "cv_folds", spy_folds)
     result = fit_head(binary_store, "logreg", search=True, cv=3, out=tmp_path / "head")
     assert fitted == [24]  # the train rows only: validation is scored afterwards, never searched on
     search = result.record["search"]
