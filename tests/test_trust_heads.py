@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from heads.cli import app
-from tests.test_heads_support import binary_store, private_copy  # noqa: F401
+from tests.test_heads_support import binary_store, new_images, private_copy  # noqa: F401
 
 runner = CliRunner()
 
@@ -110,3 +110,15 @@ def test_a_damaged_history_file_is_one_line(store):
     (folder / "history.json").write_text("{not json")
     line = _error_line(runner.invoke(app, ["eval", "--head", str(folder)]))
     assert "history.json" in line
+
+
+@pytest.mark.parametrize("target", ["store.json", "head.json", "metrics.json", "datasets/p.csv"])
+def test_predict_out_never_lands_on_records(store, tmp_path, target):
+    folder = _heads(store)["logreg"]
+    out = folder / target if target.startswith(("head", "metrics")) else store / target
+    before = {p: p.read_bytes() for p in [*store.rglob("*")] if p.is_file()}
+    result = runner.invoke(app, ["predict", "--head", str(folder), str(new_images(tmp_path / "new", count=1)),
+                                    "--out", str(out)])
+    line = _error_line(result)
+    assert result.exit_code != 0 and "Refusing to write" in line, line
+    assert {p: p.read_bytes() for p in [*store.rglob("*")] if p.is_file()} == before
