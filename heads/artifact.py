@@ -13,13 +13,14 @@ folder), so a reader (`heads list`) never sees a half-written head.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from heads import record as records
-from heads.errors import HeadError
+from heads.errors import HeadError, first_line
 from heads.inputs import HeadInputs
 from heads.kinds.models import HeadModel
 from heads.kinds.registry import Kind, get_kind
@@ -27,6 +28,7 @@ from store import read_json, staged_folder as store_staged_folder
 from store.atomic import remove_folder
 
 HISTORY_FILE = "history.json"
+ZIP_SUFFIXES = (".keras", ".skops")  # both formats are zip archives: a cut one is said as such, not "not found"
 
 
 def heads_dir(store: str | Path) -> Path:
@@ -188,24 +190,53 @@ def load_head(folder: str | Path) -> LoadedHead:
     if not model_file.is_file():
         raise HeadError(f"Head folder has no model file {record['model_file']}. Received: {folder}")
     history_file = folder / HISTORY_FILE
-    history = read_json(history_file) if history_file.is_file() else {}
-    return LoadedHead(folder, record, kind, HeadInputs.from_record(record), kind.load(model_file, record, history))
+    try:
+        history = read_json(history_file) if history_file.is_file() else {}
+    except (ValueError, OSError) as error:
+        raise HeadError(f"Damaged head file {HISTORY_FILE} ({first_line(error)}). Received: {history_file}") from None
+    if model_file.suffix in ZIP_SUFFIXES and not zipfile.is_zipfile(model_file):
+        raise HeadError(f"Damaged head model {model_file.name}: not a complete zip archive (truncated or "
+                        f"overwritten). Received: {model_file}")
+    inputs = HeadInputs.from_record(record)
+    try:
+        model = kind.load(model_file, record, history)
+    except HeadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a damaged or hostile model file: zip, HDF5, Keras safe mode...
+        raise HeadError(f"Cannot load head model {model_file.name} ({type(error).__name__}: {first_line(error)}). "
+                        f"Received: {model_file}") from None
+    return LoadedHead(folder, record, kind, inputs, model)
 
 
-def list_heads(store: str | Path) -> list[tuple[Path, dict]]:
-    """(folder, record) of every published head of a store; half-built (hidden) folders are skipped,
-    and so are heads of an older record version (said by `heads list`)."""
+def _head_folders(store: str | Path) -> list[Path]:
     root = heads_dir(store)
     if not root.is_dir():
         return []
+    return [folder for folder in sorted(root.iterdir()) if folder.is_dir() and not folder.name.startswith(".")
+            and (folder / records.HEAD_FILE).is_file()]
+
+
+def list_heads(store: str | Path) -> list[tuple[Path, dict]]:
+    """(folder, record) of every published head of a store; half-built (hidden) folders are skipped, and so
+    are damaged records and heads of an older record version (said by `heads list`: see damaged_heads)."""
     found = []
-    for folder in sorted(root.iterdir()):
-        if folder.is_dir() and not folder.name.startswith(".") and (folder / records.HEAD_FILE).is_file():
-            try:
-                found.append((folder, records.read_record(folder)))
-            except HeadError:
-                continue
+    for folder in _head_folders(store):
+        try:
+            found.append((folder, records.read_record(folder)))
+        except HeadError:
+            continue
     return found
+
+
+def damaged_heads(store: str | Path) -> list[tuple[Path, str]]:
+    """(folder, what is wrong) of every head folder whose record cannot be used: one never blocks the others."""
+    damaged = []
+    for folder in _head_folders(store):
+        try:
+            records.read_record(folder)
+        except HeadError as error:
+            damaged.append((folder, first_line(error)))
+    return damaged
 
 
 def resolve_head(head: str | Path, store: str | Path | None = None) -> Path:

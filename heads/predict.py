@@ -21,6 +21,7 @@ import numpy as np
 from extract import hash_image_file, is_file_table, listed_files
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
+from heads.outputs import refuse_record_path
 from heads.predict_output import OUTPUT_FORMATS, STDOUT, UNKNOWN, Prediction, output_format, write_predictions
 from heads.predict_store import keep_features
 from heads.tta import average, file_probabilities, view_inputs
@@ -103,6 +104,8 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         On a bad option, a missing input, or a head whose configuration the store cannot supply.
     """
     fmt = output_format(out, format)
+    if out is not None:
+        refuse_record_path(out)  # before any work: nothing is written when refused
     if top < 1 or batch_size < 1:
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     if threshold is not None and not 0.0 < threshold <= 1.0:
