@@ -92,7 +92,7 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
                 if count < task.batch_size:  # pad the last batch: one compiled shape, no recompilation
                     images = np.concatenate([images, np.zeros((task.batch_size - count, *images.shape[1:]),
                                                               np.float32)])
-                features = extractor.infer(images).numpy()[:count]
+                features = np.asarray(extractor.infer(images), np.float32)[:count]
                 for row, position in enumerate(positions.numpy()):
                     path = task.paths[position]
                     digest, reason = hashes[row].numpy().decode(), reasons[row].numpy().decode()
