@@ -47,6 +47,7 @@ class Extractor:
                  xla: bool | None = None, runtime: str = DEFAULT_RUNTIME):
         self.config, self.weights, self.backbone = config, weights, backbone
         self.runtime = get_runtime(runtime).name  # checked here: an unknown name fails before any work
+        self.runtime_store: Path | None = None  # where the runtime may keep a converted base (the run's store)
         self.xla = backbone.xla_on_cpu if xla is None else bool(xla)
         self._base = None
         self._model = None
@@ -114,6 +115,7 @@ class Extractor:
         config = dataclasses.replace(self.config, **changes,
                                      feature_shape=self.config.feature_shape if same_shape else ())
         other = Extractor(config, self.weights, self.backbone, self.xla, self.runtime)
+        other.runtime_store = self.runtime_store
         other._base = self._base
         if same_shape and self._model is not None:
             other._model, other._infer = self._model, self._infer
@@ -185,7 +187,7 @@ class Extractor:
         """`images -> float32 features` (numpy) as the extractor's runtime computes them (raw, not
         rounded through the dtype)."""
         if self._infer is None:
-            self._infer = get_runtime(self.runtime).load(self.build())
+            self._infer = get_runtime(self.runtime).load(self.build(), self.runtime_store)
         return self._infer
 
     def base(self):

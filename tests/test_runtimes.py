@@ -1,5 +1,7 @@
 """Runtimes (issue 19): the frozen base runs behind a small interface; the configuration id
 never depends on which runtime computed the features."""
+import json
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,87 @@ def test_derived_extractors_keep_the_runtime(eager_runtime):
     derived = Extractor.from_options(TINY, runtime=eager_runtime).derive(pool="avg")
     assert derived.runtime == "eager"
     assert derived.features(images(2)).shape == (2, derived.config.feature_shape[0])
+
+
+# --- ONNX Runtime ------------------------------------------------------------------------------
+from extract.runtimes import RuntimeUnavailable  # noqa: E402
+from extract.runtimes import onnx as ort  # noqa: E402
+
+needs_ort = pytest.mark.skipif(ort.OnnxRuntime().unavailable() is not None,
+                               reason="SKIPPED: onnxruntime, onnx or tf2onnx not installed")
+
+
+@needs_ort
+def test_onnxruntime_features_agree_with_tensorflow_under_the_same_id(tmp_path):
+    reference = Extractor.from_options(TINY)
+    other = Extractor.from_options(TINY, runtime="onnxruntime")
+    other.runtime_store = tmp_path / "store"
+    assert other.config.config_id == reference.config.config_id
+    batch = images(6)
+    want = reference.features(batch, batch_size=4)
+    got = other.features(batch, batch_size=4)
+    assert ort.disagreement(got, want) <= ort.TOLERANCE
+    folder = ort.converted_dir(tmp_path / "store", other.config.config_id)
+    record = json.loads((folder / ort.RECORD_FILE).read_text())
+    assert record["config_id"] == other.config.config_id and len(record["sha256"]) == 64
+    assert record["converter"]["tf2onnx"] != "missing"
+
+
+@needs_ort
+def test_the_converted_base_is_reused_not_converted_twice(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    first = Extractor.from_options(TINY, runtime="onnxruntime")
+    first.runtime_store = store
+    first.infer  # converts
+    calls = []
+    monkeypatch.setattr(ort, "convert", lambda *args: calls.append(args))
+    second = Extractor.from_options(TINY, runtime="onnxruntime")
+    second.runtime_store = store
+    got = second.features(images(3))
+    assert calls == [] and got.shape[0] == 3
+
+
+@needs_ort
+def test_a_converted_file_that_does_not_match_its_sha256_is_refused_in_one_line(tmp_path):
+    store = tmp_path / "store"
+    extractor = Extractor.from_options(TINY, runtime="onnxruntime")
+    extractor.runtime_store = store
+    extractor.infer
+    model = ort.converted_dir(store, extractor.config.config_id) / ort.MODEL_FILE
+    model.write_bytes(model.read_bytes() + b"\0")
+    again = Extractor.from_options(TINY, runtime="onnxruntime")
+    again.runtime_store = store
+    with pytest.raises(RuntimeUnavailable) as error:
+        again.infer
+    assert "\n" not in str(error.value) and "sha256" in str(error.value)
+
+
+@needs_ort
+def test_a_converted_base_that_disagrees_with_tensorflow_is_refused(tmp_path, monkeypatch):
+    """Force a different converted file: the base of another (seeded differently) weights file."""
+    extractor = Extractor.from_options(TINY, runtime="onnxruntime")
+    real_convert = ort.convert
+
+    def wrong_convert(extractor, path):
+        import keras
+
+        other = Extractor.from_options(TINY).build()
+        keras.utils.set_random_seed(7)  # other weights, same graph: a converted file that is not this base
+        other._model = keras.models.clone_model(other.model)
+        real_convert(other, path)
+
+    monkeypatch.setattr(ort, "convert", wrong_convert)
+    with pytest.raises(RuntimeUnavailable) as error:
+        extractor.infer
+    message = str(error.value)
+    assert "\n" not in message and "differ from TensorFlow" in message and "allowed 0.001" in message
+
+
+def test_a_missing_onnxruntime_is_one_line(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(RuntimeUnavailable) as error:
+        Extractor.from_options(TINY, runtime="onnxruntime").infer
+    assert "\n" not in str(error.value) and "missing: onnxruntime" in str(error.value)

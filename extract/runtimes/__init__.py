@@ -48,8 +48,14 @@ def _tensorflow() -> Runtime:
     return TensorFlowRuntime()
 
 
+def _onnxruntime() -> Runtime:
+    from extract.runtimes.onnx import OnnxRuntime
+
+    return OnnxRuntime()
+
+
 # name -> factory (a factory, so that listing runtimes imports none of their libraries)
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow}
+RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime}
 DEFAULT_RUNTIME = "tensorflow"
 
 
