@@ -165,3 +165,54 @@ def test_a_missing_onnxruntime_is_one_line(monkeypatch):
     with pytest.raises(RuntimeUnavailable) as error:
         Extractor.from_options(TINY, runtime="onnxruntime").infer
     assert "\n" not in str(error.value) and "missing: onnxruntime" in str(error.value)
+
+
+# --- choosing per run ----------------------------------------------------------------------------
+from extract import RunOptions, run_extraction  # noqa: E402
+from extract.runtimes.choice import AUTO_MIN_IMAGES, choose_runtime  # noqa: E402
+from store.layout import StoreLayout  # noqa: E402
+from store.runs import latest_run_record  # noqa: E402
+
+
+def test_auto_takes_onnxruntime_for_many_images_or_an_existing_conversion(tmp_path, monkeypatch):
+    if ort.OnnxRuntime().unavailable():
+        assert choose_runtime("auto", 10 ** 6, None, "c") == "tensorflow"
+        return
+    assert choose_runtime("auto", AUTO_MIN_IMAGES, None, "c") == "onnxruntime"
+    assert choose_runtime("auto", AUTO_MIN_IMAGES - 1, tmp_path, "c") == "tensorflow"
+    assert choose_runtime("auto", 10 ** 6, None, "c", on_gpu=True) == "tensorflow"
+    folder = ort.converted_dir(tmp_path, "c")
+    folder.mkdir(parents=True)
+    (folder / ort.RECORD_FILE).write_text("{}")
+    assert choose_runtime("auto", 1, tmp_path, "c") == "onnxruntime"
+    assert choose_runtime("tensorflow", 10 ** 6, tmp_path, "c") == "tensorflow"
+
+
+def test_auto_falls_back_to_tensorflow_when_onnxruntime_is_absent(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert choose_runtime("auto", 10 ** 6, None, "c") == "tensorflow"
+
+
+def test_unknown_runtime_in_run_options_is_one_line():
+    with pytest.raises(OptionError) as error:
+        RunOptions(runtime="tvm")
+    assert "\n" not in str(error.value) and "auto, tensorflow, onnxruntime" in str(error.value)
+
+
+@needs_ort
+def test_extract_run_with_onnxruntime_stores_tensorflows_features_and_names_the_runtime(dataset, tmp_path):
+    tf_store, ort_store = tmp_path / "tf", tmp_path / "ort"
+    first = run_extraction(dataset, tf_store, TINY, RunOptions(batch_size=8, runtime="tensorflow"))
+    second = run_extraction(dataset, ort_store, TINY, RunOptions(batch_size=8, runtime="onnxruntime"))
+    assert first.config.config_id == second.config.config_id and second.extracted == first.extracted > 0
+    config_id = first.config.config_id
+    assert latest_run_record(StoreLayout(ort_store), config_id).stats["runtime"] == "onnxruntime"
+    assert latest_run_record(StoreLayout(tf_store), config_id).stats["runtime"] == "tensorflow"
+    from store import FeatureStore
+
+    want, got = FeatureStore(tf_store).view().read("train"), FeatureStore(ort_store).view().read("train")
+    assert got.paths == want.paths
+    assert ort.disagreement(got.features, want.features) <= 2e-3  # float16 storage on top of 1e-3
