@@ -76,7 +76,7 @@ class RunOptions:
     cpus_per_worker: float | None = None
     max_retries: int | None = None
     splits: tuple[str, ...] | list[str] | None = None  # only these splits (and only them in the index)
-    runtime: str = "auto"  # what runs the base (extract.runtimes.choice): auto picks per run
+    runtime: str = "tensorflow"  # what runs the base (extract.runtimes.choice); "auto" picks per run
 
     def __post_init__(self) -> None:
         if self.data is not None and not isinstance(self.data, DataOptions):

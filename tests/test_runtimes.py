@@ -216,3 +216,21 @@ def test_extract_run_with_onnxruntime_stores_tensorflows_features_and_names_the_
     want, got = FeatureStore(tf_store).view().read("train"), FeatureStore(ort_store).view().read("train")
     assert got.paths == want.paths
     assert ort.disagreement(got.features, want.features) <= 2e-3  # float16 storage on top of 1e-3
+
+
+@needs_ort
+def test_auto_falls_back_to_tensorflow_in_one_note_when_the_conversion_disagrees(dataset, tmp_path, monkeypatch):
+    from extract.runtimes import choice
+
+    def broken_convert(extractor, path):
+        raise RuntimeUnavailable("The base does not convert to ONNX: op Foo. Received: --runtime onnxruntime")
+
+    monkeypatch.setattr(choice, "AUTO_MIN_IMAGES", 1)
+    monkeypatch.setattr(ort, "convert", broken_convert)
+    summary = run_extraction(dataset, tmp_path / "store", TINY, RunOptions(batch_size=8, runtime="auto"))
+    notes = [note for note in summary.notes if note.code == "runtime-fallback"]
+    assert summary.extracted > 0 and len(notes) == 1 and "TensorFlow instead" in notes[0].message
+    record = latest_run_record(StoreLayout(tmp_path / "store"), summary.config.config_id)
+    assert record.stats["runtime"] == "tensorflow"
+    with pytest.raises(RuntimeUnavailable):  # asked for explicitly: refused, nothing computed
+        run_extraction(dataset, tmp_path / "other", TINY, RunOptions(batch_size=8, runtime="onnxruntime"))

@@ -106,7 +106,8 @@ class OnnxRuntime:
     def unavailable(self) -> str | None:
         missing = [name for name in PACKAGES if importlib.util.find_spec(name) is None]
         if missing:
-            return f"The onnxruntime runtime needs {', '.join(PACKAGES)}; missing: {', '.join(missing)}"
+            return (f"The onnxruntime runtime needs {', '.join(PACKAGES)} (pip install 'bottleneck-cache[export]'); "
+                    f"missing: {', '.join(missing)}")
         return None
 
     def versions(self) -> dict[str, str]:
@@ -168,6 +169,8 @@ class OnnxRuntime:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = intra_op_threads()
         options.inter_op_num_threads = 1
+        # No spin-waiting between batches: the decoding threads need those cores then.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph types
@@ -177,10 +180,8 @@ class OnnxRuntime:
     @staticmethod
     def check(extractor: "Extractor", session) -> float:
         """Refuse (one line) a converted base whose features are not TensorFlow's to `TOLERANCE`."""
-        from extract.runtimes.tensorflow import TensorFlowRuntime
-
         images = probe_images(extractor.config.size)
-        want = TensorFlowRuntime().load(extractor)(images)
+        want = np.asarray(extractor.model(images, training=False), np.float32)  # eager: no tracing to pay
         got = np.asarray(session.run(None, {session.get_inputs()[0].name: images})[0], np.float32)
         gap = disagreement(got, want) if got.shape == want.shape else float("inf")
         if not gap <= TOLERANCE:
