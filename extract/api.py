@@ -75,13 +75,13 @@ def _store_bytes(root: Path) -> int:
 
 
 def plan_tasks(store_root: str, config: ExtractorConfig, paths: list[str], batch_size: int,
-               shard_size: int, xla: bool, single: bool) -> list[ShardTask]:
+               shard_size: int, xla: bool, single: bool, runtime: str = "tensorflow") -> list[ShardTask]:
     """Cut the work into shard tasks: one task here (one pipeline, no gaps between shards),
     or tasks of one shard each for an engine that spreads them over workers."""
     if not paths:
         return []
     step = len(paths) if single else shard_size
-    return [ShardTask(store_root, config, tuple(paths[i:i + step]), batch_size, shard_size, xla)
+    return [ShardTask(store_root, config, tuple(paths[i:i + step]), batch_size, shard_size, xla, runtime=runtime)
             for i in range(0, len(paths), step)]
 
 
@@ -101,6 +101,30 @@ def _build_for_work(extractor: Extractor, engine: str) -> None:
     if engine == "local":
         devices.check_compute_device(extractor.config.compute)
     extractor.build()
+
+
+def _ready_runtime(extractor: Extractor, store: Path, requested: str, images: int) -> tuple[str, Note | None]:
+    """Choose the runtime and load it here, on the driver, before any task: a conversion is made
+    (and checked) once, and `auto` falls back to TensorFlow in one note when it cannot be used."""
+    from extract.runtimes import RuntimeUnavailable
+    from extract.runtimes.choice import AUTO, choose_runtime
+
+    name = choose_runtime(requested, images, store, extractor.config.config_id, bool(devices.gpus()))
+    if name == extractor.runtime and extractor.runtime_store is not None:
+        return name, None
+    if extractor._infer is not None and name != extractor.runtime:
+        extractor._infer = None  # loaded for another runtime (a reused extractor)
+    extractor.runtime, extractor.runtime_store = name, Path(store)
+    if name == "tensorflow":
+        return name, None
+    try:
+        extractor.infer  # convert or reuse, then the agreement check
+    except RuntimeUnavailable as error:
+        if requested != AUTO:
+            raise
+        extractor._infer, extractor.runtime = None, "tensorflow"
+        return "tensorflow", Note("runtime-fallback", 1, f"{error} Extracting with TensorFlow instead.")
+    return name, None
 
 
 def run_extraction(
@@ -222,12 +246,15 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             entry = usable[position]
             if entry.hash not in todo:
                 todo[entry.hash] = str(scan.root / entry.path)
+        runtime, runtime_note = options.runtime, None
         if todo:  # only now, and only then, is the model needed (a rerun imports no TensorFlow)
             _build_for_work(extractor, dispatcher.name)
+            runtime, runtime_note = _ready_runtime(extractor, store_layout.root, options.runtime, len(todo))
             if dispatcher.name == "local":
                 register_extractor(extractor)
         tasks = plan_tasks(str(store_layout.root), config, list(todo.values()),
-                           options.batch_size, options.shard_size, extractor.xla, dispatcher.name == "local")
+                           options.batch_size, options.shard_size, extractor.xla, dispatcher.name == "local",
+                           runtime)
         if on_start:
             on_start(len(todo))
         extract_started = time.perf_counter()
@@ -267,13 +294,14 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
             devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name,
             files_read=scan.reading.read if scan.reading else 0, files_known=scan.reading.known if scan.reading else 0,
-            notes=list(scan.notes) + ([duplicates] if duplicates else []),
+            notes=list(scan.notes) + ([duplicates] if duplicates else []) + ([runtime_note] if runtime_note else []),
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
                  "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
                  "layout": scan.layout, "engine": dispatcher.name, "compute": config.compute,
-                 "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known}
+                 "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known,
+                 "runtime": runtime if todo else None}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was

@@ -78,6 +78,7 @@ class RunOptions:
     splits: tuple[str, ...] | list[str] | None = None  # only these splits (and only them in the index)
     rehash: bool = False  # read and hash every file, trusting no recorded file version (store.stat_cache)
     max_image_mb: float = 512  # larger files are rejected unread
+    runtime: str = "tensorflow"  # what runs the base (extract.runtimes.choice); "auto" picks per run
 
     def __post_init__(self) -> None:
         if self.data is not None and not isinstance(self.data, DataOptions):
@@ -88,6 +89,10 @@ class RunOptions:
         if self.batch_size < 1 or self.shard_size < 1:
             raise OptionError(f"batch_size and shard_size must be positive. "
                               f"Received: {self.batch_size}, {self.shard_size}")
+
+        from extract.runtimes.choice import check_runtime_name
+
+        check_runtime_name(self.runtime)
 
     def engine_options(self) -> dict:
         return {"address": self.address, "workers": self.workers, "gpus_per_worker": self.gpus_per_worker,
