@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from store import shards
+from store.integrity import DamagedShard, check_shard, read_error
 
 
 @dataclass
@@ -15,12 +16,27 @@ class ShardCatalog:
     rows: dict[str, tuple[int, int]] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
     bytes: int = 0
+    damaged: list[tuple[Path, str]] = field(default_factory=list)  # shards left out: (path, one line)
 
     @classmethod
-    def load(cls, shards_dir: Path) -> "ShardCatalog":
+    def load(cls, shards_dir: Path, deep: bool = False, drop_damaged: bool = False) -> "ShardCatalog":
+        """The committed shards' rows; a damaged shard is refused in one line (store.integrity), or
+        with `drop_damaged` left out and listed in `damaged`. `deep`: sha256 of every shard, once per process."""
         catalog = cls()
         for path, marker in shards.committed_shards(shards_dir):
-            hashes, rejected, reasons = shards.read_keys(path)
+            try:
+                check_shard(path, marker, deep=deep)
+                hashes, rejected, reasons = shards.read_keys(path)
+            except DamagedShard as error:
+                if not drop_damaged:
+                    raise
+                catalog.damaged.append((path, str(error)))
+                continue
+            except OSError as error:  # a Fletcher-32 mismatch in the hashes
+                if not drop_damaged:
+                    raise read_error(path, error) from None
+                catalog.damaged.append((path, str(read_error(path, error))))
+                continue
             shard_index = len(catalog.shard_paths)
             catalog.shard_paths.append(path)
             catalog.bytes += marker.get("bytes", 0)
