@@ -168,3 +168,21 @@ def test_links_and_virtual_datasets_are_refused(dataset, tmp_path, kind):
     assert any(p.path == victim and "outside itself" in p.what for p in verify_store(store).problems)
     with pytest.raises(StoreError, match="reaches outside itself"):
         read_all(store)
+
+
+def test_an_index_path_edited_to_escape_is_one_line_everywhere(dataset, tmp_path):
+    store = tmp_path / "store"
+    run_extraction(dataset, store, TINY, RUN)
+    for index in store.glob("datasets/*/index-*.h5"):
+        with h5py.File(index, "a") as f:
+            paths = [p.decode() for p in f["path"][:]]
+            paths[0] = "../../../../etc/hostname"
+            del f["path"]
+            f.create_dataset("path", data=paths, dtype=h5py.string_dtype())
+    for app, args in ((extract_app, ["ls", "--store", str(store)]),
+                      (extract_app, ["ls", "--store", str(store), "--json"]),
+                      (heads_app, ["fit", "--store", str(store), "--kind", "logreg"])):
+        assert "outside its data root" in refusal(runner.invoke(app, args)) and "etc/hostname" in refusal(
+            runner.invoke(app, args))
+    verified = runner.invoke(extract_app, ["verify", "--store", str(store)])
+    assert verified.exit_code == 1 and "outside its data root" in verified.stdout
