@@ -16,6 +16,12 @@ import h5py
 from store.errors import StoreError
 
 _VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) whose sha256 matched its marker
+_OWN: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime_ns) -> holds only its own bytes, checksummed
+
+
+def _key(path: Path) -> tuple[str, int, int]:
+    stat = Path(path).stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 class DamagedShard(StoreError):
@@ -51,7 +57,10 @@ def foreign_storage(group: h5py.Group, prefix: str = "") -> str | None:
 
 def open_own(path: Path) -> h5py.File:
     """Open a store's HDF5 file for reading, refused in one line when it reaches outside itself."""
+    key = _key(path)
     handle = h5py.File(path, "r")
+    if key in _OWN:  # walked already in this process, and unchanged since
+        return handle
     try:
         found = foreign_storage(handle)
     except Exception:
@@ -61,12 +70,16 @@ def open_own(path: Path) -> h5py.File:
         handle.close()
         raise StoreError(f"Store file {path} reaches outside itself ({found}); a store file holds only "
                          f"its own bytes: run `extract verify --repair`.")
+    _OWN[key] = bool("features" in handle and "hashes" in handle and handle["features"].fletcher32
+                     and handle["hashes"].fletcher32)
     return handle
 
 
 def has_checksums(path: Path) -> bool:
     with open_own(path) as f:
-        return bool(f["features"].fletcher32 and f["hashes"].fletcher32)
+        if "features" not in f or "hashes" not in f:
+            raise KeyError("no features or hashes dataset")
+    return _OWN[_key(path)]
 
 
 def check_shard(path: Path, marker: dict, deep: bool = False) -> None:
