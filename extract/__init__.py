@@ -15,8 +15,9 @@ from extract.model import build_section
 from extract.options import ExtractOptions, RunOptions
 from extract.scan import DataOptions, Note, scan_dataset, sniff
 from extract.sources.file_list import is_file_table, listed_files
+from extract.sources.reading import ReadRules, hash_image_file
 
 __all__ = ["AugmentSpec", "FixedView", "augment_options", "Backbone", "cli_support", "DataOptions", "ExtractError",
-           "ExtractOptions", "Extractor", "Note", "RunOptions", "RunSummary", "build_section", "dataset_options",
-           "get_backbone", "is_file_table", "listed_files", "read_and_decode", "run_extraction", "run_tta", "run_views",
+           "ExtractOptions", "Extractor", "Note", "ReadRules", "RunOptions", "RunSummary", "build_section", "dataset_options",
+           "get_backbone", "hash_image_file", "is_file_table", "listed_files", "read_and_decode", "run_extraction", "run_tta", "run_views",
            "scan_dataset", "sniff", "tta_views"]

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from extract import devices
 from extract.augment import AugmentSpec, tta_views
-from extract.dataset_plan import change_note, checked_data, scan_of
-from extract.duplicate_check import check_duplicates
+from extract.dataset_plan import change_note, checked_data, read_rules, record_versions, scan_of
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
@@ -57,6 +58,8 @@ class RunSummary:
     slice: str | None = None  # "i/n" for a --shard run: the counts above are the slice's
     devices: dict[str, str] = field(default_factory=dict)  # worker -> "GPU:0 (name)" or "CPU"; {} when none ran
     dataset: str = ""  # the name of the dataset the run indexed
+    files_read: int = 0  # files the scan opened (the others were known by their stat: store.stat_cache)
+    files_known: int = 0
     notes: list[Note] = field(default_factory=list)  # the scan's notes: files left out, merged, moved...
     dataset_note: str | None = None  # one line when the dataset got a new index version, saying why
     preprocess_from: str = ""  # where the configuration's preprocessing came from (manifest, known file...)
@@ -72,13 +75,13 @@ def _store_bytes(root: Path) -> int:
 
 
 def plan_tasks(store_root: str, config: ExtractorConfig, paths: list[str], batch_size: int,
-               shard_size: int, xla: bool, single: bool) -> list[ShardTask]:
+               shard_size: int, xla: bool, single: bool, runtime: str = "tensorflow") -> list[ShardTask]:
     """Cut the work into shard tasks: one task here (one pipeline, no gaps between shards),
     or tasks of one shard each for an engine that spreads them over workers."""
     if not paths:
         return []
     step = len(paths) if single else shard_size
-    return [ShardTask(store_root, config, tuple(paths[i:i + step]), batch_size, shard_size, xla)
+    return [ShardTask(store_root, config, tuple(paths[i:i + step]), batch_size, shard_size, xla, runtime=runtime)
             for i in range(0, len(paths), step)]
 
 
@@ -98,6 +101,30 @@ def _build_for_work(extractor: Extractor, engine: str) -> None:
     if engine == "local":
         devices.check_compute_device(extractor.config.compute)
     extractor.build()
+
+
+def _ready_runtime(extractor: Extractor, store: Path, requested: str, images: int) -> tuple[str, Note | None]:
+    """Choose the runtime and load it here, on the driver, before any task: a conversion is made
+    (and checked) once, and `auto` falls back to TensorFlow in one note when it cannot be used."""
+    from extract.runtimes import RuntimeUnavailable
+    from extract.runtimes.choice import AUTO, choose_runtime
+
+    name = choose_runtime(requested, images, store, extractor.config.config_id, bool(devices.gpus()))
+    if name == extractor.runtime and extractor.runtime_store is not None:
+        return name, None
+    if extractor._infer is not None and name != extractor.runtime:
+        extractor._infer = None  # loaded for another runtime (a reused extractor)
+    extractor.runtime, extractor.runtime_store = name, Path(store)
+    if name == "tensorflow":
+        return name, None
+    try:
+        extractor.infer  # convert or reuse, then the agreement check
+    except RuntimeUnavailable as error:
+        if requested != AUTO:
+            raise
+        extractor._infer, extractor.runtime = None, "tensorflow"
+        return "tensorflow", Note("runtime-fallback", 1, f"{error} Extracting with TensorFlow instead.")
+    return name, None
 
 
 def run_extraction(
@@ -131,7 +158,7 @@ def run_extraction(
             and os.environ.get(devices.ALLOW_CPU_MIXED_ENV) != "1":
         raise OptionError(f"--mixed-precision computes on GPUs: give the workers one (--gpus-per-worker). "
                           f"Received: --engine {options.engine} --gpus-per-worker {options.gpus_per_worker}")
-    scan = scan_of(data if plan is None else plan)
+    scan = scan_of(data if plan is None else plan, read_rules(plan, store, options.max_image_mb, options.rehash))
     splits = options.splits
     if splits is not None and not set(splits) & {e.split for e in scan.entries}:
         known = ", ".join(sorted({e.split for e in scan.entries}))
@@ -206,25 +233,32 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
     # Only an exclusive holder deletes uncommitted leftovers: a slice's neighbours may have a shard in flight.
     with writer_lock(lock) if part is None else slice_lock(lock, part.index, part.count):
         write_config(store_layout, config)
+        record_versions(store_layout, dataset_name, scan)
         if part is None:
             _delete_leftovers(store_layout, config)
         # Cached rows are trusted without being read: every shard's sha256 is checked (once per process),
         # and a damaged one is dropped (under the exclusive lock) so that its images are extracted again.
-        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id), deep=True, drop_damaged=True)
+        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id), update_index=True, deep=True,
+                                    drop_damaged=True)
         damaged_note = _drop_damaged(catalog, exclusive=part is None)
 
         usable = [e for e in mine if not e.reason]
-        cached = sum(entry.hash in catalog for entry in usable)
+        known = catalog.known(np.array([e.hash for e in usable], dtype="S64"))  # in bulk: no object per stored image
+        cached = int(known.sum())
         todo: dict[str, str] = {}  # content hash -> one absolute path holding it
-        for entry in usable:
-            if entry.hash not in catalog and entry.hash not in todo:
+        for position in np.flatnonzero(~known):
+            entry = usable[position]
+            if entry.hash not in todo:
                 todo[entry.hash] = str(scan.root / entry.path)
+        runtime, runtime_note = options.runtime, None
         if todo:  # only now, and only then, is the model needed (a rerun imports no TensorFlow)
             _build_for_work(extractor, dispatcher.name)
+            runtime, runtime_note = _ready_runtime(extractor, store_layout.root, options.runtime, len(todo))
             if dispatcher.name == "local":
                 register_extractor(extractor)
         tasks = plan_tasks(str(store_layout.root), config, list(todo.values()),
-                           options.batch_size, options.shard_size, extractor.xla, dispatcher.name == "local")
+                           options.batch_size, options.shard_size, extractor.xla, dispatcher.name == "local",
+                           runtime)
         if on_start:
             on_start(len(todo))
         extract_started = time.perf_counter()
@@ -241,9 +275,11 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
 
         changed = {path: digest for path, digest in result.changed}
         failed = dict(result.rejected)  # absolute path -> reason, for what this run tried
-        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id))
+        if tasks:  # what was committed since; with nothing to do the catalog is the same
+            del catalog  # one catalog in memory at a time
+            catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id), update_index=True)
         entries = mine
-        for entry in entries:
+        for entry in entries if changed or failed else ():  # a rerun with nothing to do builds no path
             absolute = str(scan.root / entry.path)
             entry.hash = changed.get(absolute, entry.hash)
             if not entry.reason and absolute in failed and entry.hash not in catalog:
@@ -261,13 +297,16 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             split_counts=dict(sorted(Counter(e.split for e in entries if not e.reason).items())), engine=dispatcher.describe(),
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
             devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name,
-            notes=list(scan.notes) + ([duplicates] if duplicates else []) + ([damaged_note] if damaged_note else []),
+            files_read=scan.reading.read if scan.reading else 0, files_known=scan.reading.known if scan.reading else 0,
+            notes=list(scan.notes) + ([duplicates] if duplicates else []) + ([runtime_note] if runtime_note else [])
+            + ([damaged_note] if damaged_note else []),
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
                  "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
                  "layout": scan.layout, "engine": dispatcher.name, "compute": config.compute,
-                 "devices": summary.devices}
+                 "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known,
+                 "runtime": runtime if todo else None}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was
@@ -312,6 +351,8 @@ def _drop_damaged(catalog: ShardCatalog, exclusive: bool) -> Note | None:
 
 def _duplicates_note(layout, config: ExtractorConfig, name: str, scan: Scan) -> Note | None:
     """Leaks between splits, and the data option group_duplicates applied (extract.duplicate_check)."""
+    from extract.duplicate_check import check_duplicates  # scikit-learn and scipy: imported only when used
+
     group = bool((scan.source.get("options") or {}).get("group_duplicates"))
     return check_duplicates(layout, config, _dataset_rows(name, scan, scan.entries), scan.entries, group)
 

@@ -24,6 +24,7 @@ from extract.engines import ENGINES
 from extract.engines.progress import WorkerMeter
 from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
 from extract.options import DATA_FIELDS
+from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from extract.sources.options import LAYOUTS
 from extract.weights import PREPROCESS_MODES, WEIGHTS_DIR_ENV
 
@@ -38,6 +39,7 @@ Resize = Enum("Resize", {name: name for name in RESIZE_MODES}, type=str)
 Preprocess = Enum("Preprocess", {name: name for name in PREPROCESS_MODES}, type=str)
 Layout = Enum("Layout", {name: name for name in LAYOUTS}, type=str)
 EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)
+RuntimeName = Enum("RuntimeName", {name: name for name in RUNTIME_CHOICES}, type=str)
 # The help panels of `extract run` (typer's rich_help_panel): a long list read a group at a time.
 FEATURES, DATA, VIEWS, SCALE = ("What changes the features", "How the data folder is read", augment_options.PANEL,
                                 "Speed and scale (never the numbers)")
@@ -87,9 +89,10 @@ def run(
         help="Seed of the split rule (0: the stable split by file name of earlier versions).",
         show_default="0")] = None,
     group_duplicates: Annotated[Optional[bool], typer.Option(
-        "--group-duplicates/--no-group-duplicates", rich_help_panel=DATA,
+        "--group-duplicates/--no-grouping", rich_help_panel=DATA,
         help="Keep each group of duplicates (same content, or cosine >= 0.95 in this configuration's features) in "
-             "one split: files the split rule placed follow the group; splits the data gives are kept.",
+             "one split: files the split rule placed follow the group; splits the data gives are kept. "
+             "--no-grouping turns a recorded grouping off.",
         show_default="no, or as recorded")] = None,
     labels: Annotated[Optional[Path], typer.Option(rich_help_panel=DATA,
         help="Labels table (CSV/TSV): a file column (path under DATA, or an id), a label column, "
@@ -111,6 +114,8 @@ def run(
         help="Read images without a label (loose folders, unlisted files) as unlabelled rows, e.g. for "
              "`heads predict` to reuse.", show_default="no")] = None,
     strict: Annotated[bool, typer.Option("--strict", rich_help_panel=DATA, help="Fail (listing them) instead of skipping unusable files.")] = False,
+    rehash: Annotated[bool, typer.Option("--rehash", rich_help_panel=DATA, help="Hash every file; trust no recorded stat.")] = False,
+    max_image_mb: Annotated[float, typer.Option(rich_help_panel=DATA, help="Reject larger files unread.")] = 512,
     views: Annotated[int, typer.Option(rich_help_panel=VIEWS, help="Also cache K fixed augmented views of the train images (for fine-tuning).")] = 0,
     flip: augment_options.Flip = augment_options.DEFAULT.flip,
     rotation: augment_options.Rotation = augment_options.DEFAULT.rotation,
@@ -120,9 +125,10 @@ def run(
     tta: Annotated[int, typer.Option(rich_help_panel=VIEWS, help="Also cache K fixed test-time views of every split (a horizontal flip, then zooms) for `heads eval/predict --tta K`.")] = 0,
     batch_size: Annotated[int, typer.Option(rich_help_panel=SCALE, help="Images per forward pass.")] = 32,
     shard_size: Annotated[int, typer.Option(rich_help_panel=SCALE, help="Images per committed shard (the most a kill can lose).")] = 256,
-    xla: Annotated[Optional[bool], typer.Option(rich_help_panel=SCALE, help="Force XLA on/off.", show_default="per backbone, as measured")] = None,
+    xla: Annotated[Optional[bool], typer.Option(rich_help_panel=SCALE, help="Force XLA on/off.", show_default="per backbone")] = None,
+    runtime: Annotated[RuntimeName, typer.Option(rich_help_panel=SCALE, metavar="NAME", help="tensorflow, onnxruntime, auto.")] = RuntimeName.tensorflow,
     engine: Annotated[EngineName, typer.Option(rich_help_panel=SCALE, help="local (this process) or ray (pip install -e \".\\[ray]\").")] = EngineName.local,
-    address: Annotated[Optional[str], typer.Option(rich_help_panel=SCALE, help="Ray cluster to join, e.g. auto.", show_default="start a local instance")] = None,
+    address: Annotated[Optional[str], typer.Option(rich_help_panel=SCALE, help="Ray cluster to join, e.g. auto.", show_default="start one here")] = None,
     workers: Annotated[Optional[int], typer.Option(rich_help_panel=SCALE, help="Ray workers.", show_default="as many as the cluster's CPUs or GPUs fit")] = None,
     gpus_per_worker: Annotated[Optional[float], typer.Option(rich_help_panel=SCALE, help="GPUs per Ray worker (1: one worker per GPU).", show_default="0")] = None,
     cpus_per_worker: Annotated[Optional[float], typer.Option(rich_help_panel=SCALE, help="CPUs (TensorFlow threads) per Ray worker.", show_default="1")] = None,
@@ -171,9 +177,10 @@ def run(
             mixed_precision=mixed_precision)
         data, data_options = dataset_options(store, dataset, data, **_given_data_options(arguments))
         run_options = RunOptions(
-            batch_size=batch_size, data=data_options, strict=strict,
+            batch_size=batch_size, data=data_options, strict=strict, rehash=rehash, max_image_mb=max_image_mb,
             shard_size=shard_size, xla=xla, engine=engine.value, address=address, workers=workers,
-            gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard)
+            gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard,
+            runtime=runtime.value)
         callbacks = dict(on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress)
         if views:
             spec = AugmentSpec(flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=augment_seed)

@@ -175,31 +175,43 @@ def remove(
 def verify(
     store: StoreOption = Path("cache"),
     repair: Annotated[bool, typer.Option(help="Drop what is broken; the next run re-extracts only that.")] = False,
+    data: Annotated[bool, typer.Option("--data", help="Also read every indexed data file and compare its content.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Check every shard against its marker, the dataset indexes against the shards, and stale temporaries.
 
     --repair deletes what is broken and the temporaries of dead writers; the next run re-extracts what they held."""
+    from extract.verify_data import verify_data
     from store.verify import verify_store
 
     try:
         report = verify_store(store, repair=repair)
+        checked = verify_data(store) if data else None
     except (ValueError, RuntimeError, OSError) as error:
         fail_on(error)
         return
+    data_problems = checked.problems if checked else []
     if as_json:
-        cli_support.print_json({"store": str(store), "ok": report.ok, "shards_checked": report.shards_checked,
-                                "rows_checked": report.rows_checked,
+        cli_support.print_json({"store": str(store), "ok": report.ok and not data_problems,
+                                "shards_checked": report.shards_checked, "rows_checked": report.rows_checked,
                                 "problems": [{"path": str(p.path), "what": p.what} for p in report.problems],
-                                "repaired": [str(p) for p in report.repaired]})
-        if not report.ok and not (repair and report.repaired):
+                                "repaired": [str(p) for p in report.repaired],
+                                "data": None if checked is None else {
+                                    "files_read": checked.files_read,
+                                    "problems": [{"dataset": d, "path": p, "what": w} for d, p, w in data_problems]}})
+        if data_problems or (not report.ok and not (repair and report.repaired)):
             raise typer.Exit(code=1)
         return
     for problem in report.problems:
         console.print(f"[red]problem[/] {problem.path}: {problem.what}", highlight=False, soft_wrap=True)
+    for dataset, path, what in data_problems:
+        console.print(f"[red]problem[/] {escape(dataset)}: {escape(path)}: {escape(what)}", highlight=False,
+                      soft_wrap=True)
     console.print(f"{report.shards_checked} shards, {report.rows_checked} feature rows checked; "
                   f"{len(report.problems)} problems.")
+    if checked is not None:
+        console.print(f"{checked.files_read} data files read; {len(data_problems)} differ from their index.")
     if repair and report.repaired:
         console.print(f"Dropped {len(report.repaired)} files; `extract run` again re-extracts what they held.")
-    elif not report.ok:
+    if data_problems or (not report.ok and not (repair and report.repaired)):
         raise typer.Exit(code=1)

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.errors import OptionError
-from extract.scan import Scan, ScanEntry, scan_dataset
+from extract.scan import ReadRules, Scan, ScanEntry, scan_dataset
 from extract.sources.options import DataOptions
 from store import DatasetIndex, FeatureStore, default_dataset_name, is_store
+from store.datasets import check_dataset_name
+from store.layout import StoreLayout
+from store.stat_cache import read_stat_cache, write_stat_cache
 
 
 @dataclass
@@ -102,15 +105,39 @@ def checked_data(data: str | Path | DatasetIndex | None, store: str | Path, opti
     return None if isinstance(data, DatasetIndex) else plan_dataset(data, store, options.data)
 
 
-def scan_of(data: DatasetPlan | DatasetIndex) -> Scan:
-    """The files to extract: a data folder scanned as planned, or the rows of a dataset the store
-    already indexes (its files under its data_root, as they were indexed: no new scan, the index kept)."""
+def scan_of(data: DatasetPlan | DatasetIndex, rules: ReadRules | None = None) -> Scan:
+    """The files to extract: a data folder scanned as planned (read by `rules`), or the rows of a dataset
+    the store already indexes (its files under its data_root, as they were indexed: no new scan)."""
     if isinstance(data, DatasetPlan):
-        return scan_dataset(data.root, data.options)
+        return scan_dataset(data.root, data.options, rules=rules)
     entries = [ScanEntry(path, int(label), split, digest, None, reason, source) for path, label, split, digest, reason,
                source in zip(data.paths, data.labels, data.splits, data.hashes, data.reasons, data.split_sources)]
     return Scan(root=Path(data.data_root), layout=data.source.get("layout", "index"), classes=list(data.classes),
                 entries=entries, name=data.name, source={**data.source, "indexed": True})
+
+
+def read_rules(plan: DatasetPlan | None, store: str | Path, max_image_mb: float, rehash: bool) -> ReadRules:
+    """The size limit, and the dataset's recorded file versions unless `rehash` (none for a new dataset)."""
+    known = None
+    if plan is not None and not rehash:
+        name = check_dataset_name(plan.options.name or default_dataset_name(plan.root))
+        known = read_stat_cache(StoreLayout(Path(store)).dataset_dir(name), str(plan.root.resolve()))
+    return ReadRules(max_image_mb=max_image_mb, rehash=rehash, known=known)
+
+
+def record_versions(layout: StoreLayout, name: str, scan: Scan) -> None:
+    """Record the file versions the scan read (the next run reads only what changed; nothing to do when
+    every file was known), then release them. A store that cannot be written to only loses the shortcut."""
+    reading = scan.reading
+    if reading is None:
+        return
+    try:
+        if reading.read or reading.known != len(reading.version_hashes):
+            write_stat_cache(layout.dataset_dir(name), str(scan.root), reading.scanned_ns, reading.versions,
+                             reading.version_hashes, reading.version_kinds)
+    except OSError:
+        pass
+    reading.release_versions()  # recorded: not kept through the rest of the run
 
 
 def change_note(previous: DatasetIndex | None, index: DatasetIndex) -> str | None:

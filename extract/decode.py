@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import stat
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from extract.sources.reading import DEFAULT_MAX_IMAGE_MB
 
 MAX_PIXELS = 64_000_000  # 8000 x 8000; more is a decompression bomb or not a photo to classify
 
@@ -59,13 +63,31 @@ def decode_rgb(data: bytes) -> np.ndarray:
         raise DecodeError(f"cannot decode: {re.sub(r' at 0x[0-9a-f]+', '', message)}") from None
 
 
+def read_regular(path: str, max_image_mb: float = DEFAULT_MAX_IMAGE_MB) -> tuple[bytes | None, str]:
+    """A file's bytes, or None and why: a file swapped for a FIFO or a device since the scan is
+    never read (the open does not block), nor more than the size limit."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        return None, f"unreadable: {error.strerror or error}"
+    try:
+        mode, limit = os.fstat(fd).st_mode, int(max_image_mb * 1024 * 1024)
+        if not stat.S_ISREG(mode):
+            return None, "not a regular file: not read"
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+        return (data, "") if len(data) <= limit else (None, f"larger than the size limit ({max_image_mb:g} MB): not read")
+    except OSError as error:
+        return None, f"unreadable: {error.strerror or error}"
+    finally:
+        os.close(fd)
+
+
 def read_and_decode(path: str) -> tuple[np.ndarray | None, str, str]:
     """(image or None, content hash of the bytes actually read, reason when None)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return None, "", f"unreadable: {error.strerror or error}"
+    data, reason = read_regular(path)
+    if data is None:
+        return None, "", reason
     digest = hashlib.sha256(data).hexdigest()
     try:
         return decode_rgb(data), digest, ""

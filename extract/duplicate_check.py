@@ -21,7 +21,11 @@ from extract.sources.records import Note
 from extract.sources.splits import normalise_split
 from store import ConfigView, DatasetIndex
 from store.catalog import ShardCatalog
-from store.duplicates import DEFAULT_THRESHOLD, leak_line, view_duplicates
+
+# The exact neighbour graph grows with the square of the rows: 8.8 s at 20,000 rows on the 2-core machine, 807 s
+# at 100,000 (bench/README, Inspecting the data). Above this, a run's automatic check is a note pointing at the
+# command that does it on demand; --group-duplicates still asks for it.
+AUTO_CHECK_MAX_ROWS = 20_000
 
 
 def check_duplicates(layout, config, index: DatasetIndex, entries: list, group: bool) -> Note | None:
@@ -48,6 +52,14 @@ def check_duplicates(layout, config, index: DatasetIndex, entries: list, group: 
     """
     if config.augment or not (group or {"validation", "test"} & set(index.splits)):
         return None  # an augmented view (its plain configuration is checked), or no held-out split to leak into
+    if not group and len(index.paths) > AUTO_CHECK_MAX_ROWS:
+        return Note("duplicates.unchecked", len(index.paths),
+                    f"duplicates and leaks between splits not checked automatically above {AUTO_CHECK_MAX_ROWS:,} "
+                    f"images ({len(index.paths):,} here): `heads inspect duplicates --store {layout.root} --config "
+                    f"{config.config_id}` lists them", ())
+    # scikit-learn and scipy come with the graph: imported only when it is built (a big rerun skips them)
+    from store.duplicates import DEFAULT_THRESHOLD, leak_line, view_duplicates
+
     view = ConfigView(layout, config, index, catalog=ShardCatalog.load(layout.shards_dir(config.config_id)))
     rows, found = view_duplicates(view, DEFAULT_THRESHOLD)
     moved = 0

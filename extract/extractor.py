@@ -24,23 +24,14 @@ from extract.errors import ExtractError, OptionError
 from extract.model import (DTYPES, POOLING_MODES, RESIZE_MODES, build_base, build_feature_model,
                            preprocessing_layer, resizing_layer)
 from extract.options import ExtractOptions, check_choice
+from extract.runtimes import DEFAULT_RUNTIME, get_runtime
+from extract.runtimes.tensorflow import compile_inference  # noqa: F401  (kept importable from here)
 from extract.weights import ResolvedWeights, WeightsError, resolve_weights
 from store.config import ExtractorConfig
 from store.layout import StoreLayout
 from store.shards import file_sha256
 
 DERIVABLE = ("layer", "pool", "augment", "dtype", "resize")  # what derive() may change; the weights stay
-
-
-def compile_inference(model, xla: bool):
-    """`images -> float32 features` as one compiled function (XLA when `xla`)."""
-    import tensorflow as tf
-
-    @tf.function(jit_compile=xla, reduce_retracing=True)
-    def infer(images):
-        return tf.cast(model(images, training=False), tf.float32)
-
-    return infer
 
 
 def _weights_mismatch(config: ExtractorConfig, where: str, found: str) -> WeightsError:
@@ -53,8 +44,10 @@ class Extractor:
     """Images -> features of one configuration (see the module docstring)."""
 
     def __init__(self, config: ExtractorConfig, weights: ResolvedWeights, backbone: Backbone,
-                 xla: bool | None = None):
+                 xla: bool | None = None, runtime: str = DEFAULT_RUNTIME):
         self.config, self.weights, self.backbone = config, weights, backbone
+        self.runtime = get_runtime(runtime).name  # checked here: an unknown name fails before any work
+        self.runtime_store: Path | None = None  # where the runtime may keep a converted base (the run's store)
         self.xla = backbone.xla_on_cpu if xla is None else bool(xla)
         self._base = None
         self._model = None
@@ -62,7 +55,8 @@ class Extractor:
 
     # --- making one ---------------------------------------------------------------------------
     @classmethod
-    def from_options(cls, options: ExtractOptions, xla: bool | None = None) -> "Extractor":
+    def from_options(cls, options: ExtractOptions, xla: bool | None = None,
+                     runtime: str = DEFAULT_RUNTIME) -> "Extractor":
         """Checks every option and resolves the weights (their file's sha256); builds nothing,
         unless the weights are Keras's own download, whose identity is known only once loaded."""
         options.check()
@@ -79,13 +73,14 @@ class Extractor:
             layer=options.layer or spec.default_layer, pool=options.pool, dtype=options.dtype,
             augment=options.augment, compute=options.compute, weights_source=resolved.source,
         )
-        extractor = cls(config, resolved, spec, xla)
+        extractor = cls(config, resolved, spec, xla, runtime)
         if not resolved.sha256:
             extractor.build()
         return extractor
 
     @classmethod
-    def from_config(cls, config: ExtractorConfig, xla: bool | None = None) -> "Extractor":
+    def from_config(cls, config: ExtractorConfig, xla: bool | None = None,
+                    runtime: str = DEFAULT_RUNTIME) -> "Extractor":
         """Exactly that configuration. The weights are resolved and hashed here, on this node: a
         file whose sha256 is not the configuration's is refused (naming the node and both hashes)."""
         spec = get_backbone(config.backbone)
@@ -102,7 +97,7 @@ class Extractor:
         if resolved.sha256 and resolved.sha256 != config.weights_sha256:
             raise _weights_mismatch(config, f"weights {source}", f"identity {resolved.sha256}")
         resolved = dataclasses.replace(resolved, preprocess_from="as the configuration records it", note=None)
-        return cls(config, resolved, spec, xla)
+        return cls(config, resolved, spec, xla, runtime)
 
     def derive(self, **changes) -> "Extractor":
         """The same weights with another layer, pooling, augmentation view, dtype or resize mode
@@ -119,7 +114,8 @@ class Extractor:
         same_shape = not {"layer", "pool"} & set(changes)
         config = dataclasses.replace(self.config, **changes,
                                      feature_shape=self.config.feature_shape if same_shape else ())
-        other = Extractor(config, self.weights, self.backbone, self.xla)
+        other = Extractor(config, self.weights, self.backbone, self.xla, self.runtime)
+        other.runtime_store = self.runtime_store
         other._base = self._base
         if same_shape and self._model is not None:
             other._model, other._infer = self._model, self._infer
@@ -188,9 +184,10 @@ class Extractor:
 
     @property
     def infer(self) -> Callable:
-        """The compiled `images -> float32 features` function (raw, not rounded through the dtype)."""
+        """`images -> float32 features` (numpy) as the extractor's runtime computes them (raw, not
+        rounded through the dtype)."""
         if self._infer is None:
-            self._infer = compile_inference(self.model, self.xla)
+            self._infer = get_runtime(self.runtime).load(self.build(), self.runtime_store)
         return self._infer
 
     def base(self):

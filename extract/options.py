@@ -76,13 +76,23 @@ class RunOptions:
     cpus_per_worker: float | None = None
     max_retries: int | None = None
     splits: tuple[str, ...] | list[str] | None = None  # only these splits (and only them in the index)
+    rehash: bool = False  # read and hash every file, trusting no recorded file version (store.stat_cache)
+    max_image_mb: float = 512  # larger files are rejected unread
+    runtime: str = "tensorflow"  # what runs the base (extract.runtimes.choice); "auto" picks per run
 
     def __post_init__(self) -> None:
         if self.data is not None and not isinstance(self.data, DataOptions):
             raise OptionError(f"RunOptions.data is a DataOptions. Received: {type(self.data).__name__}")
+        if isinstance(self.max_image_mb, bool) or not isinstance(self.max_image_mb, (int, float)) \
+                or not self.max_image_mb > 0:
+            raise OptionError(f"max_image_mb must be a positive number of megabytes. Received: {self.max_image_mb!r}")
         if self.batch_size < 1 or self.shard_size < 1:
             raise OptionError(f"batch_size and shard_size must be positive. "
                               f"Received: {self.batch_size}, {self.shard_size}")
+
+        from extract.runtimes.choice import check_runtime_name
+
+        check_runtime_name(self.runtime)
 
     def engine_options(self) -> dict:
         return {"address": self.address, "workers": self.workers, "gpus_per_worker": self.gpus_per_worker,

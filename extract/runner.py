@@ -21,7 +21,7 @@ from extract.writer import ShardWriter
 from store.config import ExtractorConfig
 from store.layout import StoreLayout
 
-_EXTRACTORS: dict[str, Extractor] = {}  # config id -> built extractor, per process
+_EXTRACTORS: dict[tuple[str, str], Extractor] = {}  # (config id, runtime) -> built extractor, per process
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ShardTask:
     shard_size: int
     xla: bool
     decode_threads: int | None = -1  # extract.pipeline's default: a quarter of the cores on a CPU
+    runtime: str = "tensorflow"  # what runs the base; a converted base is kept in (and read from) the store
 
 
 @dataclass
@@ -48,7 +49,7 @@ class TaskResult:
 
 def register_extractor(extractor: Extractor) -> None:
     """Reuse an extractor the driver already built and checked (the local engine)."""
-    _EXTRACTORS[extractor.config.config_id] = extractor.build()
+    _EXTRACTORS[extractor.config.config_id, extractor.runtime] = extractor.build()
 
 
 def forget_extractors() -> None:
@@ -56,11 +57,16 @@ def forget_extractors() -> None:
     _EXTRACTORS.clear()
 
 
-def worker_extractor(config: ExtractorConfig, xla: bool) -> Extractor:
-    """The built extractor of a configuration in this process: weights hashed and checked here."""
-    if config.config_id not in _EXTRACTORS:
-        _EXTRACTORS[config.config_id] = Extractor.from_config(config, xla).build()
-    return _EXTRACTORS[config.config_id]
+def worker_extractor(config: ExtractorConfig, xla: bool, runtime: str = "tensorflow",
+                     store: str | None = None) -> Extractor:
+    """The built extractor of a configuration in this process: weights hashed and checked here (and
+    a converted base checked against TensorFlow before its first batch)."""
+    key = (config.config_id, runtime)
+    if key not in _EXTRACTORS:
+        extractor = Extractor.from_config(config, xla, runtime)
+        extractor.runtime_store = Path(store) if store else None
+        _EXTRACTORS[key] = extractor.build()
+    return _EXTRACTORS[key]
 
 
 def _finite_reason(features: np.ndarray, compute: str) -> str:
@@ -77,7 +83,7 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
     started = time.perf_counter()
     devices.prepare_tensorflow()
     devices.check_compute_device(task.config.compute)
-    extractor = worker_extractor(task.config, task.xla)
+    extractor = worker_extractor(task.config, task.xla, task.runtime, task.store_root)
     config = extractor.config
     layout = StoreLayout(Path(task.store_root))
     writer = ShardWriter(layout.shards_dir(config.config_id), config.config_id, config.dtype,
@@ -92,7 +98,7 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
                 if count < task.batch_size:  # pad the last batch: one compiled shape, no recompilation
                     images = np.concatenate([images, np.zeros((task.batch_size - count, *images.shape[1:]),
                                                               np.float32)])
-                features = extractor.infer(images).numpy()[:count]
+                features = np.asarray(extractor.infer(images), np.float32)[:count]
                 for row, position in enumerate(positions.numpy()):
                     path = task.paths[position]
                     digest, reason = hashes[row].numpy().decode(), reasons[row].numpy().decode()

@@ -13,38 +13,80 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extract.sources.files import IMAGE_EXTENSIONS, content_hash, meant_as_image, read_all, sniff
+from extract.sources.files import IMAGE_EXTENSIONS, content_hash, meant_as_image, noting_stores, sniff
 from extract.sources.folders import detect_layout, folder_labels, read_tree, unlabelled_candidates
 from extract.sources.options import DataOptions
 from extract.sources.pattern import pattern_labels
+from extract.sources.reading import ReadOutcome, ReadRules, read_files
 from extract.sources.records import UNLABELLED, Labelled, Note, Scan, ScanEntry, ScanError
-from extract.sources.report import coverage_notes, moved_note, skipped_note
+from extract.sources.report import coverage_notes, moved_note, plural, skipped_note
 from extract.sources.splits import SPLIT_RULE, RuleResult, apply_rule, normalise_split, split_by_name
 from extract.sources.table_labels import table_labels
 
-__all__ = ["DataOptions", "IMAGE_EXTENSIONS", "Note", "Scan", "ScanEntry", "ScanError", "content_hash",
+__all__ = ["DataOptions", "IMAGE_EXTENSIONS", "Note", "ReadRules", "Scan", "ScanEntry", "ScanError", "content_hash",
            "detect_layout", "scan_dataset", "sniff", "split_by_name"]
 
 
-def scan_dataset(root: str | Path, options: DataOptions | None = None, *, workers: int = 8, **legacy) -> Scan:
+def scan_dataset(root: str | Path, options: DataOptions | None = None, *, workers: int = 8,
+                 rules: ReadRules | None = None, **legacy) -> Scan:
     """Scan `root` as `options` say; keyword options (`val_fraction=0.2, layout="auto"`, any
-    DataOptions field) are applied on top, so earlier calls keep working."""
+    DataOptions field) are applied on top, so earlier calls keep working.
+
+    Parameters
+    ----------
+    root
+        The data folder.
+    options
+        How labels and splits are read (DataOptions).
+    workers
+        Threads reading the files the stat cache does not answer for.
+    rules
+        How files are read (extract.sources.reading.ReadRules: size limit, stat cache, rehash);
+        None reads every file with the default limit.
+
+    Returns
+    -------
+    Scan
+        The entries, notes and counts; `scan.reading` says how many files were read.
+    """
     root = Path(root)
     if not root.is_dir():
         raise ScanError(f"Data folder not found. Received: {root}")
     if options is not None and not isinstance(options, DataOptions):
         raise ScanError(f"options must be a DataOptions. Received: {type(options).__name__}")
     options = DataOptions.from_kwargs(options, legacy).checked(root)
-    found = _labelled(root, options)
-    entries, skipped, examples = _read(found, workers)
+    with noting_stores() as stores:
+        found = _labelled(root, options)
+    entries, skipped, examples, reading = _read(root, found, workers, rules or ReadRules())
+    found.candidates = []  # the entries hold what is needed: memory for one object per file, not two
     rule = apply_rule(entries, options.val_fraction, options.test_fraction, options.split_seed)
     scan = Scan(root=root.resolve(), layout=found.layout, classes=found.classes, entries=entries,
                 skipped_hidden=found.skipped_hidden, skipped_non_image=skipped, skipped_examples=examples,
-                name=options.name, source=_source(options, found, entries, rule))
-    scan.notes = (found.notes + moved_note(rule.moved, [found.classes[c] for c in rule.moved_classes])
+                name=options.name, source=_source(options, found, entries, rule), reading=reading)
+    scan.notes = (found.notes + _store_notes(root, stores) + _undecodable_note(reading)
+                  + moved_note(rule.moved, [found.classes[c] for c in rule.moved_classes])
                   + coverage_notes(entries, found.classes) + skipped_note(skipped, examples))
     _check(scan, root)
     return scan
+
+
+def _store_notes(root: Path, stores: set) -> list[Note]:
+    if not stores:
+        return []
+    names = sorted(Path(s).relative_to(root).as_posix() + "/" for s in stores)
+    return [Note("files.store_inside", len(names), f"{plural(len(names), 'feature store folder')} inside the "
+                 f"data folder left out: {', '.join(names[:3])}",
+                 tuple(names[:3]))]
+
+
+def _undecodable_note(reading: ReadOutcome) -> list[Note]:
+    if not reading.bad_names:
+        return []
+    shown = [name.encode("utf-8", "backslashreplace").decode() for name in reading.bad_names[:3]]
+    return [Note("files.bad_name", len(reading.bad_names),
+                 f"{plural(len(reading.bad_names), 'file')} with a name that is not valid UTF-8 left out "
+                 f"(rename {'it' if len(reading.bad_names) == 1 else 'them'}), "
+                 f"e.g. {', '.join(shown)}", tuple(shown))]
 
 
 def _labelled(root: Path, options: DataOptions) -> Labelled:
@@ -60,14 +102,28 @@ def _labelled(root: Path, options: DataOptions) -> Labelled:
     return folder_labels(root, tree, options.unlabelled)
 
 
-def _read(found: Labelled, workers: int) -> tuple[list[ScanEntry], int, list[str]]:
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a name os.fsdecode could only carry with surrogates
+        return False
+    return True
+
+
+def _read(root: Path, found: Labelled, workers: int,
+          rules: ReadRules) -> tuple[list[ScanEntry], int, list[str], ReadOutcome]:
     """The entries of the candidates (content hash, format, reason; split "" where none is given,
-    for the split rule), and the stray non-image files skipped on the way (count, a few examples)."""
+    for the split rule), the stray non-image files skipped on the way (count, a few examples), and
+    how the files were read. A file whose name is not valid UTF-8 cannot be recorded: left out alone."""
     label_of = {name: i for i, name in enumerate(found.classes)}
     skipped, examples = found.skipped_non_image, list(found.skipped_examples)
     entries = []
-    results = read_all([c.path for c in found.candidates], workers)
-    for candidate, (digest, kind, reason) in zip(found.candidates, results):
+    recordable = [_encodable(c.rel) for c in found.candidates]
+    candidates = [c for c, ok in zip(found.candidates, recordable) if ok]
+    bad_names = [c.rel for c, ok in zip(found.candidates, recordable) if not ok]
+    reading = read_files(root, [str(c.path) for c in candidates], [c.rel for c in candidates], rules, workers)
+    reading.bad_names = bad_names
+    for candidate, digest, kind, reason in zip(candidates, reading.hashes, reading.kinds, reading.reasons):
         if not candidate.listed and not meant_as_image(candidate.path, kind, reason):
             skipped += 1  # README.txt and the like: not meant as an image
             if len(examples) < 5:
@@ -79,7 +135,7 @@ def _read(found: Labelled, workers: int) -> tuple[list[ScanEntry], int, list[str
         else:
             label, split = label_of[candidate.label], normalise_split(split_source) if split_source else ""
         entries.append(ScanEntry(candidate.rel, label, split, digest, kind, reason, split_source))
-    return entries, skipped, examples
+    return entries, skipped, examples, reading
 
 
 def _source(options: DataOptions, found: Labelled, entries: list[ScanEntry], rule: RuleResult) -> dict:

@@ -13,13 +13,14 @@ folder), so a reader (`heads list`) never sees a half-written head.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from heads import record as records
-from heads.errors import HeadError
+from heads.errors import HeadError, first_line
 from heads.inputs import HeadInputs
 from heads.kinds.models import HeadModel
 from heads.kinds.registry import Kind, get_kind
@@ -27,6 +28,7 @@ from store import read_json, staged_folder as store_staged_folder
 from store.atomic import remove_folder
 
 HISTORY_FILE = "history.json"
+ZIP_SUFFIXES = (".keras", ".skops")  # both formats are zip archives: a cut one is said as such, not "not found"
 
 
 def heads_dir(store: str | Path) -> Path:
@@ -47,7 +49,25 @@ def staged_folder(final: Path):
 
 @dataclass
 class LoadedHead:
-    """A head folder loaded: its record, the inputs it reads and its model."""
+    """A head folder loaded: its record, the inputs it reads and its model (see `load_head`).
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+        Class names, in the order of `predict_proba`'s columns.
+    labels_ : ndarray of int
+        The model's integer labels in the same order.
+    inputs : HeadInputs
+        The configurations it reads (`inputs.ids`) and their feature shapes (`inputs.shapes`).
+    record : dict
+        Its head.json.
+
+    Examples
+    --------
+    >>> head = load_head("store/heads/3f2a")   # doctest: +SKIP
+    >>> head.predict(["cat.jpg"])             # doctest: +SKIP
+    array(['cats'], dtype='<U4')
+    """
 
     folder: Path
     record: dict
@@ -72,6 +92,12 @@ class LoadedHead:
 
     @property
     def classes_(self) -> np.ndarray:
+        """Class names, in the order of `predict_proba`'s columns (what `predict` returns)."""
+        return np.asarray(self.columns)
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """The model's integer labels, in the same order as `classes_` (they index `class_names`)."""
         return np.asarray(self.model.classes_)
 
     @property
@@ -84,11 +110,79 @@ class LoadedHead:
             self._rows = records.read_rows(self.folder)
         return self._rows
 
-    def predict_proba(self, parts: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, X, batch_size: int = 32, progress: bool | None = None) -> np.ndarray:
+        """Class probabilities, one row per input, one column per class in `classes_` order.
+
+        Parameters
+        ----------
+        X : image paths, a folder, decoded images, or the head's features
+            Paths (a str/Path, or a list of them; folders are walked); decoded images (an ndarray
+            (n, h, w, 3) of uint8, or a list of PIL images); or features of the configuration the head reads
+            (an ndarray (n, ...)), or for a joined head a list or a dict {configuration id: features} with
+            one entry per configuration. Images go through the head's own backbone(s), decoding and
+            resizing exactly as `heads predict` does.
+        batch_size : int, default 32
+            Images per backbone batch.
+        progress : bool, optional
+            A progress bar on stderr while images go through a backbone; by default on in a terminal or
+            notebook. False: none.
+
+        Returns
+        -------
+        ndarray of shape (n, len(classes_))
+
+        Raises
+        ------
+        HeadError
+            When an input is not one of these, or an image cannot be used (the line names it).
+
+        Examples
+        --------
+        >>> head = load_head("store/heads/3f2a")               # doctest: +SKIP
+        >>> head.predict_proba(["cat.jpg", "dog.jpg"]).shape  # doctest: +SKIP
+        (2, 2)
+        """
+        from heads.loaded_inputs import probabilities
+        return probabilities(self, X, batch_size, progress)
+
+    def predict(self, X, batch_size: int = 32, progress: bool | None = None) -> np.ndarray:
+        """The most probable class name of each input (argmax of `predict_proba`, ties to the first).
+
+        Parameters
+        ----------
+        X, batch_size, progress
+            As for `predict_proba`.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Class names from `classes_`.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X, batch_size, progress), axis=1)]
+
+    def predict_parts(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Probabilities of features given as one array per configuration the head reads (in `inputs` order)."""
         return self.model.predict_proba(parts)
 
 
 def load_head(folder: str | Path) -> LoadedHead:
+    """Load a head folder as one object, whatever its kind.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A head folder (see `resolve_head` to find one by id in a store).
+
+    Returns
+    -------
+    LoadedHead
+        With `classes_`, `predict_proba(X)` and `predict(X)` taking image paths, images or features.
+
+    Raises
+    ------
+    HeadError
+        When the folder is not a head, or its model file is missing.
+    """
     folder = Path(folder)
     record = records.read_record(folder)
     kind = get_kind(record["kind"])
@@ -96,28 +190,75 @@ def load_head(folder: str | Path) -> LoadedHead:
     if not model_file.is_file():
         raise HeadError(f"Head folder has no model file {record['model_file']}. Received: {folder}")
     history_file = folder / HISTORY_FILE
-    history = read_json(history_file) if history_file.is_file() else {}
-    return LoadedHead(folder, record, kind, HeadInputs.from_record(record), kind.load(model_file, record, history))
+    try:
+        history = read_json(history_file) if history_file.is_file() else {}
+    except (ValueError, OSError) as error:
+        raise HeadError(f"Damaged head file {HISTORY_FILE} ({first_line(error)}). Received: {history_file}") from None
+    if model_file.suffix in ZIP_SUFFIXES and not zipfile.is_zipfile(model_file):
+        raise HeadError(f"Damaged head model {model_file.name}: not a complete zip archive (truncated or "
+                        f"overwritten). Received: {model_file}")
+    inputs = HeadInputs.from_record(record)
+    try:
+        model = kind.load(model_file, record, history)
+    except HeadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a damaged or hostile model file: zip, HDF5, Keras safe mode...
+        raise HeadError(f"Cannot load head model {model_file.name} ({type(error).__name__}: {first_line(error)}). "
+                        f"Received: {model_file}") from None
+    return LoadedHead(folder, record, kind, inputs, model)
 
 
-def list_heads(store: str | Path) -> list[tuple[Path, dict]]:
-    """(folder, record) of every published head of a store; half-built (hidden) folders are skipped,
-    and so are heads of an older record version (said by `heads list`)."""
+def _head_folders(store: str | Path) -> list[Path]:
     root = heads_dir(store)
     if not root.is_dir():
         return []
+    return [folder for folder in sorted(root.iterdir()) if folder.is_dir() and not folder.name.startswith(".")
+            and (folder / records.HEAD_FILE).is_file()]
+
+
+def list_heads(store: str | Path) -> list[tuple[Path, dict]]:
+    """(folder, record) of every published head of a store; half-built (hidden) folders are skipped, and so
+    are damaged records and heads of an older record version (said by `heads list`: see damaged_heads)."""
     found = []
-    for folder in sorted(root.iterdir()):
-        if folder.is_dir() and not folder.name.startswith(".") and (folder / records.HEAD_FILE).is_file():
-            try:
-                found.append((folder, records.read_record(folder)))
-            except HeadError:
-                continue
+    for folder in _head_folders(store):
+        try:
+            found.append((folder, records.read_record(folder)))
+        except HeadError:
+            continue
     return found
 
 
+def damaged_heads(store: str | Path) -> list[tuple[Path, str]]:
+    """(folder, what is wrong) of every head folder whose record cannot be used: one never blocks the others."""
+    damaged = []
+    for folder in _head_folders(store):
+        try:
+            records.read_record(folder)
+        except HeadError as error:
+            damaged.append((folder, first_line(error)))
+    return damaged
+
+
 def resolve_head(head: str | Path, store: str | Path | None = None) -> Path:
-    """A head folder from a path, or from an id (or unique id prefix) among the store's heads."""
+    """A head folder from a path, or from an id (or unique id prefix) among the store's heads.
+
+    Parameters
+    ----------
+    head : str or Path
+        A head folder, or a head id (or unique prefix).
+    store : str or Path, optional
+        The store whose heads an id is looked up among.
+
+    Returns
+    -------
+    Path
+        The head folder.
+
+    Raises
+    ------
+    HeadError
+        When no head, or several, match.
+    """
     path = Path(head)
     if (path / records.HEAD_FILE).is_file():
         return path

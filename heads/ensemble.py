@@ -155,7 +155,7 @@ def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None,
 
     started = time.perf_counter()
     stacker, search = None, None
-    classes = np.asarray(first.classes_)
+    classes = np.asarray(first.labels_)
     if method == "stack":
         train = split_rows[train_split]
         check_folds(cv, train.labels)

@@ -47,9 +47,9 @@ def head_data(loaded: LoadedHead, store: str | Path | None = None, dataset: str 
 
 def predict_rows(loaded: LoadedHead, views, hashes: list[str], chunk_rows: int) -> np.ndarray:
     """The head's probabilities for stored rows, a bounded number of rows at a time."""
-    proba = np.zeros((len(hashes), len(loaded.classes_)))
+    proba = np.zeros((len(hashes), len(loaded.labels_)))
     for positions, parts in loaded.inputs.read_chunks(views, hashes, chunk_rows):
-        proba[positions] = loaded.predict_proba(parts)
+        proba[positions] = loaded.predict_parts(parts)
     return proba
 
 
@@ -59,7 +59,36 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
     """Metrics of a head on one split of its data (or of `dataset`), with a note for each difference.
     `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta),
     extracted into the store the first time. `cv` (with `tta`, on the train split): accuracy by k-fold
-    cross-validation without and with the views, the head refitted per fold: the honest way to decide."""
+    cross-validation without and with the views, the head refitted per fold: the honest way to decide.
+
+    Parameters
+    ----------
+    head : str or Path
+        A head folder, or a head id (or unique prefix) with `store`.
+    split : str, default "validation"
+        The split to score.
+    store : str or Path, optional
+        The store the head and its features are read from (default: the head's own).
+    dataset : str, optional
+        Score another dataset of the store (its classes matched by name).
+    memory_limit_mb : float, optional
+        Bound on the features read at once.
+    tta, cv
+        As above.
+    on_stage : callable(str), optional
+        Called with a short line at each stage.
+
+    Returns
+    -------
+    dict
+        n, accuracy, balanced_accuracy, macro_f1, log_loss, per-class precision/recall/F1, confusion
+        matrix and `notes` (one line per difference between the head's data and what was scored).
+
+    Raises
+    ------
+    HeadError
+        When the head, split or dataset cannot be scored (one line says why).
+    """
     loaded = load_head(resolve_head(head, store))
     if cv is not None and (not tta or split != loaded.record["train_split"]):
         raise HeadError(f"--cv judges test-time views on the train split ({loaded.record['train_split']}), the head "
@@ -82,7 +111,7 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
             plain = [view.features_for(rows.hashes) for view in views]
             viewed = [[view.features_for(rows.hashes) for view in group] for group in view_views]
             tta_cv = cross_validated(loaded.model, plain, viewed, rows.labels, cv)
-    result = metrics_mod.classification_metrics(rows.labels, proba, loaded.classes_, loaded.class_names)
+    result = metrics_mod.classification_metrics(rows.labels, proba, loaded.labels_, loaded.class_names)
     result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes,
                   tta=[i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, tta)] if tta else [],
                   tta_cv=tta_cv if cv is not None else None)

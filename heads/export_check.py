@@ -102,7 +102,7 @@ def check_images(loaded: LoadedHead, store: str | Path | None, count: int, size:
     if not picked:
         return CheckImages([], np.zeros(shape, np.float32), np.zeros((0, len(loaded.columns))), notes)
     hashes = [content for _, content in picked]
-    expected = loaded.predict_proba(loaded.inputs.stored(stored_views, hashes))
+    expected = loaded.predict_parts(loaded.inputs.stored(stored_views, hashes))
     if views:
         inputs = view_inputs(loaded.inputs, len(views))
         expected = average(expected, file_probabilities(loaded.model, inputs, store,

@@ -22,7 +22,7 @@ from heads.exclusion import exclusion_for
 from heads.fit_data import FitData
 from heads.incremental import STREAM_BATCH, fit_pipeline_stream, predict_proba_stream
 from heads.kinds.registry import KINDS, classifier_of, get_kind, make_head
-from heads.kinds.selection import AUTO, search_kind, select_kind
+from heads.kinds.selection import AUTO, search_kind, select_kind, selection_notes
 
 # --option -> estimator parameter, for the options the CLI spells out
 OPTION_PARAMS = {"hidden": "hidden", "dropout": "dropout", "optimizer": "optimizer",
@@ -38,6 +38,23 @@ class FitResult:
     metrics: dict[str, dict]
     estimator: Any
     notes: list[str]  # one line each: what the data held that the user should know (left-out rows...)
+
+    def to_frame(self):
+        """Scores per split as a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per split scored (index: split), columns n, accuracy, balanced_accuracy, macro_f1,
+            log_loss.
+        """
+        import pandas as pd
+
+        return pd.DataFrame.from_dict({s: metrics_mod.summary(m) for s, m in self.metrics.items()}, orient="index")
+
+    def __repr__(self) -> str:
+        scores = ", ".join(f"{s} accuracy {m.get('accuracy', float('nan')):.4f}" for s, m in self.metrics.items())
+        return f"FitResult(head {self.head_id}, {self.record.get('kind')}: {scores or 'no scores'}; {self.folder})"
 
 
 def _merge_options(kind: str, params: dict | None, options: dict[str, Any]) -> dict:
@@ -56,7 +73,7 @@ def _merge_options(kind: str, params: dict | None, options: dict[str, Any]) -> d
 
 def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = None, params: dict | None = None,
              reduce: str | Sequence[str] = "auto", class_weight: str | None = None, seed: int = 0,
-             search: bool = False, cv: int = 5, exportable_only: bool = True, stream: bool | None = None, memory_limit_mb: float | None = None,
+             search: bool = False, cv: int = 5, exportable_only: bool = True, budget: float | None = None, stream: bool | None = None, memory_limit_mb: float | None = None,
              out: str | Path | None = None, hidden: tuple[int, ...] | None = None, dropout: float | None = None,
              optimizer: str | None = None, learning_rate: float | None = None, epochs: int | None = None,
              batch_size: int | None = None, patience: int | None = None, xla: bool | None = None,
@@ -73,7 +90,51 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
     leaves out is said in a note). `dataset`: which dataset of the store (default: the only one, or
     the newest, said in a note). `exclude` (a file of paths or content hashes, e.g. a `heads
     inspect` table) and `exclude_suspects` (the train images cleanlab flags, heads.inspection.suspects) leave
-    train rows out; the record's data.excluded names them (heads.exclusion)."""
+    train rows out; the record's data.excluded names them (heads.exclusion).
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    kind : str
+        A head kind (`heads kinds` lists them: logreg, svm, knn, forest, dense, ...) or "auto".
+    config : str or list of str, optional
+        Configuration id(s) or readable name(s); default: the store's only one.
+    params : dict, optional
+        The kind's parameters (checked before any data is read).
+    reduce : str or list of str, default "auto"
+        How spatial features become a vector: flatten, avg, max or auto.
+    class_weight : str, optional
+        "balanced" to weigh classes by inverse frequency.
+    seed : int, default 0
+        Every random choice.
+    search, cv
+        Search the kind's parameters by `cv`-fold cross-validation on the train split.
+    exportable_only, stream, memory_limit_mb, exclude, exclude_suspects, dataset, train_split
+        As above; `stream` trains incremental kinds chunk by chunk (default: when over the memory limit).
+    out : str or Path, optional
+        The head folder (default `<store>/heads/<id>`); refused when it exists and is not empty.
+    hidden, dropout, optimizer, learning_rate, epochs, batch_size, patience, xla
+        The dense head's options.
+    on_epoch, on_stage : callable, optional
+        Called per epoch (epoch, logs) and with a short line at each stage.
+
+    Returns
+    -------
+    FitResult
+        head_id, folder, record, metrics per split (`to_frame()`: one row per split), the fitted
+        estimator and notes.
+
+    Raises
+    ------
+    HeadError
+        On a bad kind, parameter, configuration or dataset (one line, before any data is read where possible).
+
+    Examples
+    --------
+    >>> result = fit_head("store", "logreg")   # doctest: +SKIP
+    >>> result.to_frame()["accuracy"]          # doctest: +SKIP
+    """
     stage = on_stage or (lambda message: None)
     kind = getattr(kind, "value", kind)
     auto = kind == AUTO
@@ -128,14 +189,15 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
         X = in_memory[train_split] = data.read(train_rows)
         if auto:
             kind, estimator, search_record = select_kind(data.estimator_reduce, class_weight, seed, cv, X,
-                                                         train_rows.labels, stage, exportable_only)
+                                                         train_rows.labels, stage, exportable_only, budget)
             if search_record["not_exportable"]:
                 choice_notes.append(f"--kind auto chose among exportable heads; left out: "
                              f"{'; '.join(search_record['not_exportable'])}. Give --unexportable to try them too.")
             spec = get_kind(kind)
         elif search:
             stage(f"searching {kind} parameters by {cv}-fold cross-validation on the train split")
-            estimator, search_record = search_kind(kind, dict(params), estimator, cv, seed, X, train_rows.labels)
+            estimator, search_record = search_kind(kind, dict(params), estimator, cv, seed, X, train_rows.labels,
+                                                   budget, stage)
         elif spec.keras:
             monitor = None
             held = scoring.get("validation")
@@ -145,6 +207,8 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
             estimator.fit(X, train_rows.labels, monitor=monitor, on_epoch=on_epoch)
         else:
             estimator.fit(X, train_rows.labels)
+        if search_record is not None:
+            choice_notes += selection_notes(search_record, class_names)
     fit_seconds = time.perf_counter() - started
 
     stage("scoring every split")
@@ -202,7 +266,9 @@ def _selection(auto: bool, search_record: dict | None, cv: int) -> dict:
     if search_record is None:
         return {"chosen": [], "on": None}
     chosen = ["kind", "parameters"] if auto else ["parameters"]
-    return {"chosen": chosen, "on": f"train split, {cv}-fold cross-validation"}
+    return {"chosen": chosen, "on": f"train split, {search_record['cv']}-fold cross-validation",
+            "cv_scheme": search_record["cv_scheme"], "budget_s": search_record["budget_s"],
+            "budget_hit": search_record["budget_hit"]}
 
 
 def _proba_in_chunks(estimator, features: np.ndarray, chunk: int = 2048) -> np.ndarray:

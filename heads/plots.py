@@ -3,19 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on a server or in CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure  # not pyplot: files only, and the caller's backend (a notebook's inline
+from sklearn.metrics import ConfusionMatrixDisplay  # plots) is left as it was; no display needed on a server
 
 
 def confusion_png(metrics: dict, path: Path, title: str) -> None:
     matrix = np.asarray(metrics["confusion_matrix"])
     names = metrics["confusion_labels"]
     side = min(3.0 + 0.5 * len(names), 16.0)
-    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    fig = Figure(figsize=(side + 1.5, side))
+    ax = fig.subplots()
     ConfusionMatrixDisplay(matrix, display_labels=names).plot(
         ax=ax, cmap="Blues", colorbar=True, xticks_rotation=45 if len(names) > 4 else "horizontal",
         values_format="d", include_values=len(names) <= 30)
@@ -23,7 +21,6 @@ def confusion_png(metrics: dict, path: Path, title: str) -> None:
     ax.set_title(f"{title}\naccuracy {accuracy:.4f} on {metrics['n']} images" if accuracy is not None else title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 DENSE_SERIES = (("", "train"), ("val_", "held-out train rows (early stopping)"),
@@ -36,7 +33,8 @@ def learning_curves_png(history: dict[str, list[float]], path: Path, title: str,
     """Loss and accuracy per epoch, one line per (history key prefix, label) of `series`
     (a dense head: train rows, held-out train rows (early stopping), validation split);
     `baseline` (label, {"loss": ..., "accuracy": ...}) draws a level to compare with."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for prefix, label in series:
             values = history.get(f"{prefix}{metric}")
@@ -54,4 +52,3 @@ def learning_curves_png(history: dict[str, list[float]], path: Path, title: str,
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -12,16 +12,16 @@ that cannot be used (missing, unreadable, not an image) gets its row with the re
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from extract import is_file_table, listed_files, sniff
+from extract import hash_image_file, is_file_table, listed_files
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
+from heads.outputs import refuse_record_path
 from heads.predict_output import OUTPUT_FORMATS, STDOUT, UNKNOWN, Prediction, output_format, write_predictions
 from heads.predict_store import keep_features
 from heads.tta import average, file_probabilities, view_inputs
@@ -52,18 +52,12 @@ def collect_images(inputs: list[str | Path], file_column: str | None = None) -> 
 
 
 def _file_hash(path: Path) -> tuple[str, str]:
-    """(content hash, reason): the reason says why a file is no use (missing, unreadable, not an image)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return "", "not found"
-    except OSError as error:
-        return "", f"unreadable: {error.strerror or error}"
-    digest = hashlib.sha256(data).hexdigest()
-    return digest, "" if sniff(data[:16]) else "not an image: content is not JPEG, PNG, BMP, GIF or WebP"
+    """(content hash, reason): the reason says why a file is no use (missing, unreadable, not a regular
+    file, too large, not an image); only regular image files are read whole."""
+    return hash_image_file(path)
 
 
-def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path | None = None,
+def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], store: str | Path | None = None,
                    out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
                    verify: bool = True, on_progress: Callable[[int], None] | None = None,
                    threshold: float | None = None, file_column: str | None = None, tta: int = 0,
@@ -72,13 +66,51 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
     wide; "-" for stdout) when given. Below `threshold` the best class is labelled "unknown".
     `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta).
     `keep`: the features computed for new images are kept in the store (heads.predict_store), so the next
-    call on them reads them; `on_note` receives the line saying so (or why they could not be kept)."""
+    call on them reads them; `on_note` receives the line saying so (or why they could not be kept).
+
+    Parameters
+    ----------
+    head : str, Path or LoadedHead
+        A head folder, a head id (or unique prefix) with `store`, or a loaded head.
+    inputs : list of str or Path
+        Image files, folders (walked) or .csv/.tsv files listing images (`file_column`).
+    store : str or Path, optional
+        The store to look the head up in, reuse stored features from and keep new ones in.
+    out : str or Path, optional
+        File to write ("-": stdout), in `format` (csv, json, wide; else from its suffix).
+    top : int, default 3
+        Classes kept per image, best first.
+    batch_size : int, default 32
+        Images per backbone batch.
+    verify : bool, default True
+        Check the rebuilt backbone reproduces a stored feature before computing new ones.
+    on_progress : callable(int), optional
+        Called with the number of images done since the last call.
+    threshold : float, optional
+        Below this best probability the label is "unknown".
+    tta, keep, on_note, file_column
+        As above.
+
+    Returns
+    -------
+    list of Prediction
+        One per file, in input order: path, sha256, label, top classes and probabilities, `scores` (every
+        class in the head's column order) and `error` (why a file could not be used; never fatal).
+        For a DataFrame see `heads.predict_frame`; for an array, `LoadedHead.predict_proba`.
+
+    Raises
+    ------
+    HeadError
+        On a bad option, a missing input, or a head whose configuration the store cannot supply.
+    """
     fmt = output_format(out, format)
+    if out is not None:
+        refuse_record_path(out)  # before any work: nothing is written when refused
     if top < 1 or batch_size < 1:
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise HeadError(f"--threshold is a probability in (0, 1]. Received: {threshold}")
-    loaded = load_head(resolve_head(head, store))
+    loaded = head if isinstance(head, LoadedHead) else load_head(resolve_head(head, store))
     if threshold is not None and UNKNOWN in loaded.columns:
         raise HeadError(f"Head {loaded.head_id} has a class named {UNKNOWN!r}, the label --threshold gives unsure "
                         f"images: the two could not be told apart. Received: --threshold {threshold}")
@@ -118,7 +150,7 @@ def predict_images(head: str | Path, inputs: list[str | Path], store: str | Path
                 part[i] = values[row]
             source[i] = "computed"
     usable = [i for i in range(len(paths)) if source[i]]
-    proba = loaded.predict_proba([part[usable] for part in parts]) if usable else \
+    proba = loaded.predict_parts([part[usable] for part in parts]) if usable else \
         np.zeros((0, len(loaded.columns)))
     if views_of and usable:
         proba = average(proba, file_probabilities(loaded.model, views_of, store if store is not None else loaded.store,

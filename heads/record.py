@@ -19,7 +19,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from heads.errors import HeadError
+from heads.errors import HeadError, first_line
 from store import confine, read_json
 from store import write_json as write_store_json
 
@@ -122,18 +122,64 @@ def chosen_on_validation(record: dict) -> bool:
     return stopping.get("on") == "validation" or bool(record.get("chosen_on_validation"))
 
 
-def read_record(folder: Path) -> dict:
-    path = Path(folder) / HEAD_FILE
-    if not path.is_file():
-        raise HeadError(f"Not a head folder (no {HEAD_FILE}). Received: {folder}")
-    record = read_json(path)
+# What every head.json must hold, and of which JSON type: a record is read from disk and may be damaged or
+# hostile, so it is checked here, once, before any command indexes into it.
+REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "head_id": str, "kind": str, "model_file": str, "inputs": list, "data": dict, "columns": list,
+    "metrics": dict, "user_params": dict, "sizes": dict, "fit_seconds": (int, float), "reduce": str,
+    "class_weight": str, "created": str}
+DATA_FIELDS: dict[str, type | tuple[type, ...]] = {"dataset": str, "digest": (str, type(None)),
+                                                    "class_names": list}
+_JSON_TYPES = {str: "a string", list: "a list", dict: "an object", int: "a number", float: "a number",
+               type(None): "null"}
+
+
+def _type_name(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(dict.fromkeys(_JSON_TYPES[t] for t in types))
+
+
+def _check_fields(record: dict, fields: dict, path: Path, prefix: str = "") -> None:
+    for key, types in fields.items():
+        if key not in record:
+            raise HeadError(f"Damaged head record: no field {prefix}{key!r}. Received: {path}")
+        value = record[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and types in ((int, float),)):
+            raise HeadError(f"Damaged head record: field {prefix}{key!r} should be {_type_name(types)}, "
+                            f"not {type(value).__name__}. Received: {path}")
+
+
+def validate_record(record: Any, path: Path) -> dict:
+    """Refuse a head.json that lacks a field or holds one of the wrong type, in one line naming the file."""
+    if not isinstance(record, dict):
+        raise HeadError(f"Damaged head record: not a JSON object. Received: {path}")
     if record.get("format") != FORMAT_NAME:
         raise HeadError(f"Not a head record (format {record.get('format')!r}). Received: {path}")
     if record.get("version") != FORMAT_VERSION:
         raise HeadError(f"Head {record.get('head_id')} has record version {record.get('version')}; this version "
                         f"reads {FORMAT_VERSION}, which binds a head to the rows it was trained on. Fit it again "
-                        f"(`heads fit`). Received: {folder}")
+                        f"(`heads fit`). Received: {path.parent}")
+    _check_fields(record, REQUIRED_FIELDS, path)
+    _check_fields(record["data"], DATA_FIELDS, path, "data.")
+    if not all(isinstance(c, dict) and isinstance(c.get("config_id"), str) for c in record["inputs"]):
+        raise HeadError(f"Damaged head record: field 'inputs' should list configurations with a config_id. "
+                        f"Received: {path}")
+    if not all(isinstance(n, str) for n in record["data"]["class_names"]):
+        raise HeadError(f"Damaged head record: field 'data.class_names' should list strings. Received: {path}")
     return record
+
+
+def read_record(folder: Path) -> dict:
+    """A head's record, checked (see validate_record): a damaged or hostile head.json is one HeadError
+    naming the file, never a KeyError or a JSON parser's message without a file name."""
+    path = Path(folder) / HEAD_FILE
+    if not path.is_file():
+        raise HeadError(f"Not a head folder (no {HEAD_FILE}). Received: {folder}")
+    try:
+        record = read_json(path)
+    except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise HeadError(f"Damaged head record ({first_line(error)}). Received: {path}") from None
+    return validate_record(record, path)
 
 
 def model_path(folder: Path, record: dict) -> Path:

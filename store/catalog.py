@@ -1,51 +1,73 @@
 """Which content hash lives in which committed shard row (and which are known bad)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from store import shards
+from store import catalog_index, shards
 from store.integrity import DamagedShard, check_shard, read_error
 
 
-@dataclass
 class ShardCatalog:
-    shard_paths: list[Path] = field(default_factory=list)
-    rows: dict[str, tuple[int, int]] = field(default_factory=dict)
-    rejected: dict[str, str] = field(default_factory=dict)
-    bytes: int = 0
-    damaged: list[tuple[Path, str]] = field(default_factory=list)  # shards left out: (path, one line)
+    """The keys of a configuration's committed shards. `rows` (hash -> (shard, row), first committed
+    copy first) is built on first use: a rerun asks `known` of all its hashes at once and never
+    builds one Python object per stored image."""
+
+    def __init__(self, shard_paths: list[Path] | None = None, rows: dict[str, tuple[int, int]] | None = None,
+                 rejected: dict[str, str] | None = None, bytes: int = 0):
+        self.shard_paths = shard_paths if shard_paths is not None else []
+        self.rejected = rejected if rejected is not None else {}
+        self.bytes = bytes
+        self._rows = rows
+        self._columns: catalog_index.CatalogColumns | None = None
+        self.damaged: list[tuple[Path, str]] = []  # shards left out by load(drop_damaged=True): (path, one line)
 
     @classmethod
-    def load(cls, shards_dir: Path, deep: bool = False, drop_damaged: bool = False) -> "ShardCatalog":
-        """The committed shards' rows; a damaged shard is refused in one line (store.integrity), or
-        with `drop_damaged` left out and listed in `damaged`. `deep`: sha256 of every shard, once per process."""
-        catalog = cls()
-        for path, marker in shards.committed_shards(shards_dir):
-            try:
-                check_shard(path, marker, deep=deep)
-                hashes, rejected, reasons = shards.read_keys(path)
-            except DamagedShard as error:
-                if not drop_damaged:
-                    raise
-                catalog.damaged.append((path, str(error)))
-                continue
-            except OSError as error:  # a Fletcher-32 mismatch in the hashes
-                if not drop_damaged:
-                    raise read_error(path, error) from None
-                catalog.damaged.append((path, str(read_error(path, error))))
-                continue
-            shard_index = len(catalog.shard_paths)
-            catalog.shard_paths.append(path)
-            catalog.bytes += marker.get("bytes", 0)
-            for row, key in enumerate(hashes):
-                # First committed copy wins: two writers may both have extracted an image.
-                catalog.rows.setdefault(key.decode(), (shard_index, row))
-            for key, reason in zip(rejected, reasons):
-                catalog.rejected.setdefault(key.decode(), reason)
+    def load(cls, shards_dir: Path, update_index: bool = False, deep: bool = False,
+             drop_damaged: bool = False) -> "ShardCatalog":
+        """The committed shards' keys, from the configuration's catalog index (store.catalog_index):
+        no shard file is opened when the index covers them all. `update_index`: a writer (holding the
+        configuration's writer lock) writes a refreshed index back. `deep`: every shard checked against
+        its marker's sha256 (once per process, store.integrity); a damaged shard is refused in one line, or
+        with `drop_damaged` left out of the catalog and listed in `damaged`."""
+        columns = catalog_index.load_columns(Path(shards_dir), update_index)
+        damaged: list[tuple[Path, str]] = []
+        if deep or drop_damaged:
+            columns, damaged = _without_damaged(Path(shards_dir), columns, deep, drop_damaged)
+        catalog = cls(shard_paths=[Path(shards_dir) / name for name in columns.names], bytes=int(columns.sizes.sum()))
+        catalog._columns = columns
+        catalog.damaged = damaged
+        for key, reason in zip(columns.rejected.tolist(), columns.reasons):
+            catalog.rejected.setdefault(key.decode(), reason)
         return catalog
+
+    @property
+    def rows(self) -> dict[str, tuple[int, int]]:
+        if self._rows is None:
+            self._rows = {}
+            if self._columns is not None and len(self._columns.hashes):
+                columns = self._columns
+                # First committed copy wins: two writers may both have extracted an image.
+                _, first = np.unique(columns.hashes, return_index=True)
+                first.sort()
+                keys = columns.hashes[first].astype("U64").tolist()
+                self._rows = dict(zip(keys, zip(columns.shard[first].tolist(), columns.row[first].tolist())))
+        return self._rows
+
+    def known(self, hashes: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of these content hashes (an `S64` array) have features or a verdict."""
+        hashes = np.asarray(hashes, dtype="S64")
+        if self._rows is None and self._columns is not None:
+            held = np.concatenate([self._columns.hashes, self._columns.rejected])
+        else:
+            held = np.array(list(self.rows) + list(self.rejected), dtype="S64")
+        if not len(held) or not len(hashes):
+            return np.zeros(len(hashes), dtype=bool)
+        held.sort()  # a sorted copy and one search: less memory than np.isin's joined sort at a million rows
+        at = np.searchsorted(held, hashes).clip(0, len(held) - 1)
+        return held[at] == hashes
 
     def __contains__(self, content_hash: str) -> bool:
         return content_hash in self.rows or content_hash in self.rejected
@@ -64,3 +86,34 @@ class ShardCatalog:
             raise KeyError(f"{len(missing)} images have no features in the store, e.g. {missing[0]}")
         located = np.array([self.rows[h] for h in hashes], dtype=np.int64).reshape(-1, 2)
         return located[:, 0], located[:, 1]
+
+
+def _without_damaged(shards_dir: Path, columns: catalog_index.CatalogColumns, deep: bool,
+                     drop_damaged: bool) -> tuple[catalog_index.CatalogColumns, list[tuple[Path, str]]]:
+    """The index's columns without the shards that fail their check (store.integrity), and those shards."""
+    markers = {path.name: marker for path, marker in shards.committed_shards(shards_dir)}
+    damaged: list[tuple[Path, str]] = []
+    for name in columns.names:
+        path = shards_dir / name
+        try:
+            check_shard(path, markers.get(name, {}), deep=deep)
+        except DamagedShard as error:
+            if not drop_damaged:
+                raise
+            damaged.append((path, str(error)))
+        except OSError as error:
+            if not drop_damaged:
+                raise read_error(path, error) from None
+            damaged.append((path, str(read_error(path, error))))
+    if not damaged:
+        return columns, []
+    gone = {path.name for path, _ in damaged}
+    keep = np.array([name not in gone for name in columns.names], dtype=bool)
+    renumber = np.cumsum(keep) - 1  # old shard index -> new one (where kept)
+    rows_kept, verdicts_kept = keep[columns.shard], keep[columns.rejected_shard]
+    return dataclasses.replace(
+        columns, names=[n for n, k in zip(columns.names, keep) if k], sizes=columns.sizes[keep],
+        stamps=columns.stamps[keep], hashes=columns.hashes[rows_kept], shard=renumber[columns.shard[rows_kept]],
+        row=columns.row[rows_kept], rejected=columns.rejected[verdicts_kept],
+        rejected_shard=renumber[columns.rejected_shard[verdicts_kept]],
+        reasons=[r for r, k in zip(columns.reasons, verdicts_kept) if k]), damaged

@@ -191,7 +191,17 @@ def write_columns(f: h5py.File, index: DatasetIndex) -> None:
 
 
 def _strings(dataset) -> list[str]:
-    return [s.decode() if isinstance(s, bytes) else s for s in dataset[:]]
+    """The column as str; repeated values (splits, reasons) share one object rather than one per row."""
+    shared: dict = {}
+    out = []
+    for value in dataset[:]:
+        text = shared.get(value)
+        if text is None:
+            text = value.decode() if isinstance(value, bytes) else value
+            if len(shared) < 4096:
+                shared[value] = text
+        out.append(text)
+    return out
 
 
 def read_columns(f: h5py.File, origin: Path, **attrs) -> DatasetIndex:

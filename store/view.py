@@ -31,6 +31,24 @@ class SplitData:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def to_frame(self):
+        """The split as a pandas DataFrame, one row per image.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns: path, sha256, class (its name), label (its integer), then the features flattened in
+            C order, one column each (f0, f1, ...), as float32.
+        """
+        import pandas as pd
+
+        flat = np.asarray(self.features, dtype=np.float32).reshape(len(self.labels), -1)
+        frame = pd.DataFrame(flat, columns=[f"f{i}" for i in range(flat.shape[1])])
+        names = np.asarray(self.class_names, dtype=object)
+        meta = pd.DataFrame({"path": self.paths, "sha256": self.hashes, "class": names[self.labels],
+                             "label": self.labels})
+        return pd.concat([meta, frame], axis=1)
+
 
 class ConfigView:
     """The features of one configuration, joined with one dataset index (None: no index yet)."""

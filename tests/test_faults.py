@@ -12,7 +12,7 @@ import h5py
 import pytest
 from typer.testing import CliRunner
 
-from extract import api
+from extract import dataset_plan
 from extract.api import run_extraction
 from extract.options import ExtractOptions, RunOptions
 from extract.cli import app
@@ -78,7 +78,7 @@ def test_full_or_read_only_disk_is_one_line_and_keeps_what_was_there(dataset, tm
 def test_files_changing_under_the_run_are_reported_not_fatal(dataset, tmp_path, monkeypatch):
     changed = dataset / "train" / "cats" / "cats.train.1.png"
     deleted = dataset / "train" / "dogs" / "dogs.train.2.png"
-    real_scan = api.scan_dataset
+    real_scan = dataset_plan.scan_dataset  # the one scan of a run (extract.dataset_plan.scan_of)
 
     def scan_then_change(*args, **kwargs):
         scan = real_scan(*args, **kwargs)
@@ -86,7 +86,7 @@ def test_files_changing_under_the_run_are_reported_not_fatal(dataset, tmp_path, 
         deleted.unlink()
         return scan
 
-    monkeypatch.setattr(api, "scan_dataset", scan_then_change)
+    monkeypatch.setattr(dataset_plan, "scan_dataset", scan_then_change)
     summary = run_extraction(dataset, tmp_path / "store", TINY, TINY_RUN)
     assert summary.changed == 1
     assert dict(summary.rejected)["train/dogs/dogs.train.2.png"].startswith("unreadable")

@@ -153,7 +153,8 @@ def test_cli_fit_joins_configurations_with_a_reduce_each_and_kind_auto_records_i
     search = record["search"]
     assert search["chosen"] == record["kind"] and set(search["by_kind"]) == {"logreg", "svm", "knn", "dense"}
     assert search["best_cv_accuracy"] == max(k["best_cv_accuracy"] for k in search["by_kind"].values())
-    assert record["selection"] == {"chosen": ["kind", "parameters"], "on": "train split, 3-fold cross-validation"}
+    assert record["selection"] == {"chosen": ["kind", "parameters"], "on": "train split, 3-fold cross-validation",
+                                   "cv_scheme": "stratified k-fold", "budget_s": None, "budget_hit": False}
     assert record["join"]["reduce"] == ["avg", "flatten"]
 
     refused = runner.invoke(app, ["fit", "--store", str(joined_store["store"]), "--kind", "auto", "--epochs", "3",

@@ -171,8 +171,11 @@ def test_keras_export_is_frozen_and_answers_the_same_however_called(exportable_h
 
 
 def test_unexportable_head_refused_and_nothing_written(binary_store, tmp_path):
-    head = fit_head(binary_store, "sgd", params={"loss": "hinge"}, out=tmp_path / "sgd").folder
-    with pytest.raises(HeadError, match="An sgd head exports only with loss='log_loss'"):
+    with pytest.raises(HeadError, match="must give probabilities.*hinge"):  # no probabilities: refused at fit
+        fit_head(binary_store, "sgd", params={"loss": "hinge"}, out=tmp_path / "hinge")
+    assert not (tmp_path / "hinge").exists()
+    head = fit_head(binary_store, "sgd", params={"loss": "modified_huber"}, out=tmp_path / "sgd").folder
+    with pytest.raises(HeadError, match="An sgd head exports only with loss='log_loss'.*modified_huber"):
         export_head(head, tmp_path / "export")
     assert not (tmp_path / "export").exists()
     with pytest.raises(HeadError, match="Unknown export format. Allowed: keras, savedmodel, tflite, onnx"):

@@ -96,3 +96,20 @@ def test_group_duplicates_keeps_each_group_in_one_split(real_small, tmp_path):
     assert not any(n.code == "duplicates.leak" for n in grouped.notes)
     assert [n.count for n in plain.notes if n.code == "duplicates.leak"] == [3]
     assert FeatureStore(tmp_path / "grouped").dataset().source["options"]["group_duplicates"] is True
+
+
+def test_above_the_automatic_limit_a_run_points_at_the_command_instead(real_small, tmp_path, monkeypatch):
+    """The exact neighbour graph grows with the square of the rows: above the limit a run does not build it
+    (it says so in one note), unless --group-duplicates asks for it."""
+    from extract import duplicate_check
+    planted = planted_images(tmp_path / "data")
+    monkeypatch.setattr(duplicate_check, "AUTO_CHECK_MAX_ROWS", 10)
+    summary = run_extraction(planted.root, tmp_path / "store", real_small, RunOptions(batch_size=16))
+    codes = {note.code: note for note in summary.notes}
+    assert "duplicates.leak" not in codes
+    assert "not checked automatically above 10 images" in codes["duplicates.unchecked"].message
+    assert "heads inspect duplicates" in codes["duplicates.unchecked"].message
+    grouped = run_extraction(planted.root, tmp_path / "grouped", real_small,
+                             RunOptions(batch_size=16, data=DataOptions(group_duplicates=True)))
+    assert "duplicates.unchecked" not in {note.code for note in grouped.notes}
+    assert [n.count for n in grouped.notes if n.code == "duplicates.leak"] == [3]  # checked: folders give splits

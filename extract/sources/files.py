@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+import stat
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterator
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".gif", ".webp"}
 SIGNATURES = (
@@ -35,8 +38,38 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+STORE_MARKER = "store.json"  # a feature store's folder (store.layout): never part of the data
+# The store folders the walks of the current scan passed over, for its note (see noting_stores).
+_STORES_PASSED: ContextVar[set | None] = ContextVar("stores_passed", default=None)
+
+
+def is_store_folder(folder: Path) -> bool:
+    """A feature store (its marker file) found inside a data folder: left out of the data."""
+    return (folder / STORE_MARKER).is_file()
+
+
+def _pass_store(folder: Path) -> bool:
+    if not is_store_folder(folder):
+        return False
+    passed = _STORES_PASSED.get()
+    if passed is not None:
+        passed.add(str(folder))
+    return True
+
+
+@contextmanager
+def noting_stores() -> Iterator[set]:
+    """Collect the store folders the walks inside this block leave out (the scan's note)."""
+    token = _STORES_PASSED.set(set())
+    try:
+        yield _STORES_PASSED.get()
+    finally:
+        _STORES_PASSED.reset(token)
+
+
 def visible_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and not _pass_store(p))
 
 
 def loose_files(folder: Path) -> tuple[list[Path], int]:
@@ -57,6 +90,9 @@ def walk_files(folder: Path) -> tuple[list[Path], int]:
     over; symlinked folders are not followed (no loops)."""
     files, hidden = [], 0
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if STORE_MARKER in filenames and _pass_store(Path(dirpath)):
+            dirnames[:] = []
+            continue
         hidden += sum(d.startswith(".") for d in dirnames)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
@@ -67,27 +103,48 @@ def walk_files(folder: Path) -> tuple[list[Path], int]:
     return files, hidden
 
 
-def read_and_classify(path: Path) -> tuple[str, str | None, str]:
-    """(content hash, format, reason) of one file; the reason is empty when the file is usable."""
+def _is_dir(entry: os.DirEntry) -> bool:
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        return "", None, f"unreadable: {error.strerror or error}"
-    if not data:
-        return content_hash(data), None, "empty file (0 bytes)"
-    kind = sniff(data[:16])
-    reason = "" if kind else "not an image: content is not JPEG, PNG, BMP, GIF or WebP"
-    return content_hash(data), kind, reason
+        return entry.is_dir()
+    except OSError:  # a symlink loop: a file that cannot be read, rejected with its reason when read
+        return False
 
 
-def read_all(paths: list[Path], workers: int = 8) -> list[tuple[str, str | None, str]]:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read_and_classify, paths))
+def walk_names(folder: Path, prefix: str) -> tuple[list[str], list[str], int]:
+    """walk_files in bulk: (absolute paths, paths relative to the data root as `prefix` + the path
+    under `folder`, hidden count), as plain strings in walk_files' order (one os.scandir per folder,
+    no Path object per file)."""
+    paths, rels, hidden = [], [], 0
+
+    def visit(directory: str, rel: str) -> None:
+        nonlocal hidden
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        if any(e.name == STORE_MARKER for e in entries) and _pass_store(Path(directory)):
+            return
+        folders = []
+        for entry in entries:
+            if _is_dir(entry):
+                if entry.name.startswith("."):
+                    hidden += 1
+                elif not entry.is_symlink():  # symlinked folders are not followed (no loops)
+                    folders.append(entry)
+            elif entry.name.startswith("."):
+                hidden += 1
+            else:
+                paths.append(entry.path)
+                rels.append(rel + entry.name)
+        for entry in folders:
+            visit(entry.path, f"{rel}{entry.name}/")
+
+    visit(str(folder), prefix)
+    return paths, rels, hidden
 
 
-def meant_as_image(path: Path, kind: str | None, reason: str) -> bool:
+def meant_as_image(path: str | Path, kind: str | None, reason: str) -> bool:
     """False for a stray non-image file (notes.txt): skipped and counted rather than rejected."""
-    return kind is not None or path.suffix.lower() in IMAGE_EXTENSIONS or reason.startswith("unreadable")
+    return (kind is not None or os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
+            or reason.startswith("unreadable"))
 
 
 def looks_like_image(path: Path) -> bool:
@@ -96,7 +153,12 @@ def looks_like_image(path: Path) -> bool:
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return True
     try:
-        with path.open("rb") as handle:
-            return sniff(handle.read(16)) is not None
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False  # a FIFO would block the open, a device never ends: only regular files are read
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            return sniff(os.read(fd, 16)) is not None
+        finally:
+            os.close(fd)
     except OSError:
         return False

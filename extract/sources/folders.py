@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extract.sources.files import loose_files, looks_like_image, visible_dirs, walk_files
+from extract.sources.files import loose_files, looks_like_image, visible_dirs, walk_files, walk_names
 from extract.sources.records import Candidate, Labelled, Note
 from extract.sources.report import examples_text, plural
 from extract.sources.splits import normalise_split, split_like
@@ -78,9 +78,10 @@ def folder_labels(root: Path, tree: FolderTree, unlabelled: bool) -> Labelled:
     classes = sorted({c.name for _, c in tree.class_dirs})
     found = Labelled(layout=tree.layout, candidates=[], classes=classes, skipped_hidden=tree.hidden)
     for split, class_dir in tree.class_dirs:
-        files, hidden = walk_files(class_dir)
+        paths, rels, hidden = walk_names(class_dir, class_dir.relative_to(root).as_posix() + "/")
         found.skipped_hidden += hidden
-        found.candidates.extend(Candidate(p, p.relative_to(root).as_posix(), class_dir.name, split) for p in files)
+        name = class_dir.name
+        found.candidates.extend([Candidate(p, rel, name, split) for p, rel in zip(paths, rels)])
     split_names = sorted({s for s, _ in tree.class_dirs if s is not None})
     found.source = {"labels": {"from": "folders"}}
     found.candidates.extend(loose_candidates(root, tree.loose, found, unlabelled))

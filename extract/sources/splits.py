@@ -23,7 +23,6 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from extract.sources.records import ScanEntry
 
@@ -54,9 +53,17 @@ def split_like(name: str) -> bool:
     return _SPLIT_LIKE.fullmatch(name.strip()) is not None
 
 
+def _stem(file_name: str) -> str:
+    """PurePosixPath(file_name).stem, without building a path per file."""
+    name = file_name.rstrip("/").rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
 def name_bucket(file_name: str, seed: int = 0) -> tuple[int, str]:
     """(bucket in 0..9999, full digest for tie-breaks) of a file name."""
-    key = re.sub(r"_nohash_.*$", "", PurePosixPath(file_name).stem)
+    stem = _stem(file_name)
+    key = re.sub(r"_nohash_.*$", "", stem) if "_nohash_" in stem else stem
     text = key if seed == 0 else f"{seed}\0{key}"
     digest = hashlib.sha1(text.encode()).hexdigest()
     return int(digest, 16) % BUCKETS, digest
@@ -69,8 +76,11 @@ def _ranges(val_fraction: float, test_fraction: float) -> dict[str, tuple[float,
 
 
 def split_by_name(file_name: str, val_fraction: float, test_fraction: float = 0.0, seed: int = 0) -> str:
-    bucket, _ = name_bucket(file_name, seed)
-    for split, (low, high) in _ranges(val_fraction, test_fraction).items():
+    return _bucket_split(name_bucket(file_name, seed)[0], _ranges(val_fraction, test_fraction))
+
+
+def _bucket_split(bucket: int, ranges: dict[str, tuple[float, float]]) -> str:
+    for split, (low, high) in ranges.items():
         if low <= bucket < high:
             return split
     return "train"
@@ -97,17 +107,17 @@ def apply_rule(entries: list[ScanEntry], val_fraction: float, test_fraction: flo
     carve = bool(val or test)
     buckets: dict[int, tuple[int, str]] = {}
     result = RuleResult(val, test, 0, 0, [], [])
+    ranges = _ranges(val, test)
     for position, entry in enumerate(entries):
         if entry.label >= 0 and (not entry.split or (carve and entry.split == "train")):
             result.carved += bool(entry.split)
             result.ruled += 1
             buckets[position] = name_bucket(entry.path, seed)
-            entry.split = split_by_name(entry.path, val, test, seed)
+            entry.split = _bucket_split(buckets[position][0], ranges)
     by_class: dict[int, list[int]] = defaultdict(list)
     for position, entry in enumerate(entries):
         if not entry.reason and entry.label >= 0:
             by_class[entry.label].append(position)
-    ranges = _ranges(val, test)
     for label in sorted(by_class):
         moved = _guarantee(entries, by_class[label], buckets, ranges, val, test)
         if moved:

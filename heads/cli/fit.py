@@ -32,6 +32,21 @@ def _hidden(text: Optional[str]) -> Optional[tuple[int, ...]]:
     return sizes
 
 
+def _seconds(text: Optional[str]) -> Optional[float]:
+    """'120', '120s', '2m' or '1h' as seconds."""
+    if text is None:
+        return None
+    scale = {"s": 1, "m": 60, "h": 3600}.get(text.strip()[-1:].lower(), 1)
+    number_part = text.strip().rstrip("smhSMH")
+    try:
+        seconds = float(number_part) * scale
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"--budget is a time such as 120s, 2m or 1h (0 or more). Received: {text!r}")
+    return seconds
+
+
 def fit(
     store: Annotated[Path, typer.Option(help="Feature store folder (from `extract run`).")],
     kind: Annotated[FitKind, typer.Option(metavar="KIND", help=f"Kind of head: {', '.join(FITTED_KINDS)} (see `heads kinds`), or auto: {', '.join(AUTO_KINDS)} tried by cross-validation on the train split, the best kept.")],
@@ -42,7 +57,8 @@ def fit(
     class_weight: Annotated[ClassWeight, typer.Option(help="Weight classes inversely to their frequency.")] = ClassWeight.none,
     seed: Annotated[int, typer.Option(help="Random seed (initialisation, shuffling, CV folds).")] = 0,
     search: Annotated[bool, typer.Option("--search", rich_help_panel=SEARCH, help="Cross-validated search of the kind's main parameters, on the train split only.")] = False,
-    cv: Annotated[int, typer.Option(rich_help_panel=SEARCH, help="Folds for --search.")] = 5,
+    cv: Annotated[int, typer.Option(rich_help_panel=SEARCH, help="Folds for --search and --kind auto; classes with fewer train images stay in every training fold (docs: model selection).")] = 5,
+    budget: Annotated[Optional[str], typer.Option(rich_help_panel=SEARCH, metavar="SECONDS", help="Time for --search or --kind auto, e.g. 120s or 2m: no candidate starts after it (the first always runs); what was left untried is recorded.", show_default="no limit")] = None,
     unexportable: Annotated[bool, typer.Option("--unexportable", rich_help_panel=SEARCH, help="With --kind auto: also try candidates no export format takes (none of the kinds auto tries today); without it, auto chooses among exportable heads and says what it left out.")] = False,
     hidden: Annotated[Optional[str], typer.Option(rich_help_panel=DENSE, help="dense: hidden layer sizes, e.g. 256 or 512,128.", show_default="256")] = None,
     dropout: Annotated[Optional[float], typer.Option(rich_help_panel=DENSE, help="dense: dropout after each hidden layer.", show_default="0.5")] = None,
@@ -54,9 +70,9 @@ def fit(
     xla: Annotated[Optional[bool], typer.Option(rich_help_panel=DENSE, help="dense: XLA-compile the train step.", show_default="off: slower on CPU, measured")] = None,
     stream: Annotated[Optional[bool], typer.Option(rich_help_panel=MEMORY, help="Stream features from the store.", show_default="when they exceed --memory-limit")] = None,
     memory_limit: Annotated[Optional[float], typer.Option(rich_help_panel=MEMORY, help="MB of features to hold in memory.", show_default="half of the available")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/<head-id>")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/ID")] = None,
     exclude: Annotated[Optional[Path], typer.Option(help="Leave out the train rows this file names: a `heads inspect` CSV/JSON (hash or path column) or lines of paths or hashes.", show_default="none")] = None,
-    exclude_suspects: Annotated[bool, typer.Option(help="Leave out the train images cleanlab flags as label errors (`heads inspect suspects`, logreg, 5 folds).")] = False,
+    exclude_suspects: Annotated[bool, typer.Option("--exclude-suspects", help="Leave out the train images cleanlab flags as label errors (`heads inspect suspects`, logreg, 5 folds).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Fit a head on cached features, score it on every split, save it with its record and pictures."""
@@ -64,6 +80,11 @@ def fit(
 
     try:
         params = dict(parse_param(p) for p in (param or []))
+    except ValueError as error:
+        fail(error)
+        return
+    try:
+        budget_s = _seconds(budget)
     except ValueError as error:
         fail(error)
         return
@@ -83,7 +104,7 @@ def fit(
 
     try:
         result = fit_head(store=store, kind=kind.value, config=config, dataset=dataset, params=params,
-                          reduce=[r.value for r in reduce or []] or "auto", class_weight=class_weight.value, seed=seed, search=search, cv=cv,
+                          reduce=[r.value for r in reduce or []] or "auto", class_weight=class_weight.value, seed=seed, search=search, cv=cv, budget=budget_s,
                           exportable_only=not unexportable, stream=stream, memory_limit_mb=memory_limit, out=out, hidden=_hidden(hidden),
                           dropout=dropout, optimizer=optimizer.value if optimizer else None,
                           learning_rate=learning_rate, epochs=epochs, batch_size=batch_size, patience=patience,
@@ -125,6 +146,10 @@ def print_fit(result) -> None:
         scores = ", ".join(f"{k} {v['best_cv_accuracy']:.4f}" for k, v in record["search"]["by_kind"].items())
         rows.append(("kind auto", f"{record['kind']} chosen by {record['search']['cv']}-fold CV accuracy on the train "
                                   f"split: {scores}"))
+    if record["search"] and record["search"].get("cv_scheme"):
+        search = record["search"]
+        hit = "" if search["budget_s"] is None else f"; budget {search['budget_s']:g}s {'spent' if search['budget_hit'] else 'not reached'}"
+        rows.append(("judged by", f"{search['cv_scheme']}{hit}"))
     if record["search"]:
         search = record["search"]
         rows.append(("search", f"best {json.dumps(search['best_params'])}: {search['cv']}-fold CV accuracy "

@@ -7,6 +7,7 @@ with the record and notes), --json prints that JSON instead.
 from __future__ import annotations
 
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,7 +21,9 @@ from heads.cli.common import HANDLED, JsonFlag, console, fail, output, print_not
 from heads.kinds.registry import FITTED_KINDS, ReduceMode, parse_param
 
 app = typer.Typer(help="What the cache knows about the data: duplicates and leaks, label suspects, neighbours, "
-                       "outliers, a map. From the stored features, never re-extracting.", no_args_is_help=True)
+                       "outliers, a map. From the stored features, never re-extracting.", no_args_is_help=True,
+                  cls=cli_support.FlagsGroup)
+command = partial(app.command, cls=cli_support.FlagsCommand)  # flags shown as flags
 
 StoreOption = Annotated[Path, typer.Option(help="Feature store folder.")]
 ConfigOption = Annotated[Optional[str], typer.Option(help="Configuration id, id prefix or backbone.",
@@ -68,7 +71,7 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
-@app.command()
+@command()
 def duplicates(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
                threshold: Annotated[float, typer.Option(help="Cosine similarity at or above which two images are "
                                                               "near duplicates (0.95: measured on Dogs vs Cats).")] = 0.95,
@@ -90,7 +93,7 @@ def duplicates(store: StoreOption, config: ConfigOption = None, dataset: Dataset
           ["group", "kind", "similarity", "split", "class", "leak", "path"], top)
 
 
-@app.command()
+@command()
 def suspects(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
              kind: Annotated[HeadKind, typer.Option(help="Kind of head that scores the images by cross-validation.")] = HeadKind.logreg,
              param: Annotated[Optional[list[str]], typer.Option(help="Kind parameter NAME=VALUE (repeatable).",
@@ -115,7 +118,7 @@ def suspects(store: StoreOption, config: ConfigOption = None, dataset: DatasetOp
           ["split", "rank", "p_given", "given", "suggested", "issue", "path"], top, per_split=True)
 
 
-@app.command()
+@command()
 def neighbours(image: Annotated[list[str], typer.Argument(help="Stored path (as indexed), content hash, or image file.")],
                store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
                k: Annotated[int, typer.Option("-k", "--k", help="Neighbours per image.")] = 8,
@@ -134,7 +137,7 @@ def neighbours(image: Annotated[list[str], typer.Argument(help="Stored path (as 
           ["query", "rank", "similarity", "split", "class", "path"], len(result.table))
 
 
-@app.command()
+@command()
 def outliers(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
              k: Annotated[int, typer.Option("-k", "--k", help="The neighbour whose distance scores an image (1-10).")] = 5,
              reduce: ReduceOption = ReduceMode.auto, out: OutOption = None, top: TopOption = 20,
@@ -153,7 +156,7 @@ def outliers(store: StoreOption, config: ConfigOption = None, dataset: DatasetOp
           ["rank", "score", "outlier", "split", "class", "nearest", "path"], top)
 
 
-@app.command("map")
+@command("map")
 def map_(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
          reduce: ReduceOption = ReduceMode.auto, seed: SeedOption = 0,
          max_points: Annotated[int, typer.Option(help="Images mapped at most (a stratified sample above).")] = 5000,
@@ -172,7 +175,7 @@ def map_(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption
           ["x", "y", "split", "class", "suspect", "path"], 0)
 
 
-@app.command()
+@command()
 def report(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
            out: Annotated[Optional[Path], typer.Option(help="Folder to write inspect-<config>.html in.",
                                                        show_default="the store")] = None,

@@ -32,11 +32,16 @@ def list_heads(
     """Every head trained on this store, best first (validation accuracy, then log loss)."""
     from heads.evaluate import list_store_heads
 
+    from heads.artifact import damaged_heads
+
     try:
         rows = list_store_heads(store, config, dataset=dataset)
+        damaged = damaged_heads(store)
     except HANDLED as error:
         fail(error)
         return
+    for folder, problem in damaged:  # one line each, on stderr: the good heads are still listed
+        print_notes([f"skipped head folder {folder.name}: {problem}"])
     if as_json:
         print(json.dumps([{**{k: r[k] for k in LIST_FIELDS}, "dataset": r["data"]["dataset"]} for r in rows],
                          indent=2))

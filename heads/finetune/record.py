@@ -66,7 +66,7 @@ def publish(target: Path, head_id: str, start, net, recipe, cut_config, training
         "seconds_per_epoch": round(float(np.mean(epoch_seconds)), 3) if epoch_seconds else None,
         **{k: round(timing[k], 3) for k in ("prepare_seconds", "fit_seconds", "score_seconds", "total_seconds")},
     }
-    classes = np.asarray(start.classes_)
+    classes = np.asarray(start.labels_)
     record = {
         **records.base_record(head_id, FINETUNE_KIND), "estimator": "keras.Model", "classifier": "keras.Model",
         "params": records.jsonable(recipe.get_params()), "user_params": user_params,

@@ -48,7 +48,7 @@ def _rows(start, index, stop_on: str) -> tuple[binding.SplitRows, dict[str, bind
     """The starting head's train rows and the other splits' rows in today's data, with the notes."""
     notes = binding.check_classes(start.class_names, index)
     train = binding.rows_to_score(start.class_names, start.rows, index, "train")
-    train = train.subset(np.isin(train.labels, start.classes_))  # a class the head cannot predict is not trained
+    train = train.subset(np.isin(train.labels, start.labels_))  # a class the head cannot predict is not trained
     others = [s for s in index.split_names() if s not in ("train", "unlabelled")]
     scored = {s: binding.rows_to_score(start.class_names, start.rows, index, s) for s in others}
     scored = {s: rows for s, rows in scored.items() if len(rows)}
@@ -146,11 +146,11 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
 
     stop = training.holdout if recipe.stop_on == "holdout" else training.scored["validation"]
     monitor = training.scored.get("validation") if recipe.stop_on == "holdout" else None
-    model, history, timing = training_step.train(net, recipe, training, start.classes_, stop, monitor, stage,
+    model, history, timing = training_step.train(net, recipe, training, start.labels_, stop, monitor, stage,
                                                           on_epoch)
     stage("scoring the train rows (without augmentation), the held-out rows and the other splits")
     scoring = time.perf_counter()
-    scores = training_step.score(model, training, start.classes_, start.class_names)
+    scores = training_step.score(model, training, start.labels_, start.class_names)
     timing.update(prepare_seconds=prepare_seconds, score_seconds=time.perf_counter() - scoring,
                   total_seconds=time.perf_counter() - started)
     stage(f"writing {target}")

@@ -241,6 +241,14 @@ def _check_params(kind: Kind, params: dict[str, Any]) -> None:
                             f"{', '.join(kind.parameters())}")
 
 
+def _has_probabilities(clf) -> bool:
+    """Whether this unfitted classifier will have predict_proba (scikit-learn decides by its parameters)."""
+    try:
+        return hasattr(clf, "predict_proba")
+    except Exception:  # an invalid value is refused by fit with scikit-learn's own message
+        return True
+
+
 def make_head(kind: str, params: dict[str, Any] | None = None, reduce: str = "flatten",
               class_weight: str | None = None, seed: int | None = 0):
     """An unfitted estimator of this kind; parameters are checked by name here, by value in fit."""
@@ -263,6 +271,9 @@ def make_head(kind: str, params: dict[str, Any] | None = None, reduce: str = "fl
         raise HeadError(f"Kind {spec.name} cannot weight classes. Kinds that can: {allowed}. "
                         f"Received: --class-weight {class_weight}")
     clf = spec.make()
+    if not spec.keras and not _has_probabilities(clf.set_params(**params)):
+        raise HeadError(f"A {spec.name} head must give probabilities (every score, report and export uses "
+                        f"them); these parameters do not: {params}. For sgd: loss log_loss or modified_huber")
     fixed = {"class_weight": class_weight} if spec.class_weight else {}
     if "random_state" in clf.get_params(deep=False):
         fixed["random_state"] = seed

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import json
+import time
+
 import numpy as np
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.base import clone
+from sklearn.model_selection import ParameterGrid, cross_val_score
 
 from heads.errors import HeadError
+from heads.kinds.folds import check_cv, cv_folds, kept_note
 from heads.kinds.exportable import exportable_grids
 from heads.kinds.registry import get_kind, make_head, search_space
 from heads.record import jsonable
@@ -22,36 +27,86 @@ AUTO = "auto"
 AUTO_KINDS = ("logreg", "svm", "knn", "dense")
 
 
+class Budget:
+    """Seconds allowed for a whole selection (None: no limit), shared by every kind it tries."""
+
+    def __init__(self, seconds: float | None):
+        if seconds is not None and not seconds >= 0:
+            raise HeadError(f"--budget is a number of seconds, 0 or more. Received: {seconds}")
+        self.seconds, self.started, self.tried, self.hit = seconds, time.perf_counter(), 0, False
+
+    def spent(self) -> bool:
+        if self.seconds is not None and time.perf_counter() - self.started >= self.seconds:
+            self.hit = True
+        return self.hit
+
+    def record(self) -> dict:
+        return {"budget_s": self.seconds, "budget_hit": self.hit,
+                "elapsed_s": round(time.perf_counter() - self.started, 2)}
+
+
 def check_folds(cv: int, labels: np.ndarray) -> None:
-    if cv < 2:
-        raise HeadError(f"--cv must be at least 2 folds. Received: {cv}")
+    """For callers that need plain stratified folds (ensemble stacking, TTA scoring): every class at
+    least `cv` train images. Selection itself uses heads.kinds.folds and refuses nothing for this."""
+    check_cv(cv)
     counts = np.unique(labels, return_counts=True)[1]
     if counts.min() < cv:
         raise HeadError(f"--cv {cv} needs at least {cv} train images per class; the smallest class has "
                         f"{counts.min()}.")
 
 
-def cv_search(estimator, grid: list[dict], cv: int, seed: int, X, y) -> tuple[Any, dict]:
-    """GridSearchCV on (X, y), refitted on all of it: the best estimator and the search's record."""
-    check_folds(cv, y)
-    search = GridSearchCV(estimator, grid, cv=StratifiedKFold(cv, shuffle=True, random_state=seed),
-                          scoring="accuracy", refit=True, error_score="raise")
-    search.fit(X, y)
-    results = search.cv_results_
-    candidates = [
-        {"params": jsonable(results["params"][i]), "mean_accuracy": float(results["mean_test_score"][i]),
-         "std_accuracy": float(results["std_test_score"][i]), "rank": int(results["rank_test_score"][i])}
-        for i in np.argsort(results["rank_test_score"], kind="stable")
-    ]
-    record = {"split": "train", "cv": cv, "scoring": "accuracy", "grid": jsonable(grid),
-              "best_params": jsonable(search.best_params_), "best_cv_accuracy": float(search.best_score_),
-              "candidates": candidates}
-    return search.best_estimator_, record
+def cv_search(estimator, grid: list[dict], cv: int, seed: int, X, y, *, folds=None, scheme: dict | None = None,
+              budget: Budget | None = None, on_stage: Callable[[str], None] = lambda message: None,
+              label: str = "", refit: bool = True) -> tuple[Any, dict]:
+    """Every candidate of `grid`, in its order (cheapest first), scored by CV on (X, y) one at a time;
+    the best refitted on all rows. Stops before a candidate once `budget` is spent (the first candidate
+    is always scored). Returns the best estimator and the record (every candidate's scores, the scheme,
+    the candidates left untried)."""
+    if folds is None:
+        folds, scheme = cv_folds(cv, y, seed)
+    budget = budget or Budget(None)
+    params = list(ParameterGrid(grid))
+    candidates, untried = [], []
+    for i, candidate in enumerate(params):
+        if budget.spent() and (candidates or budget.tried):
+            untried = params[i:]
+            break
+        scores = _score(clone(estimator).set_params(**candidate), folds, X, y)
+        budget.tried += 1
+        candidates.append({"params": jsonable(candidate), "mean_accuracy": float(np.mean(scores)),
+                           "std_accuracy": float(np.std(scores)), "fold_accuracy": [float(a) for a in scores]})
+        on_stage(f"{label}candidate {i + 1}/{len(params)} {json.dumps(jsonable(candidate))}: "
+                 f"{candidates[-1]['mean_accuracy']:.4f}")
+    best = None
+    if candidates:  # a stable ranking: a tie keeps the earlier (cheaper) candidate
+        order = sorted(range(len(candidates)), key=lambda i: (-candidates[i]["mean_accuracy"], i))
+        for rank, i in enumerate(order, 1):
+            candidates[i]["rank"] = rank
+        best = params[order[0]]
+        candidates = [candidates[i] for i in order]
+    record = {"split": "train", "cv": scheme["folds"], "cv_asked": cv, "cv_scheme": scheme["scheme"],
+              "kept_in_training": jsonable(scheme["kept_in_training"]), "scoring": "accuracy",
+              "grid": jsonable(grid), "best_params": jsonable(best) if best is not None else None,
+              "best_cv_accuracy": candidates[0]["mean_accuracy"] if candidates else None,
+              "candidates": candidates, "untried": jsonable(untried), **budget.record()}
+    if best is None or not refit:
+        return None, record
+    return clone(estimator).set_params(**best).fit(X, y), record
 
 
-def search_kind(kind: str, fixed: dict, estimator, cv: int, seed: int, X, y) -> tuple[Any, dict]:
-    """`--search`: the kind's grid, minus what the user fixed, by CV on the rows given."""
-    return cv_search(estimator, search_space(kind, fixed), cv, seed, X, y)
+def _score(estimator, folds, X, y) -> np.ndarray:
+    """Held-out accuracy per fold; with no fold to hold out (every class one image), training accuracy."""
+    if not folds:
+        return np.array([float(np.mean(clone(estimator).fit(X, y).predict(X) == y))])
+    return cross_val_score(estimator, X, y, cv=folds, scoring="accuracy", error_score="raise")
+
+
+def search_kind(kind: str, fixed: dict, estimator, cv: int, seed: int, X, y, budget: float | None = None,
+                on_stage: Callable[[str], None] = lambda message: None) -> tuple[Any, dict]:
+    """`--search`: the kind's grid, minus what the user fixed, by CV on the rows given, within `budget`
+    seconds (None: every candidate)."""
+    return cv_search(estimator, search_space(kind, fixed), cv, seed, X, y, budget=Budget(budget),
+                     on_stage=on_stage, label=f"{kind} ")
 
 
 def auto_grid(kind: str, fold_rows: int) -> list[dict]:
@@ -69,33 +124,75 @@ def auto_grid(kind: str, fold_rows: int) -> list[dict]:
 
 def select_kind(reduce: str, class_weight: str | None, seed: int, cv: int, X, y,
                 on_stage: Callable[[str], None] = lambda message: None,
-                exportable_only: bool = True) -> tuple[str, Any, dict]:
-    """`--kind auto`: every kind of AUTO_KINDS searched by CV on (X, y); the best kept, refitted on all rows.
-    `exportable_only`: candidates no format exports (heads.kinds.exportable) are left out, and listed in the
-    record's "not_exportable". Returns (kind, fitted estimator, record with every kind's CV scores)."""
-    check_folds(cv, y)
+                exportable_only: bool = True, budget: float | None = None) -> tuple[str, Any, dict]:
+    """`--kind auto`: every kind of AUTO_KINDS searched by CV on (X, y), the same folds for all; the best
+    kept, refitted on all rows.
+
+    Parameters
+    ----------
+    exportable_only : bool
+        Candidates no format exports (heads.kinds.exportable) are left out, and listed in the record's
+        "not_exportable".
+    budget : float or None
+        Seconds for the whole selection: once spent, no further candidate starts (the first is always
+        scored); the kinds and candidates not tried are recorded.
+
+    Returns
+    -------
+    (kind, fitted estimator, record with every kind's CV scores, the fold scheme and the budget).
+    """
+    folds, scheme = cv_folds(cv, y, seed)
+    spend = Budget(budget)
+    fold_rows = min((len(train) for train, _ in folds), default=len(y))
     tried: dict[str, dict] = {}
     best: tuple[float, str, Any] | None = None
-    skipped, not_exportable = [], []
+    skipped, not_exportable, untried = [], [], []
     for kind in AUTO_KINDS:
         if class_weight not in (None, "none") and not get_kind(kind).class_weight:
             skipped.append(kind)
             continue
-        on_stage(f"--kind auto: {kind}, {cv}-fold cross-validation on the train split")
         estimator = make_head(kind, {}, reduce, class_weight, seed)
-        grids = auto_grid(kind, len(y) - -(-len(y) // cv))
+        grids = auto_grid(kind, fold_rows)
         if exportable_only:  # the exportable-kinds rule (heads.kinds.exportable)
             grids, reasons = exportable_grids(kind, estimator, grids, "" if get_kind(kind).keras else "clf__")
             not_exportable += reasons
             if not grids:
                 continue
-        fitted, record = cv_search(estimator, grids, cv, seed, X, y)
-        tried[kind] = {k: record[k] for k in ("best_params", "best_cv_accuracy", "candidates")}
+        if spend.spent() and spend.tried:
+            untried.append(kind)
+            continue
+        on_stage(f"--kind auto: {kind}, {scheme['folds']}-fold cross-validation on the train split")
+        _, record = cv_search(estimator, grids, cv, seed, X, y, folds=folds, scheme=scheme, budget=spend,
+                              on_stage=on_stage, label=f"{kind} ", refit=False)
+        if not record["candidates"]:
+            untried.append(kind)
+            continue
+        tried[kind] = {k: record[k] for k in ("best_params", "best_cv_accuracy", "candidates", "untried")}
         if best is None or record["best_cv_accuracy"] > best[0]:
-            best = (record["best_cv_accuracy"], kind, fitted)
+            best = (record["best_cv_accuracy"], kind, estimator)
     score, kind, estimator = best
-    record = {"split": "train", "cv": cv, "scoring": "accuracy", "kinds_tried": list(tried), "chosen": kind,
-              "best_cv_accuracy": score, "best_params": tried[kind]["best_params"], "by_kind": tried,
+    on_stage(f"--kind auto: refitting {kind} on all {len(y)} train rows")
+    estimator = clone(estimator).set_params(**tried[kind]["best_params"]).fit(X, y)
+    record = {"split": "train", "cv": scheme["folds"], "cv_asked": cv, "cv_scheme": scheme["scheme"],
+              "kept_in_training": jsonable(scheme["kept_in_training"]), "scoring": "accuracy",
+              "kinds_tried": list(tried), "chosen": kind, "best_cv_accuracy": score,
+              "best_params": tried[kind]["best_params"], "by_kind": tried,
               "skipped": {k: "cannot weight classes" for k in skipped}, "not_exportable": not_exportable,
-              "candidates": tried[kind]["candidates"]}
+              "kinds_untried": untried, "candidates": tried[kind]["candidates"], **spend.record()}
     return kind, estimator, record
+
+
+def selection_notes(record: dict, class_names=None) -> list[str]:
+    """One line each: the classes no fold held out, and a budget that stopped the search early."""
+    notes = []
+    kept = kept_note({"kept_in_training": record["kept_in_training"], "folds": record["cv"]}, class_names)
+    if kept:
+        notes.append(kept)
+    if record["budget_hit"]:
+        untried = len(record.get("untried") or []) + sum(len(v.get("untried") or []) for v in
+                                                         record.get("by_kind", {}).values())
+        kinds = record.get("kinds_untried") or []
+        notes.append(f"--budget {record['budget_s']:g}s was spent after {record['elapsed_s']:.0f}s: "
+                     f"{untried} candidates{' and the kinds ' + ', '.join(kinds) if kinds else ''} not tried; "
+                     "the choice is the best of those scored.")
+    return notes

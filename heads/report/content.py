@@ -86,7 +86,7 @@ def mistakes(loaded: LoadedHead, per_split: int, store: str | Path | None = None
             found.append(SplitMistakes(split, 0, 0))
             continue
         proba = predict_rows(loaded, views, rows.hashes, chunk)
-        predicted = loaded.classes_[np.argmax(proba, axis=1)]
+        predicted = loaded.labels_[np.argmax(proba, axis=1)]
         confidence = proba.max(axis=1)
         wrong = np.flatnonzero(predicted != rows.labels)
         worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:per_split]

@@ -1,0 +1,76 @@
+"""Runtimes: what runs the frozen base of a configuration on a batch of images.
+
+A runtime takes a built `Extractor` (its configuration, resolved weights, backbone and the
+Keras model that defines the numbers) and returns `batch -> float32 features`. The
+configuration id never depends on the runtime: a runtime must give the same numbers to float
+precision, and the run record names the runtime that computed them. Adding a runtime is one
+module here with a class that follows `Runtime`, registered in `RUNTIMES`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Protocol
+
+import numpy as np
+
+from extract.errors import OptionError
+
+if TYPE_CHECKING:  # the extractor imports this package; no cycle at run time
+    from extract.extractor import Extractor
+
+Infer = Callable[[np.ndarray], np.ndarray]  # (n, size, size, 3) float32 RGB 0..255 -> (n, *feature_shape) float32
+
+
+class RuntimeUnavailable(OptionError):
+    """The runtime cannot run here (its library is missing, or the model does not convert)."""
+
+
+class Runtime(Protocol):
+    name: str
+
+    def unavailable(self) -> str | None:
+        """Why this runtime cannot run in this process (one line), or None when it can."""
+
+    def load(self, extractor: "Extractor", store: Path | None = None) -> Infer:
+        """The extractor's base as `batch -> float32 features` (numpy in, numpy out).
+
+        `store` is the feature store the run writes to, where a runtime may keep what it
+        derives from the base (a converted model) so that it is paid once per configuration.
+        """
+
+    def versions(self) -> dict[str, str]:
+        """Library versions that computed the features, for the run record."""
+
+
+def _tensorflow() -> Runtime:
+    from extract.runtimes.tensorflow import TensorFlowRuntime
+
+    return TensorFlowRuntime()
+
+
+def _onnxruntime() -> Runtime:
+    from extract.runtimes.onnx import OnnxRuntime
+
+    return OnnxRuntime()
+
+
+# name -> factory (a factory, so that listing runtimes imports none of their libraries)
+RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime}
+DEFAULT_RUNTIME = "tensorflow"
+
+
+def runtime_names() -> tuple[str, ...]:
+    return tuple(RUNTIMES)
+
+
+def get_runtime(name: str) -> Runtime:
+    """The runtime called `name`; one line naming the allowed ones otherwise."""
+    factory = RUNTIMES.get(name)
+    if factory is None:
+        raise OptionError(f"Unknown runtime {name!r}. Allowed: {', '.join(RUNTIMES)}")
+    return factory()
+
+
+def register_runtime(name: str, factory: Callable[[], Runtime]) -> None:
+    """Make a runtime choosable by name (its module registers itself here)."""
+    RUNTIMES[name] = factory

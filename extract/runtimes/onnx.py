@@ -1,0 +1,192 @@
+"""ONNX Runtime runs the frozen base on CPUs (issue 19): faster than TensorFlow there, same numbers.
+
+The Keras feature model is converted once per configuration by Keras 3's own
+`Model.export(format="onnx")` (tf2onnx underneath) and, when the run has a store, kept there
+(`configs/<id>/runtimes/onnxruntime/`, with its sha256 and the converter's versions) so the
+conversion is paid once. Before first use in a process the converted model is checked against
+TensorFlow on a few images; beyond `TOLERANCE` it is refused in one line, never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from extract.runtimes import Infer, RuntimeUnavailable
+
+if TYPE_CHECKING:
+    from extract.extractor import Extractor
+
+PACKAGES = ("onnxruntime", "onnx", "tf2onnx")
+MODEL_FILE, RECORD_FILE = "model.onnx", "converted.json"
+TOLERANCE = 1e-3  # max |ORT - TF| / max |TF| on the check images
+CHECK_IMAGES = 8
+
+
+def _versions(names) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def intra_op_threads() -> int:
+    """The cores this process may use (its affinity, which Ray's --cpus-per-worker narrows)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def converted_dir(store: Path, config_id: str) -> Path:
+    from store.layout import StoreLayout
+
+    return StoreLayout(Path(store)).config_dir(config_id) / "runtimes" / "onnxruntime"
+
+
+def convert(extractor: "Extractor", path: Path) -> None:
+    """The extractor's Keras model as an ONNX file at `path` (one line when it does not convert)."""
+    import tensorflow as tf
+
+    size = extractor.config.size
+    log = logging.getLogger("tf2onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its INFO lines are conversion chatter
+    try:
+        with warnings.catch_warnings():  # Keras' numpy-2 patch of tf2onnx probes np.object
+            warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
+            extractor.model.export(str(path), format="onnx", verbose=False,
+                                   input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
+    except Exception as error:  # tf2onnx raises bare exceptions for ops it lacks
+        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        raise RuntimeUnavailable(f"The base of configuration {extractor.config.config_id} does not convert to "
+                                 f"ONNX: {detail}. Received: --runtime onnxruntime") from None
+    finally:
+        log.setLevel(level)
+
+
+def probe_images(size: int, count: int = CHECK_IMAGES) -> np.ndarray:
+    """Smooth gradients plus noise in 0..255: images with structure, reproducible everywhere."""
+    rng = np.random.default_rng(19)
+    ramp = np.linspace(0, 255, size, dtype=np.float32)
+    base = (ramp[None, :, None] + ramp[:, None, None]) / 2
+    noise = rng.uniform(-60, 60, (count, size, size, 3)).astype(np.float32)
+    return np.clip(base[None] + noise, 0, 255).astype(np.float32)
+
+
+def disagreement(got: np.ndarray, want: np.ndarray) -> float:
+    """max |got - want| / max |want| (inf when the reference is all zero: nothing would be proven)."""
+    scale = float(np.abs(want).max())
+    return float(np.abs(got - want).max()) / scale if scale > 0 else float("inf")
+
+
+class OnnxRuntime:
+    name = "onnxruntime"
+
+    def unavailable(self) -> str | None:
+        missing = [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+        if missing:
+            return (f"The onnxruntime runtime needs {', '.join(PACKAGES)} (pip install 'bottleneck-cache[export]'); "
+                    f"missing: {', '.join(missing)}")
+        return None
+
+    def versions(self) -> dict[str, str]:
+        return {"runtime": self.name, **_versions(PACKAGES)}
+
+    def load(self, extractor: "Extractor", store: Path | None = None) -> Infer:
+        reason = self.unavailable()
+        if reason:
+            raise RuntimeUnavailable(f"{reason}. Received: --runtime onnxruntime")
+        if store is None:  # nowhere to keep it: convert for this process only
+            with tempfile.TemporaryDirectory(prefix="onnx-base-") as folder:
+                path = Path(folder) / MODEL_FILE
+                convert(extractor, path)
+                session = self._session(path)
+        else:
+            session = self._session(self.converted(extractor, Path(store)))
+        self.check(extractor, session)
+        name = session.get_inputs()[0].name
+
+        def infer(images: np.ndarray) -> np.ndarray:
+            return np.asarray(session.run(None, {name: np.ascontiguousarray(images, np.float32)})[0], np.float32)
+
+        return infer
+
+    def converted(self, extractor: "Extractor", store: Path) -> Path:
+        """The store's converted model of this configuration, made once (staged) and checked by sha256."""
+        from store.atomic import StagingError, staged_folder
+
+        folder = converted_dir(store, extractor.config.config_id)
+        if not (folder / RECORD_FILE).is_file():
+            try:
+                with staged_folder(folder) as staging:
+                    convert(extractor, staging / MODEL_FILE)
+                    record = {"sha256": _sha256(staging / MODEL_FILE), "config_id": extractor.config.config_id,
+                              "converter": _versions(("keras", "tf2onnx", "onnx", "tensorflow")),
+                              "runtime": _versions(("onnxruntime",))}
+                    (staging / RECORD_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+            except StagingError:
+                if not (folder / RECORD_FILE).is_file():  # not another process finishing first
+                    raise
+        model = folder / MODEL_FILE
+        try:
+            record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
+            expected = str(record["sha256"])
+            actual = _sha256(model)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise RuntimeUnavailable(f"Unreadable converted base of configuration {extractor.config.config_id}: "
+                                     f"{error}. Received: {folder}") from None
+        if actual != expected:
+            raise RuntimeUnavailable(f"The converted base of configuration {extractor.config.config_id} does not "
+                                     f"match its recorded sha256 ({actual[:12]} vs {expected[:12]}); remove "
+                                     f"{folder} to convert again. Received: {model}")
+        return model
+
+    @staticmethod
+    def _session(path: Path):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads()
+        options.inter_op_num_threads = 1
+        # No spin-waiting between batches: the decoding threads need those cores then.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise RuntimeUnavailable(f"ONNX Runtime cannot load the converted base: "
+                                     f"{' '.join(str(error).split())[:200]}. Received: {path}") from None
+
+    @staticmethod
+    def check(extractor: "Extractor", session) -> float:
+        """Refuse (one line) a converted base whose features are not TensorFlow's to `TOLERANCE`."""
+        images = probe_images(extractor.config.size)
+        want = np.asarray(extractor.model(images, training=False), np.float32)  # eager: no tracing to pay
+        got = np.asarray(session.run(None, {session.get_inputs()[0].name: images})[0], np.float32)
+        gap = disagreement(got, want) if got.shape == want.shape else float("inf")
+        if not gap <= TOLERANCE:
+            raise RuntimeUnavailable(
+                f"ONNX Runtime's features of configuration {extractor.config.config_id} differ from "
+                f"TensorFlow's by {gap:.2g} of their scale (allowed {TOLERANCE:g}); refusing to use them. "
+                f"Received: --runtime onnxruntime")
+        return gap

@@ -1,0 +1,104 @@
+"""Which files of a data folder are read (extract.sources.reading): regular files only, symlinks by one
+rule, the kind sniffed before a whole read, a size limit, the store left out of its own data folder,
+names that cannot be recorded left out alone. Each case: the run goes on, with the file named."""
+import dataclasses
+import os
+import resource
+import signal
+from pathlib import Path
+
+import pytest
+
+from extract.api import run_extraction
+from extract.scan import scan_dataset
+from extract.sources import reading
+from heads.predict import _file_hash
+from tests.conftest import TINY, TINY_RUN, make_dataset
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return make_dataset(tmp_path / "data", per_class=4, splits=())
+
+
+@pytest.fixture(autouse=True)
+def no_hang():
+    """A read that blocks (a FIFO) fails the test instead of hanging it."""
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("a file read blocked"))
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def reasons(scan) -> dict[str, str]:
+    return {e.path: e.reason for e in scan.entries}
+
+
+def test_symlink_to_dev_zero_is_refused_unopened(data, monkeypatch):
+    (data / "cats" / "zero.jpg").symlink_to("/dev/zero")
+    opened = []
+    real = reading.read_one
+    monkeypatch.setattr(reading, "read_one", lambda path, limit: opened.append(path) or real(path, limit))
+    scan = scan_dataset(data)
+    assert reasons(scan)["cats/zero.jpg"] == "a symlink to outside the data folder: not followed"
+    assert not any(p.endswith("zero.jpg") for p in opened) and len(scan.usable()) == 8
+
+
+def test_symlinks_inside_the_data_folder_are_followed_only_to_regular_files(data):
+    (data / "dogs" / "alias.png").symlink_to(data / "cats" / "cats.all.0.png")
+    os.mkfifo(data / "fifo")
+    (data / "cats" / "to_fifo.jpg").symlink_to(data / "fifo")
+    found = reasons(scan_dataset(data))
+    assert found["dogs/alias.png"] == ""  # inside, a regular file: read (its own row, its own label)
+    assert found["cats/to_fifo.jpg"] == "a symlink to a FIFO: not read (only regular files are)"
+
+
+def test_fifo_named_like_an_image_does_not_block_the_run_nor_predict(data, tmp_path):
+    os.mkfifo(data / "cats" / "pipe.jpg")
+    summary = run_extraction(data, tmp_path / "store", TINY, TINY_RUN)
+    assert ("cats/pipe.jpg", "a FIFO: not read (only regular files are)") in summary.rejected
+    assert summary.extracted == 8
+    assert _file_hash(data / "cats" / "pipe.jpg") == ("", "a FIFO: not read (only regular files are)")
+
+
+def test_a_large_non_image_is_sniffed_not_read_whole(data):
+    backup = data / "dogs" / "backup.tar"
+    with open(backup, "wb") as handle:
+        handle.truncate(3 * 2**30)  # 3 GB, sparse: no disk used, but read whole it costs 3 GB of memory
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scan = scan_dataset(data)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert "dogs/backup.tar" not in reasons(scan) and scan.skipped_non_image == 1
+    assert grown_mb < 200, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_a_file_over_the_size_limit_is_rejected_unread(data, tmp_path):
+    huge = data / "cats" / "huge.jpg"
+    huge.write_bytes((data / "cats" / "cats.all.0.png").read_bytes())
+    with open(huge, "r+b") as handle:
+        handle.truncate(3 * 2**20)
+    summary = run_extraction(data, tmp_path / "store", TINY, dataclasses.replace(TINY_RUN, max_image_mb=2))
+    rejected = dict(summary.rejected)
+    assert rejected["cats/huge.jpg"] == "larger than the size limit (3 MB > 2 MB, --max-image-mb): not read"
+    assert summary.extracted == 8
+
+
+def test_the_store_inside_its_own_data_folder_is_left_out(data):
+    store = data / "cache"
+    first = run_extraction(data, store, TINY, TINY_RUN)
+    second = run_extraction(data, store, TINY, TINY_RUN)
+    assert first.images == second.images == 8 and second.extracted == 0
+    assert "cache" not in scan_dataset(data).classes
+    notes = [n.message for n in second.notes if n.code == "files.store_inside"]
+    assert notes == ["1 feature store folder inside the data folder left out: cache/"]
+
+
+def test_a_name_that_is_not_utf8_is_left_out_alone(data, tmp_path):
+    raw = os.fsencode(data / "dogs") + b"/bad\xff.png"
+    with open(raw, "wb") as handle:
+        handle.write((data / "dogs" / "dogs.all.0.png").read_bytes())
+    summary = run_extraction(data, tmp_path / "store", TINY, TINY_RUN)
+    assert summary.extracted == 8
+    note = next(n for n in summary.notes if n.code == "files.bad_name")
+    assert note.message == "1 file with a name that is not valid UTF-8 left out (rename it), e.g. dogs/bad\\udcff.png"
