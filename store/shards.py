@@ -115,8 +115,20 @@ def delete_uncommitted(shards_dir: Path) -> list[Path]:
     return leftovers
 
 
+def check_committed(shard_path: Path) -> None:
+    """A committed shard against its marker before its features are read (store.integrity.check_shard:
+    HDF5's Fletcher-32 checks chunks as they are read; a shard written before it, the marker's sha256 once
+    per process); a shard not yet committed has no marker to hold it to."""
+    from store.integrity import check_shard  # integrity imports this module
+
+    marker_path = shard_path.with_name(shard_path.name.replace(".h5", MARKER_SUFFIX))
+    if marker_path.is_file():
+        check_shard(shard_path, atomic.read_json(marker_path))
+
+
 def read_shard(shard_path: Path, rows: list[int] | None = None) -> ShardContent:
-    """A shard's content (all feature rows, or those at `rows`, in the order given)."""
+    """A shard's content (all feature rows, or those at `rows`, in the order given), checked first."""
+    check_committed(shard_path)
     with open_own(shard_path) as f:
         hashes = [h.decode() for h in f["hashes"][:]]
         if rows is None:

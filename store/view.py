@@ -10,6 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
+from store import shards
 from store.catalog import ShardCatalog
 from store.config import ExtractorConfig
 from store.datasets import DatasetIndex
@@ -121,6 +122,7 @@ class ConfigView:
             picked = np.flatnonzero(shard_ids == shard_id)
             wanted, inverse = np.unique(rows[picked], return_inverse=True)
             path = self.catalog.shard_paths[shard_id]
+            shards.check_committed(path)  # damaged bytes never reach a head
             try:
                 with open_own(path) as f:
                     out[picked] = f["features"][wanted][inverse]
