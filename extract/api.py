@@ -28,7 +28,7 @@ from store.lock import slice_lock, writer_lock
 from store.partials import write_partial
 from store.reader import init_store
 from store.runs import RunRecord, write_run_record
-from store.shards import delete_uncommitted
+from store.shards import MARKER_SUFFIX, delete_uncommitted
 
 
 class StrictModeError(ExtractError):
@@ -236,7 +236,11 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
         record_versions(store_layout, dataset_name, scan)
         if part is None:
             _delete_leftovers(store_layout, config)
-        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id), update_index=True)
+        # Cached rows are trusted without being read: every shard's sha256 is checked (once per process),
+        # and a damaged one is dropped (under the exclusive lock) so that its images are extracted again.
+        catalog = ShardCatalog.load(store_layout.shards_dir(config.config_id), update_index=True, deep=True,
+                                    drop_damaged=True)
+        damaged_note = _drop_damaged(catalog, exclusive=part is None)
 
         usable = [e for e in mine if not e.reason]
         known = catalog.known(np.array([e.hash for e in usable], dtype="S64"))  # in bulk: no object per stored image
@@ -294,7 +298,8 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
             devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name,
             files_read=scan.reading.read if scan.reading else 0, files_known=scan.reading.known if scan.reading else 0,
-            notes=list(scan.notes) + ([duplicates] if duplicates else []) + ([runtime_note] if runtime_note else []),
+            notes=list(scan.notes) + ([duplicates] if duplicates else []) + ([runtime_note] if runtime_note else [])
+            + ([damaged_note] if damaged_note else []),
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
@@ -327,6 +332,21 @@ def _dataset_rows(name: str, scan: Scan, entries: list) -> DatasetIndex:
         split_sources=[e.split_source for e in entries], source=scan.source or {"layout": scan.layout},
         stats={"layout": scan.layout, "skipped_hidden": scan.skipped_hidden,
                "skipped_non_image": scan.skipped_non_image, "notes": [note.to_dict() for note in scan.notes]})
+
+
+def _drop_damaged(catalog: ShardCatalog, exclusive: bool) -> Note | None:
+    """Delete the damaged shards (marker first: a shard without its marker is not part of the store)
+    when this run holds the exclusive writer lock; a slice only leaves their rows uncached."""
+    if not catalog.damaged:
+        return None
+    if exclusive:
+        for path, _ in catalog.damaged:
+            path.with_name(path.name.replace(".h5", MARKER_SUFFIX)).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+    first = catalog.damaged[0][1]
+    return Note("damaged_shards", len(catalog.damaged),
+                f"{len(catalog.damaged)} damaged shard(s) {'dropped' if exclusive else 'left out'} and their "
+                f"images extracted again; first: {first}", tuple(str(p) for p, _ in catalog.damaged[:3]))
 
 
 def _duplicates_note(layout, config: ExtractorConfig, name: str, scan: Scan) -> Note | None:

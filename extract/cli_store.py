@@ -70,19 +70,26 @@ def list_store(
         configs = names.resolve_all(config, views=True, where=f"Store {store}") if config else names.configs
         if dataset is not None:
             feature_store.dataset(dataset)  # an unknown name: one line listing the known ones
+        # Every record is read before anything is printed: a hostile index or shard is one line, not half a table.
+        if as_json:
+            payload = _listing_json(feature_store, names, configs, dataset, rejected)
+        else:
+            read = {}
+            for chosen in configs:
+                views = feature_store.views(chosen.config_id, None if dataset is None else [dataset])
+                catalog = views[0].catalog if views else feature_store.view(chosen.config_id).catalog
+                read[chosen.config_id] = views, catalog, [v for v in views if dataset is not None or v.split_counts()]
     except (ValueError, OSError) as error:
         fail_on(error)
         return
     if as_json:
-        cli_support.print_json(_listing_json(feature_store, names, configs, dataset, rejected))
+        cli_support.print_json(payload)
         return
     if not configs:
         console.print(f"{store}: no configurations yet.")
         return
     for chosen in configs:
-        views = feature_store.views(chosen.config_id, None if dataset is None else [dataset])
-        shown = [v for v in views if dataset is not None or v.split_counts()]
-        catalog = views[0].catalog if views else feature_store.view(chosen.config_id).catalog
+        views, catalog, shown = read[chosen.config_id]
         table = Table(title=f"[bold]{escape(names.name(chosen))}[/]  ({chosen.config_id})", show_header=False,
                       title_justify="left")
         table.add_column(no_wrap=True)

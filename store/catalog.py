@@ -1,11 +1,13 @@
 """Which content hash lives in which committed shard row (and which are known bad)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from store import catalog_index
+from store import catalog_index, shards
+from store.integrity import DamagedShard, check_shard, read_error
 
 
 class ShardCatalog:
@@ -20,15 +22,23 @@ class ShardCatalog:
         self.bytes = bytes
         self._rows = rows
         self._columns: catalog_index.CatalogColumns | None = None
+        self.damaged: list[tuple[Path, str]] = []  # shards left out by load(drop_damaged=True): (path, one line)
 
     @classmethod
-    def load(cls, shards_dir: Path, update_index: bool = False) -> "ShardCatalog":
+    def load(cls, shards_dir: Path, update_index: bool = False, deep: bool = False,
+             drop_damaged: bool = False) -> "ShardCatalog":
         """The committed shards' keys, from the configuration's catalog index (store.catalog_index):
         no shard file is opened when the index covers them all. `update_index`: a writer (holding the
-        configuration's writer lock) writes a refreshed index back."""
+        configuration's writer lock) writes a refreshed index back. `deep`: every shard checked against
+        its marker's sha256 (once per process, store.integrity); a damaged shard is refused in one line, or
+        with `drop_damaged` left out of the catalog and listed in `damaged`."""
         columns = catalog_index.load_columns(Path(shards_dir), update_index)
+        damaged: list[tuple[Path, str]] = []
+        if deep or drop_damaged:
+            columns, damaged = _without_damaged(Path(shards_dir), columns, deep, drop_damaged)
         catalog = cls(shard_paths=[Path(shards_dir) / name for name in columns.names], bytes=int(columns.sizes.sum()))
         catalog._columns = columns
+        catalog.damaged = damaged
         for key, reason in zip(columns.rejected.tolist(), columns.reasons):
             catalog.rejected.setdefault(key.decode(), reason)
         return catalog
@@ -76,3 +86,34 @@ class ShardCatalog:
             raise KeyError(f"{len(missing)} images have no features in the store, e.g. {missing[0]}")
         located = np.array([self.rows[h] for h in hashes], dtype=np.int64).reshape(-1, 2)
         return located[:, 0], located[:, 1]
+
+
+def _without_damaged(shards_dir: Path, columns: catalog_index.CatalogColumns, deep: bool,
+                     drop_damaged: bool) -> tuple[catalog_index.CatalogColumns, list[tuple[Path, str]]]:
+    """The index's columns without the shards that fail their check (store.integrity), and those shards."""
+    markers = {path.name: marker for path, marker in shards.committed_shards(shards_dir)}
+    damaged: list[tuple[Path, str]] = []
+    for name in columns.names:
+        path = shards_dir / name
+        try:
+            check_shard(path, markers.get(name, {}), deep=deep)
+        except DamagedShard as error:
+            if not drop_damaged:
+                raise
+            damaged.append((path, str(error)))
+        except OSError as error:
+            if not drop_damaged:
+                raise read_error(path, error) from None
+            damaged.append((path, str(read_error(path, error))))
+    if not damaged:
+        return columns, []
+    gone = {path.name for path, _ in damaged}
+    keep = np.array([name not in gone for name in columns.names], dtype=bool)
+    renumber = np.cumsum(keep) - 1  # old shard index -> new one (where kept)
+    rows_kept, verdicts_kept = keep[columns.shard], keep[columns.rejected_shard]
+    return dataclasses.replace(
+        columns, names=[n for n, k in zip(columns.names, keep) if k], sizes=columns.sizes[keep],
+        stamps=columns.stamps[keep], hashes=columns.hashes[rows_kept], shard=renumber[columns.shard[rows_kept]],
+        row=columns.row[rows_kept], rejected=columns.rejected[verdicts_kept],
+        rejected_shard=renumber[columns.rejected_shard[verdicts_kept]],
+        reasons=[r for r, k in zip(columns.reasons, verdicts_kept) if k]), damaged

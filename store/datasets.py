@@ -20,6 +20,7 @@ import numpy as np
 
 from store import atomic
 from store.errors import StoreError
+from store.integrity import open_own
 from store.layout import StoreLayout
 from store.paths import PathEscapeError, check_relative, confine
 
@@ -222,7 +223,7 @@ def read_columns(f: h5py.File, origin: Path, **attrs) -> DatasetIndex:
 
 
 def read_dataset(path: Path) -> DatasetIndex:
-    with h5py.File(path, "r") as f:
+    with open_own(path) as f:
         return read_columns(f, Path(path), name=str(f.attrs["name"]), source=json.loads(f.attrs["source"]),
                             stats=json.loads(f.attrs["stats"]))
 

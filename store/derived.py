@@ -18,10 +18,12 @@ import h5py
 import numpy as np
 
 from store import atomic
+from store.errors import StoreError
+from store.integrity import open_own
 from store.layout import StoreLayout
 
 KEEP = 4  # cached results kept per analysis name and configuration (the newest)
-READ_ERRORS = (OSError, KeyError, ValueError, TypeError)
+READ_ERRORS = (OSError, KeyError, ValueError, TypeError, StoreError)
 
 
 @dataclass
@@ -110,7 +112,7 @@ def load(layout: StoreLayout, config_id: str, name: str, key: dict) -> Cached:
     if not path.is_file():
         return Cached(None)
     try:
-        with h5py.File(path, "r") as f:
+        with open_own(path) as f:
             if f.attrs.get("key") != _canonical(key):
                 return Cached(None, f"cached {name} {path.name} was made for other data: recomputed")
             arrays = {array_name: f[array_name][()] for array_name in f.keys()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h5py
 
 from store import atomic
+from store.integrity import open_own
 from store.datasets import DatasetIndex, legacy_dataset_name, read_columns, write_dataset
 from store.layout import FORMAT_NAME, FORMAT_VERSION, StoreLayout
 from store.lock import waiting_lock
@@ -31,7 +31,7 @@ def legacy_run_paths(layout: StoreLayout, config_id: str) -> list[Path]:
 
 
 def read_legacy_run(path: Path) -> DatasetIndex:
-    with h5py.File(path, "r") as f:
+    with open_own(path) as f:
         data_root, stats = str(f.attrs["data_root"]), json.loads(f.attrs.get("stats", "{}"))
         return read_columns(f, Path(path), name=legacy_dataset_name(data_root),
                             source={"layout": stats.get("layout", ""), "upgraded_from": 1}, stats=stats)

@@ -18,6 +18,7 @@ import numpy as np
 from store import atomic
 from store.datasets import DatasetIndex, check_dataset_name, legacy_dataset_name, read_columns, write_columns
 from store.errors import StoreError
+from store.integrity import open_own
 from store.layout import StoreLayout
 
 PARTIAL_GLOB = "slice-*-of-*.h5"
@@ -70,7 +71,7 @@ def write_partial(layout: StoreLayout, config_id: str, index: int, count: int, r
 def read_partial(path: Path) -> Partial:
     """A partial index; also reads version-1 ones (`runs/partial/`, no dataset name: named after
     the data root's folder, and their `stats` were the run's)."""
-    with h5py.File(path, "r") as f:
+    with open_own(path) as f:
         attrs = dict(f.attrs)
         match = re.fullmatch(r"(\d+)/(\d+)", str(attrs.get("slice", "")))
         if not match or int(match[1]) >= int(match[2]):

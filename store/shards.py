@@ -18,6 +18,7 @@ import numpy as np
 
 from store import atomic
 from store.errors import StoreError
+from store.integrity import open_own
 from store.paths import confine
 
 HASH_DTYPE = "S64"
@@ -59,8 +60,10 @@ def write_shard(shards_dir: Path, config_id: str, content: ShardContent) -> str:
     with atomic.staged_file(final) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["config_id"] = config_id
-            f.create_dataset("hashes", data=np.array(content.hashes, dtype=HASH_DTYPE))
-            f.create_dataset("features", data=content.features)
+            # Fletcher-32 on each chunk: HDF5 then fails the read of damaged bytes (store.integrity).
+            checked = {"fletcher32": True} if len(content.hashes) else {}
+            f.create_dataset("hashes", data=np.array(content.hashes, dtype=HASH_DTYPE), **checked)
+            f.create_dataset("features", data=content.features, **checked)
             f.create_dataset("rejected_hashes", data=np.array(content.rejected_hashes, dtype=HASH_DTYPE))
             f.create_dataset(
                 "rejected_reasons", data=content.rejected_reasons,
@@ -112,9 +115,21 @@ def delete_uncommitted(shards_dir: Path) -> list[Path]:
     return leftovers
 
 
+def check_committed(shard_path: Path) -> None:
+    """A committed shard against its marker before its features are read (store.integrity.check_shard:
+    HDF5's Fletcher-32 checks chunks as they are read; a shard written before it, the marker's sha256 once
+    per process); a shard not yet committed has no marker to hold it to."""
+    from store.integrity import check_shard  # integrity imports this module
+
+    marker_path = shard_path.with_name(shard_path.name.replace(".h5", MARKER_SUFFIX))
+    if marker_path.is_file():
+        check_shard(shard_path, atomic.read_json(marker_path))
+
+
 def read_shard(shard_path: Path, rows: list[int] | None = None) -> ShardContent:
-    """A shard's content (all feature rows, or those at `rows`, in the order given)."""
-    with h5py.File(shard_path, "r") as f:
+    """A shard's content (all feature rows, or those at `rows`, in the order given), checked first."""
+    check_committed(shard_path)
+    with open_own(shard_path) as f:
         hashes = [h.decode() for h in f["hashes"][:]]
         if rows is None:
             features = f["features"][:]
@@ -128,14 +143,14 @@ def read_shard(shard_path: Path, rows: list[int] | None = None) -> ShardContent:
 
 
 def shard_config_id(shard_path: Path) -> str | None:
-    with h5py.File(shard_path, "r") as f:
+    with open_own(shard_path) as f:
         value = f.attrs.get("config_id")
     return None if value is None else str(value)
 
 
 def read_keys(shard_path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The hashes of a shard's feature rows, and its rejected hashes with reasons."""
-    with h5py.File(shard_path, "r") as f:
+    with open_own(shard_path) as f:
         hashes = f["hashes"][:]
         rejected = f["rejected_hashes"][:]
         reasons = [r.decode() if isinstance(r, bytes) else r for r in f["rejected_reasons"][:]]

@@ -19,6 +19,7 @@ import numpy as np
 from store import atomic, datasets, legacy, partials, runs, shards
 from store.config import ExtractorConfig
 from store.errors import StoreError
+from store.integrity import open_own
 from store.layout import StoreLayout
 from store.lock import writer_lock
 from store.paths import confine
@@ -52,7 +53,7 @@ def _check_shard(path: Path, marker: dict, config: ExtractorConfig) -> str | Non
     if shards.file_sha256(path) != marker.get("sha256"):
         return "sha256 differs from its commit marker (corrupted after commit)"
     try:
-        with h5py.File(path, "r") as f:
+        with open_own(path) as f:
             if f.attrs.get("config_id") != config.config_id:
                 return f"belongs to configuration {f.attrs.get('config_id')!r}"
             count, features = len(f["hashes"]), f["features"]
@@ -64,6 +65,8 @@ def _check_shard(path: Path, marker: dict, config: ExtractorConfig) -> str | Non
             features[...]  # every chunk is readable
             if len(f["rejected_hashes"]) != len(f["rejected_reasons"]):
                 return "rejected hashes and reasons differ in length"
+    except StoreError as error:  # reaches outside itself (external storage, links, virtual datasets)
+        return str(error)
     except (OSError, KeyError, ValueError) as error:
         return f"unreadable HDF5: {error}"
     return None
