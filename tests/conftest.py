@@ -110,7 +110,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
     skip tests nothing, so .ci/run installs what they need and this line shows whether it worked."""
     skipped = [str(report.longrepr) for report in terminalreporter.stats.get("skipped", [])]
     shared = sum("../shared" in reason for reason in skipped)
-    tools = sum("../shared" not in reason and "installed" in reason for reason in skipped)
+    # a tool missing: "no ... installed", "... is not installed" (not "pandas is installed: ...")
+    tools = sum("../shared" not in reason and ("not installed" in reason or "no headless" in reason)
+                for reason in skipped)
     terminalreporter.write_line(f"skipped for want of ../shared: {shared}; for want of a tool: {tools}; "
                                 f"other skips: {len(skipped) - shared - tools}")
 
