@@ -8,6 +8,7 @@ by path, size and modification time, so a second read in the same process costs 
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import h5py
@@ -82,6 +83,15 @@ def has_checksums(path: Path) -> bool:
     return _OWN[_key(path)]
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MB blocks (store.shards re-exports it: shards, weights, exports)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def check_shard(path: Path, marker: dict, deep: bool = False) -> None:
     """Refuse (DamagedShard, one line) a shard that is not what its marker committed.
 
@@ -95,8 +105,6 @@ def check_shard(path: Path, marker: dict, deep: bool = False) -> None:
         Compare the whole file with the marker's sha256 even when HDF5 checksums every chunk
         (`extract run` does, since it trusts a cached row without reading it).
     """
-    from store import shards  # shards reads through open_own: imported here, not at the top
-
     stat = path.stat()
     if stat.st_size != marker.get("bytes"):
         raise DamagedShard(damaged_line(path, f"{stat.st_size} bytes, its marker says {marker.get('bytes')}"))
@@ -111,7 +119,7 @@ def check_shard(path: Path, marker: dict, deep: bool = False) -> None:
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key in _VERIFIED:
         return
-    if shards.file_sha256(path) != marker.get("sha256"):
+    if file_sha256(path) != marker.get("sha256"):
         raise DamagedShard(damaged_line(path, "sha256 differs from its commit marker"))
     _VERIFIED.add(key)
 

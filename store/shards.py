@@ -8,7 +8,6 @@ in flight and never exposes a torn one.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from store import atomic
 from store.errors import StoreError
-from store.integrity import open_own
+from store.integrity import check_shard, file_sha256, open_own  # file_sha256: re-exported
 from store.paths import confine
 
 HASH_DTYPE = "S64"
@@ -28,14 +27,6 @@ MARKER_SUFFIX = ".commit.json"
 def new_shard_name() -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     return f"shard-{stamp}-{uuid.uuid4().hex[:10]}"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -119,8 +110,6 @@ def check_committed(shard_path: Path) -> None:
     """A committed shard against its marker before its features are read (store.integrity.check_shard:
     HDF5's Fletcher-32 checks chunks as they are read; a shard written before it, the marker's sha256 once
     per process); a shard not yet committed has no marker to hold it to."""
-    from store.integrity import check_shard  # integrity imports this module
-
     marker_path = shard_path.with_name(shard_path.name.replace(".h5", MARKER_SUFFIX))
     if marker_path.is_file():
         check_shard(shard_path, atomic.read_json(marker_path))

@@ -8,7 +8,6 @@ TensorFlow on a few images; beyond `TOLERANCE` it is refused in one line, never 
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from extract.runtimes import Infer, RuntimeUnavailable
+from store.integrity import file_sha256
 
 if TYPE_CHECKING:
     from extract.extractor import Extractor
@@ -40,14 +40,6 @@ def _versions(names) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             found[name] = "missing"
     return found
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def intra_op_threads() -> int:
@@ -141,7 +133,7 @@ class OnnxRuntime:
             try:
                 with staged_folder(folder) as staging:
                     convert(extractor, staging / MODEL_FILE)
-                    record = {"sha256": _sha256(staging / MODEL_FILE), "config_id": extractor.config.config_id,
+                    record = {"sha256": file_sha256(staging / MODEL_FILE), "config_id": extractor.config.config_id,
                               "converter": _versions(("keras", "tf2onnx", "onnx", "tensorflow")),
                               "runtime": _versions(("onnxruntime",))}
                     (staging / RECORD_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
@@ -152,7 +144,7 @@ class OnnxRuntime:
         try:
             record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
             expected = str(record["sha256"])
-            actual = _sha256(model)
+            actual = file_sha256(model)
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise RuntimeUnavailable(f"Unreadable converted base of configuration {extractor.config.config_id}: "
                                      f"{error}. Received: {folder}") from None
