@@ -27,6 +27,7 @@ from extract.options import DATA_FIELDS
 from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from extract.sources.options import LAYOUTS
 from extract.weights import PREPROCESS_MODES, WEIGHTS_DIR_ENV
+from store.printable import shown
 
 app = typer.Typer(help="Stage one: cache bottleneck features of a frozen ImageNet base.", no_args_is_help=True,
                   cls=cli_support.FlagsGroup)
@@ -255,7 +256,7 @@ def _print_summary(summary, names) -> None:
         rows.append(("view", f"test-time view {config.augment['tta']}" if "tta" in config.augment
                      else f"augmented view {config.augment['view']}"))
     rows += [
-        ("dataset", summary.dataset),
+        ("dataset", shown(summary.dataset)),
         ("images found", f"{summary.images} ({', '.join(f'{k} {v}' for k, v in summary.split_counts.items())})"),
         ("extracted", str(summary.extracted)),
         ("already cached", str(summary.cached)),
@@ -280,7 +281,7 @@ def _print_summary(summary, names) -> None:
         table.add_row(key, value)
     console.print(table)
     for path, reason in summary.rejected[:20]:
-        console.print(f"  rejected {path}: {reason}", highlight=False, soft_wrap=True)
+        console.print(f"  rejected {shown(path)}: {shown(reason)}", highlight=False, soft_wrap=True)
     if len(summary.rejected) > 20:
         console.print(f"  ... and {len(summary.rejected) - 20} more (see `extract ls --rejected`)")
 

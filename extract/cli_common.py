@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from extract import cli_support
+from store.printable import SafeConsole
 
-console = Console()
-errors = Console(stderr=True)
+# SafeConsole: no control character of a file name or label reaches the terminal (store.printable)
+console = SafeConsole()
+errors = SafeConsole(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON (machine-readable) instead of tables.")]
 
 

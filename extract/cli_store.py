@@ -14,6 +14,7 @@ from rich.table import Table
 
 from extract import cli_support
 from extract.cli_common import JsonFlag, console, fail, fail_on, human_bytes, note
+from store.printable import shown
 
 StoreOption = Annotated[Path, typer.Option(help="Feature store folder.")]
 
@@ -41,7 +42,7 @@ def merge(
 
     names = FeatureStore(store).names()
     for config_id, dataset, written in report.indexed:
-        console.print(f"{names.name(config_id)}: slices combined into the dataset index {dataset}/{written}.",
+        console.print(f"{escape(names.name(config_id))}: slices combined into the dataset index {shown(dataset)}/{written}.",
                       highlight=False, soft_wrap=True)
     for config_id, dataset, why in report.waiting:
         console.print(f"[yellow]{escape(names.name(config_id))}: no index of dataset {escape(dataset)} yet: "
@@ -89,7 +90,7 @@ def list_store(
         console.print(f"{store}: no configurations yet.")
         return
     for chosen in configs:
-        views, catalog, shown = read[chosen.config_id]
+        views, catalog, listed = read[chosen.config_id]
         table = Table(title=f"[bold]{escape(names.name(chosen))}[/]  ({chosen.config_id})", show_header=False,
                       title_justify="left")
         table.add_column(no_wrap=True)
@@ -101,16 +102,16 @@ def list_store(
             ("layer / pool / dtype", f"{chosen.layer} / {chosen.pool} / {chosen.dtype}"),
             ("view", "none" if not chosen.augment else ", ".join(f"{k} {v}" for k, v in chosen.augment.items())),
             ("feature shape", str(chosen.feature_shape)),
-            *([(f"dataset {v.dataset}", (", ".join(f"{k} {n}" for k, n in v.split_counts().items()) or "no features")
-                + f"; {len(v.rejected())} rejected") for v in shown] or [("images per split", "no completed run yet")]),
+            *([(f"dataset {shown(v.dataset)}", (", ".join(f"{k} {n}" for k, n in v.split_counts().items()) or "no features")
+                + f"; {len(v.rejected())} rejected") for v in listed] or [("images per split", "no completed run yet")]),
             ("features cached", str(len(catalog.rows))),
             ("on disk", human_bytes(_config_bytes(feature_store, chosen.config_id))),
         ):
             table.add_row(key, value)
         console.print(table)
-        for view in shown if rejected else []:
+        for view in listed if rejected else []:
             for path, reason in view.rejected():
-                console.print(f"  {view.dataset}: {path}: {reason}", highlight=False, soft_wrap=True)
+                console.print(f"  {shown(view.dataset)}: {shown(path)}: {shown(reason)}", highlight=False, soft_wrap=True)
 
 
 def _weights(config) -> str:
@@ -166,7 +167,7 @@ def remove(
         cli_support.print_json({"removed": removal.removed, "bytes": removal.bytes, "dependents": removal.dependents})
         return
     for line in removal.removed:
-        console.print(f"removed {line}", highlight=False, soft_wrap=True)
+        console.print(f"removed {shown(line)}", highlight=False, soft_wrap=True)
     console.print(f"{human_bytes(removal.bytes)} freed.")
     if removal.dependents:
         note(f"left without it (--force): {', '.join(removal.dependents)}")
@@ -203,9 +204,9 @@ def verify(
             raise typer.Exit(code=1)
         return
     for problem in report.problems:
-        console.print(f"[red]problem[/] {problem.path}: {problem.what}", highlight=False, soft_wrap=True)
+        console.print(f"[red]problem[/] {shown(problem.path)}: {shown(problem.what)}", highlight=False, soft_wrap=True)
     for dataset, path, what in data_problems:
-        console.print(f"[red]problem[/] {escape(dataset)}: {escape(path)}: {escape(what)}", highlight=False,
+        console.print(f"[red]problem[/] {shown(dataset)}: {shown(path)}: {shown(what)}", highlight=False,
                       soft_wrap=True)
     console.print(f"{report.shards_checked} shards, {report.rows_checked} feature rows checked; "
                   f"{len(report.problems)} problems.")

@@ -7,10 +7,12 @@ import numpy as np
 from matplotlib.figure import Figure  # not pyplot: files only, and the caller's backend (a notebook's inline
 from sklearn.metrics import ConfusionMatrixDisplay  # plots) is left as it was; no display needed on a server
 
+from store.printable import printable
+
 
 def confusion_png(metrics: dict, path: Path, title: str) -> None:
     matrix = np.asarray(metrics["confusion_matrix"])
-    names = metrics["confusion_labels"]
+    names = [printable(name) for name in metrics["confusion_labels"]]  # a label's control characters shown, not drawn
     side = min(3.0 + 0.5 * len(names), 16.0)
     fig = Figure(figsize=(side + 1.5, side))
     ax = fig.subplots()

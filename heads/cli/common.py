@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from extract import cli_support
+from store.printable import SafeConsole
 from heads.errors import first_line
 
-console = Console()
-errors = Console(stderr=True)
+# SafeConsole: no control character of a file name or label reaches the terminal (store.printable)
+console = SafeConsole()
+errors = SafeConsole(stderr=True)
 
 REFUSED, FAILED = cli_support.REFUSED, cli_support.FAILED
 HeadOption = Annotated[str, typer.Option(help="Head folder, or head id (or unique prefix) with --store.")]

@@ -14,6 +14,7 @@ from heads.cli.common import HANDLED, JsonFlag, console, epoch_progress, fail, n
 from heads.kinds.registry import FITTED_KINDS, ClassWeight, ReduceMode, parse_param
 from heads.kinds.selection import AUTO, AUTO_KINDS
 from store import FeatureStore
+from store.printable import shown
 
 FitKind = Enum("FitKind", {name: name for name in (*FITTED_KINDS, AUTO)}, type=str)
 DENSE, MEMORY, SEARCH = "Dense heads", "Memory", "Parameter search"  # help panels
@@ -132,7 +133,7 @@ def print_fit(result) -> None:
     configs = [f"{names.name(c['config_id'])} ({c['config_id']})" for c in record["inputs"]]
     rows = [("folder", str(result.folder)), ("kind", record["kind"]),
             ("configuration" if len(configs) == 1 else "configurations (joined)", " + ".join(configs)),
-            ("dataset", f"{record['data']['dataset']} ({', '.join(record['data']['class_names'])})"),
+            ("dataset", f"{shown(record['data']['dataset'])} ({', '.join(map(shown, record['data']['class_names']))})"),
             ("parameters", json.dumps(record["user_params"]) if record["user_params"] else "defaults"),
             ("reduce / class weight / seed", f"{record['reduce']} / {record['class_weight']} / {record['seed']}"),
             ("fit", f"{record['fit_seconds']:.2f} s{' (streamed)' if record['streamed'] else ''}")]

@@ -13,12 +13,12 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from extract import cli_support
 from heads.cli.common import HANDLED, JsonFlag, console, fail, output, print_notes
 from heads.kinds.registry import FITTED_KINDS, ReduceMode, parse_param
+from store.printable import shown
 
 app = typer.Typer(help="What the cache knows about the data: duplicates and leaks, label suspects, neighbours, "
                        "outliers, a map. From the stored features, never re-extracting.", no_args_is_help=True,
@@ -52,13 +52,13 @@ def _show(result, as_json: bool, out: Optional[Path], summary: str, columns: lis
         return
     output(summary)
     table = result.table
-    shown = table.groupby("split", sort=False).head(top) if per_split and "split" in table else table.head(top)
-    if len(shown):
+    first_rows = table.groupby("split", sort=False).head(top) if per_split and "split" in table else table.head(top)
+    if len(first_rows):
         grid = Table(box=box.SIMPLE_HEAD, pad_edge=False)
         for column in columns:
             grid.add_column(column, overflow="fold", no_wrap=column not in ("path", "query", "nearest"))
-        for _, row in shown.iterrows():
-            grid.add_row(*(escape(_cell(row[c])) for c in columns))
+        for _, row in first_rows.iterrows():
+            grid.add_row(*(shown(_cell(row[c])) for c in columns))
         console.print(grid)
     if written is not None:
         output(f"wrote {written} ({len(table)} rows)")

@@ -17,6 +17,7 @@ from heads.kinds.registry import KINDS
 
 KindArgument = Enum("KindArgument", {name: name for name in KINDS}, type=str)
 from heads.record import chosen_on_validation
+from store.printable import shown
 
 LIST_FIELDS = ("head_id", "folder", "kind", "config_id", "config_names", "reduce", "user_params", "metrics",
                "fit_seconds", "sizes", "created", "data_changed")
@@ -141,11 +142,11 @@ def evaluate(
                       f"{scores['views']} test-time views", highlight=False)
     table = Table("class", "precision", "recall", "F1", "support")
     for name, row in result["per_class"].items():
-        table.add_row(name, number(row["precision"]), number(row["recall"]), number(row["f1"]), str(row["support"]))
+        table.add_row(shown(name), number(row["precision"]), number(row["recall"]), number(row["f1"]), str(row["support"]))
     console.print(table)
-    matrix = Table("true \\ predicted", *result["confusion_labels"], title="confusion matrix")
+    matrix = Table("true \\ predicted", *map(shown, result["confusion_labels"]), title="confusion matrix")
     for name, counts in zip(result["confusion_labels"], result["confusion_matrix"]):
-        matrix.add_row(name, *(str(c) for c in counts))
+        matrix.add_row(shown(name), *(str(c) for c in counts))
     console.print(matrix)
     print_notes(result["notes"])
 

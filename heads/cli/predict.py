@@ -17,6 +17,7 @@ from rich.table import Column, Table
 from extract import cli_support
 from heads.cli.common import HANDLED, HeadOption, console, errors, fail, print_notes
 from heads.errors import HeadError
+from store.printable import shown
 
 TABLE = "table"
 OutputFormat = Enum("OutputFormat", {name: name for name in ("csv", "json", "wide", TABLE)}, type=str)
@@ -71,7 +72,7 @@ def predict(
     if as_table:
         table = Table(Column("path", overflow="fold"), "label", "probability", "features")  # paths never cut short
         for p in predictions:
-            table.add_row(p.path, p.label or "-", f"{p.probabilities[0]:.4f}" if p.probabilities else p.error,
+            table.add_row(shown(p.path), shown(p.label or "-"), f"{p.probabilities[0]:.4f}" if p.probabilities else shown(p.error),
                           p.features or "-")
         console.print(table)
     report = console if target != STDOUT else errors  # stdout holds the predictions alone
@@ -80,10 +81,10 @@ def predict(
     unknown = sum(p.label == UNKNOWN for p in predictions) if threshold is not None else 0
     below = f", {unknown} unknown (below {threshold})" if unknown else ""
     report.print(f"{len(predictions)} files: {counts['store']} from stored features, {counts['computed']} computed "
-                 f"from the image, {len(failed)} unusable{below}" + (f"; written to {out}" if out else ""),
+                 f"from the image, {len(failed)} unusable{below}" + (f"; written to {shown(out)}" if out else ""),
                  highlight=False, soft_wrap=True)
     for p in failed[:20]:
-        report.print(f"  unusable {p.path}: {p.error}", highlight=False, soft_wrap=True)
+        report.print(f"  unusable {shown(p.path)}: {shown(p.error)}", highlight=False, soft_wrap=True)
     if len(failed) > 20:
         report.print(f"  ... and {len(failed) - 20} more (each with its reason in the output)", highlight=False)
     if target is not None and output_format(target, chosen) == "wide":

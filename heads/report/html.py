@@ -14,6 +14,8 @@ from typing import Iterable
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from store.printable import printable_text
+
 THUMBNAIL = 160  # pixels, the longer side
 
 STYLE = """
@@ -43,7 +45,8 @@ img.figure { max-width: 100%; border: 1px solid #d0d7de; }
 
 
 def text(value) -> str:
-    return html.escape("" if value is None else str(value))
+    """Escaped for HTML, control characters made visible (store.printable): a name never hides or fakes text."""
+    return html.escape("" if value is None else printable_text(value))
 
 
 def number(value, digits: int = 4) -> str:
