@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extract.sources.files import IMAGE_EXTENSIONS, content_hash, meant_as_image, noting_stores, sniff
+from extract.sources.files import IMAGE_EXTENSIONS, content_hash, meant_as_image, noting_walks, sniff
 from extract.sources.folders import detect_layout, folder_labels, read_tree, unlabelled_candidates
+from extract.sources.label_checks import label_notes
 from extract.sources.options import DataOptions
 from extract.sources.pattern import pattern_labels
 from extract.sources.reading import ReadOutcome, ReadRules, read_files
@@ -55,7 +56,7 @@ def scan_dataset(root: str | Path, options: DataOptions | None = None, *, worker
     if options is not None and not isinstance(options, DataOptions):
         raise ScanError(f"options must be a DataOptions. Received: {type(options).__name__}")
     options = DataOptions.from_kwargs(options, legacy).checked(root)
-    with noting_stores() as stores:
+    with noting_walks(root) as walked:
         found = _labelled(root, options)
     entries, skipped, examples, reading = _read(root, found, workers, rules or ReadRules())
     found.candidates = []  # the entries hold what is needed: memory for one object per file, not two
@@ -63,9 +64,11 @@ def scan_dataset(root: str | Path, options: DataOptions | None = None, *, worker
     scan = Scan(root=root.resolve(), layout=found.layout, classes=found.classes, entries=entries,
                 skipped_hidden=found.skipped_hidden, skipped_non_image=skipped, skipped_examples=examples,
                 name=options.name, source=_source(options, found, entries, rule), reading=reading)
-    scan.notes = (found.notes + _store_notes(root, stores) + _undecodable_note(reading)
+    scan.notes = (found.notes + _store_notes(root, walked.stores) + _links_out_note(root, walked.links_out)
+                  + _undecodable_note(reading)
                   + moved_note(rule.moved, [found.classes[c] for c in rule.moved_classes])
-                  + coverage_notes(entries, found.classes) + skipped_note(skipped, examples))
+                  + coverage_notes(entries, found.classes) + label_notes(entries, found.classes)
+                  + skipped_note(skipped, examples))
     _check(scan, root)
     return scan
 
@@ -77,6 +80,15 @@ def _store_notes(root: Path, stores: set) -> list[Note]:
     return [Note("files.store_inside", len(names), f"{plural(len(names), 'feature store folder')} inside the "
                  f"data folder left out: {', '.join(names[:3])}",
                  tuple(names[:3]))]
+
+
+def _links_out_note(root: Path, links: set) -> list[Note]:
+    """Symlinked folders leading outside the data folder: not followed (as symlinked files, rejected)."""
+    if not links:
+        return []
+    names = sorted(Path(link).relative_to(root).as_posix() + "/" for link in links)
+    return [Note("files.links_out", len(names), f"{plural(len(names), 'symlinked folder')} leading outside the data "
+                 f"folder not followed: {', '.join(names[:3])}", tuple(names[:3]))]
 
 
 def _undecodable_note(reading: ReadOutcome) -> list[Note]:

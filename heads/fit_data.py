@@ -23,6 +23,7 @@ from heads.inputs import HeadInputs
 from heads.kinds.joined import FeatureJoin
 from heads.kinds.reduce import AUTO, AUTO_RULE, resolve_modes
 from store import ConfigView, DatasetIndex, FeatureStore
+from store.index_check import edited_reason
 
 READ_CHUNK = 512  # rows of every configuration read at once while joining
 
@@ -53,6 +54,10 @@ class FitData:
                 reduce, train_split: str, exclusion: Exclusion | None = None) -> "FitData":
         features = FeatureStore(store)
         index, choice_note = features.dataset_choice(dataset)
+        edited = edited_reason(features.layout, index)  # labels edited inside the index: never trained on
+        if edited:
+            raise HeadError(f"Refusing to fit: {edited}. `extract run` again indexes the data folder anew "
+                            f"(`extract verify` lists such files). Received: {features.layout.root}")
         names = features.names()
         chosen = [features.select(selector) for selector in _selectors(config)]  # views refused, by name
         views = [features.view(c.config_id, index.name) for c in chosen]

@@ -18,7 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from extract import hash_image_file, is_file_table, listed_files
+from extract import hash_image_file, is_file_table
+from extract.sources.file_list import read_file_list
+from extract.sources.report import plural
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from heads.outputs import refuse_record_path
@@ -30,14 +32,19 @@ __all__ = ["OUTPUT_FORMATS", "STDOUT", "UNKNOWN", "Prediction", "collect_images"
            "output_format", "predict_images", "write_predictions"]
 
 
-def collect_images(inputs: list[str | Path], file_column: str | None = None) -> list[Path]:
+def collect_images(inputs: list[str | Path], file_column: str | None = None,
+                   notes: list[str] | None = None) -> list[Path]:
     """Files as given; folders walked (hidden entries skipped); a .csv/.tsv file read as a list of files
-    (its file column, relative to its folder). Files are kept whatever they hold: each is judged when read."""
+    (its file column, relative to its folder). Files are kept whatever they hold: each is judged when read.
+    A list's rows that name no file are counted in a line appended to `notes`."""
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_file() and is_file_table(path):
-            found.extend(listed_files(path, file_column))
+            listed, blank = read_file_list(path, file_column)
+            found.extend(listed)
+            if blank and notes is not None:
+                notes.append(f"{plural(blank, 'row')} of {path.name} name no file (blank): not predicted.")
         elif path.is_file():
             found.append(path)
         elif path.is_dir():
@@ -117,7 +124,10 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
     views_of = view_inputs(loaded.inputs, tta) if tta else []  # refused before any image is read
     views = loaded.inputs.views(store if store is not None else loaded.store, head_id=loaded.head_id,
                                 required=store is not None)
-    paths = collect_images(inputs, file_column)
+    listing_notes: list[str] = []
+    paths = collect_images(inputs, file_column, listing_notes)
+    for line in listing_notes if on_note else []:
+        on_note(line)
     hashes, errors = (list(column) for column in zip(*(_file_hash(p) for p in paths)))
     parts = [np.zeros((len(paths), *shape), np.float32) for shape in loaded.inputs.shapes]
     source = [""] * len(paths)

@@ -70,6 +70,7 @@ class DatasetIndex:
     source: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     created: str = ""
+    recorded_digest: str | None = field(default=None, compare=False)  # the digest written with the file, if any
     _arrays: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -123,10 +124,11 @@ class DatasetIndex:
 
     def digest(self) -> str:
         """sha256 of the usable rows as sorted "hash, class name, split" lines: a head compares it to
-        tell whether the data under it changed (a renamed or reordered file changes nothing)."""
-        lines = sorted(f"{self.hashes[i]}\t{self.class_name(int(self.labels[i]))}\t{self.splits[i]}"
-                       for i in np.flatnonzero(self.usable))
-        return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
+        tell whether the data under it changed (a renamed or reordered file changes nothing). Computed
+        once per index object (an index is not changed in place: dataclasses.replace makes a new one)."""
+        if "digest" not in self._arrays:
+            self._arrays["digest"] = _rows_digest(self)
+        return self._arrays["digest"]
 
     def absolute(self, row: int) -> Path:
         """The file of a row, confined to the data root (a symlink out of it is refused)."""
@@ -139,6 +141,12 @@ class DatasetIndex:
                                                      other.splits, other.hashes, other.reasons,
                                                      other.split_sources, other.source) \
             and np.array_equal(self.labels, other.labels)
+
+
+def _rows_digest(index: DatasetIndex) -> str:
+    lines = sorted(f"{index.hashes[i]}\t{index.class_name(int(index.labels[i]))}\t{index.splits[i]}"
+                   for i in np.flatnonzero(index.usable))
+    return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
 
 
 def index_paths(layout: StoreLayout, name: str) -> list[Path]:
@@ -173,7 +181,7 @@ def write_dataset(layout: StoreLayout, index: DatasetIndex) -> Path:
     with atomic.staged_file(final) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update({"name": index.name, "data_root": index.data_root, "created": index.created,
                         "classes": json.dumps(index.classes), "source": json.dumps(index.source, sort_keys=True),
-                        "stats": json.dumps(index.stats, sort_keys=True)})
+                        "stats": json.dumps(index.stats, sort_keys=True), "digest": index.digest()})
         write_columns(f, index)
     for old in index_paths(layout, index.name)[:-KEEP_INDEXES]:
         old.unlink(missing_ok=True)
@@ -224,8 +232,10 @@ def read_columns(f: h5py.File, origin: Path, **attrs) -> DatasetIndex:
 
 def read_dataset(path: Path) -> DatasetIndex:
     with open_own(path) as f:
+        recorded = f.attrs.get("digest")  # absent from indexes written before it was recorded
         return read_columns(f, Path(path), name=str(f.attrs["name"]), source=json.loads(f.attrs["source"]),
-                            stats=json.loads(f.attrs["stats"]))
+                            stats=json.loads(f.attrs["stats"]),
+                            recorded_digest=str(recorded) if recorded is not None else None)
 
 
 def latest_dataset(layout: StoreLayout, name: str) -> DatasetIndex | None:

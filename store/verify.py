@@ -19,6 +19,7 @@ import numpy as np
 from store import atomic, datasets, legacy, partials, runs, shards
 from store.config import ExtractorConfig
 from store.errors import StoreError
+from store.index_check import edited_reason
 from store.integrity import open_own
 from store.layout import StoreLayout
 from store.lock import writer_lock
@@ -194,11 +195,17 @@ def _check_store_files(layout: StoreLayout, report: VerifyReport) -> None:
     report.problems.extend(_temporaries(layout.configs_dir, recursive=False))
     if layout.datasets_dir.is_dir():
         for name in datasets.dataset_names(layout):
-            for path in datasets.index_paths(layout, name):
+            paths = datasets.index_paths(layout, name)
+            for path in paths:
                 try:
-                    datasets.read_dataset(path)
+                    index = datasets.read_dataset(path)
                 except READ_ERRORS as error:
                     report.problems.append(Problem(path, f"unreadable dataset index: {error}", [path]))
+                    continue
+                edited = edited_reason(layout, index, newest=path == paths[-1])
+                if edited:
+                    report.problems.append(Problem(path, f"{edited}; `extract run` again indexes the data anew",
+                                                   [path]))
 
 
 def _delete(paths: list[Path], report: VerifyReport) -> None:

@@ -23,16 +23,24 @@ def is_file_table(path: str | Path) -> bool:
 def listed_files(table_path: str | Path, file_column: str | None = None) -> list[Path]:
     """The files the table names, in its row order (blank values skipped); paths that do not exist
     are returned as they are, for the caller to report."""
+    return read_file_list(table_path, file_column)[0]
+
+
+def read_file_list(table_path: str | Path, file_column: str | None = None) -> tuple[list[Path], int]:
+    """`listed_files`, and how many rows named no file (blank lines, an empty file value): counted for
+    the caller's note, never dropped in silence."""
     path = Path(table_path)
     table = read_table(path)
     column = _file_column(table.columns, file_column, path.name)
     folder = path.parent
-    files = []
+    files, blank = [], table.blank
     for row in table.rows:
         value = row[column].replace("\\", "/")
         if value:
             files.append(_existing(folder / value))
-    return files
+        else:
+            blank += 1
+    return files, blank
 
 
 def _file_column(columns: list[str], wanted: str | None, name: str) -> int:

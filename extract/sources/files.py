@@ -1,5 +1,9 @@
 """Files on disk: walking a folder without hidden files or symlink loops, and telling images apart.
 
+Symlinks follow one rule, for folders as for files (extract.sources.reading): one that resolves inside
+the data folder is followed, one that leads outside is not, and is named (a folder in the scan's note,
+a file as a rejected entry with its reason). A symlink back to a folder the walk is inside of (a loop) is not followed.
+
 Images are recognised by their first bytes, not by their extension: a PNG saved without an
 extension is used, an HTML page saved as .jpg is rejected with a reason. A file that is neither an
 image by content nor by extension (README.txt, labels.csv) is skipped and counted, not rejected.
@@ -11,6 +15,7 @@ import os
 import stat
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -39,8 +44,19 @@ def content_hash(data: bytes) -> str:
 
 
 STORE_MARKER = "store.json"  # a feature store's folder (store.layout): never part of the data
-# The store folders the walks of the current scan passed over, for its note (see noting_stores).
-_STORES_PASSED: ContextVar[set | None] = ContextVar("stores_passed", default=None)
+
+
+@dataclass
+class WalkNotes:
+    """What the walks of one scan passed over, for its notes: store folders, and symlinked folders leading
+    outside `root` (the data folder's real path; None outside a scan: symlinked folders are not followed)."""
+
+    root: str | None = None
+    stores: set = field(default_factory=set)
+    links_out: set = field(default_factory=set)
+
+
+_WALK: ContextVar[WalkNotes | None] = ContextVar("walk_notes", default=None)
 
 
 def is_store_folder(folder: Path) -> bool:
@@ -51,25 +67,42 @@ def is_store_folder(folder: Path) -> bool:
 def _pass_store(folder: Path) -> bool:
     if not is_store_folder(folder):
         return False
-    passed = _STORES_PASSED.get()
-    if passed is not None:
-        passed.add(str(folder))
+    notes = _WALK.get()
+    if notes is not None:
+        notes.stores.add(str(folder))
     return True
 
 
 @contextmanager
-def noting_stores() -> Iterator[set]:
-    """Collect the store folders the walks inside this block leave out (the scan's note)."""
-    token = _STORES_PASSED.set(set())
+def noting_walks(root: Path | None = None) -> Iterator[WalkNotes]:
+    """Collect what the walks inside this block leave out (the scan's notes); symlinked folders that
+    resolve inside `root` are followed within it."""
+    token = _WALK.set(WalkNotes(os.path.realpath(root) if root is not None else None))
     try:
-        yield _STORES_PASSED.get()
+        yield _WALK.get()
     finally:
-        _STORES_PASSED.reset(token)
+        _WALK.reset(token)
+
+
+def _inside(target: str, root: str) -> bool:
+    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _follow_link(path: str) -> bool:
+    """Whether a symlinked folder is walked: only inside the data folder (else noted, and not)."""
+    notes = _WALK.get()
+    if notes is None or notes.root is None:
+        return False
+    if _inside(os.path.realpath(path), notes.root):
+        return True
+    notes.links_out.add(path)
+    return False
 
 
 def visible_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and not _pass_store(p))
+                  if p.is_dir() and not p.name.startswith(".") and not _pass_store(p)
+                  and (not p.is_symlink() or _follow_link(str(p))))
 
 
 def loose_files(folder: Path) -> tuple[list[Path], int]:
@@ -87,20 +120,9 @@ def loose_files(folder: Path) -> tuple[list[Path], int]:
 
 def walk_files(folder: Path) -> tuple[list[Path], int]:
     """Every non-hidden file under a folder, sorted, and how many hidden files and folders were passed
-    over; symlinked folders are not followed (no loops)."""
-    files, hidden = [], 0
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        if STORE_MARKER in filenames and _pass_store(Path(dirpath)):
-            dirnames[:] = []
-            continue
-        hidden += sum(d.startswith(".") for d in dirnames)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                hidden += 1
-            else:
-                files.append(Path(dirpath) / name)
-    return files, hidden
+    over; symlinked folders by the module's rule (followed inside the data folder, never in a loop)."""
+    paths, _, hidden = walk_names(folder, "")
+    return [Path(p) for p in paths], hidden
 
 
 def _is_dir(entry: os.DirEntry) -> bool:
@@ -116,8 +138,11 @@ def walk_names(folder: Path, prefix: str) -> tuple[list[str], list[str], int]:
     no Path object per file)."""
     paths, rels, hidden = [], [], 0
 
-    def visit(directory: str, rel: str) -> None:
+    def visit(directory: str, rel: str, above: frozenset) -> None:
         nonlocal hidden
+        real = os.path.realpath(directory)
+        if real in above:  # a symlink back to a folder this walk is inside of: a loop
+            return
         with os.scandir(directory) as listing:
             entries = sorted(listing, key=lambda e: e.name)
         if any(e.name == STORE_MARKER for e in entries) and _pass_store(Path(directory)):
@@ -127,7 +152,7 @@ def walk_names(folder: Path, prefix: str) -> tuple[list[str], list[str], int]:
             if _is_dir(entry):
                 if entry.name.startswith("."):
                     hidden += 1
-                elif not entry.is_symlink():  # symlinked folders are not followed (no loops)
+                elif not entry.is_symlink() or _follow_link(entry.path):  # inside the data folder only
                     folders.append(entry)
             elif entry.name.startswith("."):
                 hidden += 1
@@ -135,9 +160,9 @@ def walk_names(folder: Path, prefix: str) -> tuple[list[str], list[str], int]:
                 paths.append(entry.path)
                 rels.append(rel + entry.name)
         for entry in folders:
-            visit(entry.path, f"{rel}{entry.name}/")
+            visit(entry.path, f"{rel}{entry.name}/", above | {real})
 
-    visit(str(folder), prefix)
+    visit(str(folder), prefix, frozenset())
     return paths, rels, hidden
 
 

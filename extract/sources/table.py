@@ -25,6 +25,7 @@ class Table:
     path: Path
     columns: list[str]
     rows: list[list[str]]  # every row as long as `columns`, values stripped; "" for a missing value
+    blank: int = 0  # rows left out because they hold no value at all (blank lines)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def read_table(path: Path) -> Table:
         raise ScanError(f"The labels table has no header row (column names). Received: {path}")
     width = len(header)
     rows = [[value.strip() for value in (row + [""] * width)[:width]] for row in raw if any(v.strip() for v in row)]
-    return Table(path, header, rows)
+    return Table(path, header, rows, len(raw) - len(rows))
 
 
 def _read_delimited(path: Path) -> tuple[list[str], list[list[str]]]:
