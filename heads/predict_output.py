@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 
 from heads.errors import HeadError
 from store import write_bytes
+from store.printable import printable_text
 
 OUTPUT_FORMATS = ("csv", "json", "wide")
 STDOUT = "-"
@@ -50,6 +51,8 @@ def write_predictions(predictions: list[Prediction], out: str | Path, fmt: str, 
     """Write to the file `out` (staged: whole or not at all), or to stdout when `out` is "-"."""
     text = render_predictions(predictions, fmt, top, record, threshold)
     if str(out) == STDOUT:
+        if sys.stdout.isatty():  # a person reads it: a file name's control characters shown, not obeyed
+            text = printable_text(text)
         sys.stdout.write(text)
         sys.stdout.flush()
         return

@@ -101,3 +101,19 @@ def test_report_pages_show_names_escaped(hostile_data, tmp_path):
     page = Path(report_head(tmp_path / "head", out=tmp_path / "page.html")).read_text()
     _no_raw_control(page)
     assert "\\x1b[2J\\x1b[31m[bold]FAKE error" in page
+
+
+def test_predictions_written_to_a_terminal_show_names_escaped(monkeypatch):
+    from heads.predict_output import Prediction, write_predictions
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    name = f"photos/bad{CLEAR_AND_FAKE}.png"
+    prediction = Prediction(path=name, sha256="0" * 64, features="store", classes=["cats", "dogs"],
+                            probabilities=[0.9, 0.1], label="cats", scores=[0.9, 0.1])
+    for stream, kept in ((Terminal(), False), (io.StringIO(), True)):  # a pipe or a file keeps the name exactly
+        monkeypatch.setattr("sys.stdout", stream)
+        write_predictions([prediction], "-", "csv", 1, {"columns": ["cats", "dogs"]})
+        assert (name in stream.getvalue()) == kept and ("\x1b" in stream.getvalue()) == kept

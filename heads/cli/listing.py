@@ -77,7 +77,7 @@ def _heads_table(rows: list[dict], store: Path, dataset: Optional[str]) -> Table
     texts = []  # per row: the head id, then (label, text) of what describes it
     for row in rows:
         about = [("parameters", _parameters(row))]
-        about += [("dataset", row["data"]["dataset"])] if len(datasets) > 1 else []
+        about += [("dataset", shown(row["data"]["dataset"]))] if len(datasets) > 1 else []
         about += [("config", "\n".join(row["config_names"]))] if len(configs) > 1 else []
         metrics = row["metrics"]
         val, train = metrics.get("validation", {}), metrics.get(row.get("train_split", "train"), {})
