@@ -12,7 +12,6 @@ that cannot be used (missing, unreadable, not an image) gets its row with the re
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +19,8 @@ import numpy as np
 
 from extract import hash_image_file, is_file_table
 from extract.sources.file_list import read_file_list
+from extract.sources.files import noting_walks, walk_files
+from extract.sources.reading import regular_stat
 from extract.sources.report import plural
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
@@ -32,11 +33,13 @@ __all__ = ["OUTPUT_FORMATS", "STDOUT", "UNKNOWN", "Prediction", "collect_images"
            "output_format", "predict_images", "write_predictions"]
 
 
-def collect_images(inputs: list[str | Path], file_column: str | None = None,
-                   notes: list[str] | None = None) -> list[Path]:
+def collect_images(inputs: list[str | Path], file_column: str | None = None, notes: list[str] | None = None,
+                   refused: dict[Path, str] | None = None) -> list[Path]:
     """Files as given; folders walked (hidden entries skipped); a .csv/.tsv file read as a list of files
     (its file column, relative to its folder). Files are kept whatever they hold: each is judged when read.
-    A list's rows that name no file are counted in a line appended to `notes`."""
+    A list's rows that name no file are counted in a line appended to `notes`. In a folder, symlinks follow
+    the data folder's rule (extract.sources.files): a symlinked folder leading outside the folder is not
+    walked (a line in `notes`), a symlinked file leading outside it gets its reason in `refused`."""
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
@@ -48,14 +51,29 @@ def collect_images(inputs: list[str | Path], file_column: str | None = None,
         elif path.is_file():
             found.append(path)
         elif path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found.extend(Path(dirpath) / name for name in sorted(filenames) if not name.startswith("."))
+            with noting_walks(path) as walked:
+                files, _ = walk_files(path)
+            found.extend(files)
+            _refuse_links_out(path, files, walked, notes, refused)
         else:
             raise HeadError(f"No such file or folder. Received: {item}")
     if not found:
         raise HeadError(f"No images found. Received: {', '.join(str(i) for i in inputs)}")
     return found
+
+
+def _refuse_links_out(folder: Path, files: list[Path], walked, notes: list[str] | None,
+                      refused: dict[Path, str] | None) -> None:
+    if walked.links_out and notes is not None:
+        links = sorted(Path(link).relative_to(folder).as_posix() + "/" for link in walked.links_out)
+        notes.append(f"{plural(len(links), 'symlinked folder')} in {folder} leading outside it not followed: "
+                     f"{', '.join(links[:3])}")
+    if refused is not None:
+        for file in files:
+            if file.is_symlink():
+                info, reason = regular_stat(str(file), walked.root)
+                if info is None:
+                    refused[file] = reason
 
 
 def _file_hash(path: Path) -> tuple[str, str]:
@@ -125,10 +143,12 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
     views = loaded.inputs.views(store if store is not None else loaded.store, head_id=loaded.head_id,
                                 required=store is not None)
     listing_notes: list[str] = []
-    paths = collect_images(inputs, file_column, listing_notes)
+    refused: dict[Path, str] = {}
+    paths = collect_images(inputs, file_column, listing_notes, refused)
     for line in listing_notes if on_note else []:
         on_note(line)
-    hashes, errors = (list(column) for column in zip(*(_file_hash(p) for p in paths)))
+    hashes, errors = (list(column) for column in zip(*(("", refused[p]) if p in refused else _file_hash(p)
+                                                        for p in paths)))
     parts = [np.zeros((len(paths), *shape), np.float32) for shape in loaded.inputs.shapes]
     source = [""] * len(paths)
     readable = [i for i, (h, e) in enumerate(zip(hashes, errors)) if h and not e]

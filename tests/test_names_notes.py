@@ -98,3 +98,29 @@ def test_blank_rows_of_a_prediction_list_are_counted(data, tmp_path):
     predictions = predict_images(head, [listing], on_note=notes.append, keep=False)
     assert [Path(p.path).name for p in predictions] == ["cats.all.0.png", "dogs.all.0.png"]
     assert "3 rows of to_predict.csv name no file (blank): not predicted." in notes
+
+    incoming = tmp_path / "incoming"  # a folder given to predict: its symlinks follow the same rule
+    make_image(incoming / "new.png", (200, 60, 40), 11)
+    make_image(tmp_path / "elsewhere" / "far.png", (200, 60, 40), 12)
+    (incoming / "away").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (incoming / "far.png").symlink_to(tmp_path / "elsewhere" / "far.png")
+    notes.clear()
+    predictions = {Path(p.path).name: p for p in predict_images(head, [incoming], on_note=notes.append, keep=False)}
+    assert sorted(predictions) == ["far.png", "new.png"] and predictions["new.png"].label == "cats"
+    assert predictions["far.png"].error == "a symlink to outside the data folder: not followed"
+    assert f"1 symlinked folder in {incoming} leading outside it not followed: away/" in notes
+
+
+def test_a_class_folder_whose_name_is_not_utf8_is_left_out_with_its_files(data):
+    import os
+
+    odd = os.fsencode(data) + b"/bi\xffrds"
+    os.mkdir(odd)
+    for i in range(2):
+        with open(odd + b"/x%d.png" % i, "wb") as handle:
+            handle.write((data / "cats" / f"cats.all.{i}.png").read_bytes())
+    scan = scan_dataset(data)
+    assert scan.classes == ["cats", "dogs"] and len(scan.usable()) == 8
+    assert notes_of(scan, "files.bad_name") == [
+        "2 files with a name that is not valid UTF-8 left out (rename them), e.g. bi\\udcffrds/x0.png, "
+        "bi\\udcffrds/x1.png"]

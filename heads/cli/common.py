@@ -47,8 +47,8 @@ def human_bytes(count: float) -> str:
 
 
 def output(message: str) -> None:
-    """A result line: printed whatever the verbosity."""
-    console.print(message, highlight=False, soft_wrap=True)
+    """A result line: printed whatever the verbosity (as written: a path's brackets are no markup)."""
+    console.print(message, highlight=False, soft_wrap=True, markup=False)
 
 
 def epoch_progress() -> Progress:
