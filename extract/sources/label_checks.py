@@ -39,13 +39,16 @@ def _alike_labels(classes: list[str]) -> list[Note]:
 
 
 def _same_content(entries: list[ScanEntry], classes: list[str]) -> list[Note]:
-    labelled = [e for e in entries if not e.reason and e.label >= 0 and e.hash]
-    if len(labelled) < 2:
+    if len(entries) < 2:
         return []
-    keys = np.fromiter((hash(e.hash) for e in labelled), dtype=np.int64, count=len(labelled))
-    labels = np.fromiter((e.label for e in labelled), dtype=np.int64, count=len(labelled))
+    # a row that is unusable (or unlabelled: label -1 already) is dropped below
+    labels = np.fromiter((e.label if e.hash and not e.reason else -1 for e in entries), dtype=np.int64,
+                         count=len(entries))
+    keys = np.fromiter((hash(e.hash) for e in entries), dtype=np.int64, count=len(entries))
+    rows = np.flatnonzero(labels >= 0)
+    keys, labels = keys[rows], labels[rows]
     order = np.lexsort((labels, keys))
-    keys, labels = keys[order], labels[order]
+    keys, labels, rows = keys[order], labels[order], rows[order]
     same_key = keys[1:] == keys[:-1]
     # a key whose rows hold more than one label: a candidate (a 64-bit collision is told apart below)
     mixed = np.unique(keys[1:][same_key & (labels[1:] != labels[:-1])])
@@ -53,11 +56,10 @@ def _same_content(entries: list[ScanEntry], classes: list[str]) -> list[Note]:
         return []
     by_hash: dict[str, set[int]] = defaultdict(set)
     paths: dict[str, list[str]] = defaultdict(list)
-    wanted = set(mixed.tolist())
-    for entry in labelled:
-        if hash(entry.hash) in wanted:
-            by_hash[entry.hash].add(entry.label)
-            paths[entry.hash].append(entry.path)
+    for row in rows[np.isin(keys, mixed)].tolist():
+        entry = entries[row]
+        by_hash[entry.hash].add(entry.label)
+        paths[entry.hash].append(entry.path)
     twice = sorted(h for h, found in by_hash.items() if len(found) > 1)
     if not twice:
         return []
