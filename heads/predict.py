@@ -12,6 +12,7 @@ that cannot be used (missing, unreadable, not an image) gets its row with the re
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from extract import hash_image_file, is_file_table
 from extract.sources.file_list import read_file_list
-from extract.sources.files import noting_walks, walk_files
+from extract.sources.files import inside, noting_walks, walk_files
 from extract.sources.reading import regular_stat
 from extract.sources.report import plural
 from heads.artifact import LoadedHead, load_head, resolve_head
@@ -69,11 +70,9 @@ def _refuse_links_out(folder: Path, files: list[Path], walked, notes: list[str] 
         notes.append(f"{plural(len(links), 'symlinked folder')} in {folder} leading outside it not followed: "
                      f"{', '.join(links[:3])}")
     if refused is not None:
-        for file in files:
-            if file.is_symlink():
-                info, reason = regular_stat(str(file), walked.root)
-                if info is None:
-                    refused[file] = reason
+        for file in files:  # a link inside the folder is judged as its target is, when read (not found...)
+            if file.is_symlink() and not inside(os.path.realpath(file), walked.root):
+                refused[file] = regular_stat(str(file), walked.root)[1]
 
 
 def _file_hash(path: Path) -> tuple[str, str]:

@@ -406,7 +406,7 @@ def test_predict_threshold_out_of_range_is_refused(world, head, value):
 def test_predict_wide_is_a_kaggle_submission(world, head, tmp_path):
     folder = shutil.copytree(world["roots"]["dvc"] / "test1", tmp_path / "test1")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 40)  # a JPEG cut short
-    (folder / "link.jpg").symlink_to(tmp_path / "nowhere.jpg")  # a dangling link
+    (folder / "link.jpg").symlink_to(folder / "nowhere.jpg")  # a dangling link (inside: one leading outside is refused)
     out = tmp_path / "submission.csv"
     result = predict(head, str(folder), "--format", "wide", "--out", str(out))
     assert result.exit_code == 0, result.output

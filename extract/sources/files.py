@@ -84,7 +84,8 @@ def noting_walks(root: Path | None = None) -> Iterator[WalkNotes]:
         _WALK.reset(token)
 
 
-def _inside(target: str, root: str) -> bool:
+def inside(target: str, root: str) -> bool:
+    """Whether the real path `target` lies in the real folder `root`."""
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -93,7 +94,7 @@ def _follow_link(path: str) -> bool:
     notes = _WALK.get()
     if notes is None or notes.root is None:
         return False
-    if _inside(os.path.realpath(path), notes.root):
+    if inside(os.path.realpath(path), notes.root):
         return True
     notes.links_out.add(path)
     return False

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.sources.files import sniff
+from extract.sources.files import inside, sniff
 from store.stat_cache import FileStats, StatCache
 
 SNIFF_BYTES = 4096
@@ -79,10 +79,6 @@ def _what(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def _inside(target: str, root: str) -> bool:
-    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def regular_stat(path: str, root: str) -> tuple[os.stat_result | None, str]:
     """The stat of the regular file `path` names (through a symlink inside `root`), or a reason."""
     try:
@@ -91,7 +87,7 @@ def regular_stat(path: str, root: str) -> tuple[os.stat_result | None, str]:
         return None, f"unreadable: {error.strerror or error}"
     if stat.S_ISLNK(info.st_mode):
         target = os.path.realpath(path)
-        if not _inside(target, root):
+        if not inside(target, root):
             return None, "a symlink to outside the data folder: not followed"
         try:
             info = os.stat(target)
