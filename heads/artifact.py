@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from heads import record as records
-from heads.errors import HeadError, first_line
+from heads.errors import HeadError, first_line, safe_mode_refusal
 from heads.inputs import HeadInputs
 from heads.kinds.models import HeadModel
 from heads.kinds.registry import Kind, get_kind
@@ -203,6 +203,10 @@ def load_head(folder: str | Path) -> LoadedHead:
     except HeadError:
         raise
     except Exception as error:  # noqa: BLE001 - a damaged or hostile model file: zip, HDF5, Keras safe mode...
+        blocked = safe_mode_refusal(error)
+        if blocked:
+            raise HeadError(f"Refusing to load head model {model_file.name}: Keras safe mode blocked it "
+                            f"({blocked}). Received: {model_file}") from None
         raise HeadError(f"Cannot load head model {model_file.name} ({type(error).__name__}: {first_line(error)}). "
                         f"Received: {model_file}") from None
     return LoadedHead(folder, record, kind, inputs, model)
