@@ -24,6 +24,7 @@ from heads.errors import HeadError, first_line, safe_mode_refusal
 from heads.inputs import HeadInputs
 from heads.kinds.models import HeadModel
 from heads.kinds.registry import Kind, get_kind
+from heads.outputs import refuse_record_folder
 from store import read_json, staged_folder as store_staged_folder
 from store.atomic import remove_folder
 
@@ -36,7 +37,10 @@ def heads_dir(store: str | Path) -> Path:
 
 
 def check_out(out: str | Path | None) -> None:
-    """Refuse an output folder that exists and is not empty, before any work is done."""
+    """Refuse an output folder that exists and is not empty, or lies in a store's records or a head folder,
+    before any work is done."""
+    if out is not None:
+        refuse_record_folder(out)
     if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
         raise HeadError(f"Output folder exists and is not empty. Received: --out {out}")
 
