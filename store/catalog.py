@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from store import atomic, catalog_index, shards
-from store.integrity import DamagedShard, check_shard, read_error
+from store.integrity import DamagedShard, check_shard, has_checksums, read_error
 
 
 class ShardCatalog:
@@ -116,8 +116,8 @@ def _without_damaged(shards_dir: Path, columns: catalog_index.CatalogColumns, de
             continue
         try:
             check_shard(path, _marker(path), deep=deep)
-            if deep and columns.checked[position] & catalog_index.CHECKSUMMED:
-                columns.checked[position] |= catalog_index.HASHED
+            if deep and has_checksums(path):  # known by now (check_shard opened it); an old index may not say
+                columns.checked[position] = catalog_index.CHECKSUMMED | catalog_index.HASHED
         except DamagedShard as error:
             if not drop_damaged:
                 raise

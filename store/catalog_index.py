@@ -22,7 +22,7 @@ from store import atomic, shards
 from store.integrity import has_checksums
 
 FORMAT = "bottleneck-catalog-index"
-VERSION = 2  # 2: the `checked` column
+VERSION = 2  # 2: the `checked` column (a version-1 index is read with nothing established, and rewritten)
 FILE_NAME = "catalog.h5"
 # Bits of `checked`, per shard: what was established about its file when its stamps were recorded.
 CHECKSUMMED = 1  # `hashes` and `features` carry Fletcher-32: HDF5 checks every chunk it reads
@@ -75,11 +75,12 @@ def _read_index(path: Path) -> CatalogColumns | None:
         return None
     try:
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT or int(f.attrs.get("version", 0)) != VERSION:
+            version = int(f.attrs.get("version", 0))
+            if f.attrs.get("format") != FORMAT or version not in (1, VERSION):
                 return None
             columns = {}
             for name in ("names", "sizes", "stamps", "hashes", "shard", "row", "rejected", "rejected_shard", "reasons",
-                         "checked"):
+                         *(("checked",) if version >= 2 else ())):
                 dataset = f[name]
                 if not isinstance(dataset, h5py.Dataset) or dataset.external or dataset.is_virtual:
                     return None  # the store's files hold only their own bytes
@@ -87,6 +88,7 @@ def _read_index(path: Path) -> CatalogColumns | None:
     except (OSError, KeyError, ValueError, TypeError):
         return None
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in columns["names"]]
+    columns.setdefault("checked", np.zeros(len(names), dtype=np.int8))  # version 1: nothing established yet
     reasons = [r.decode() if isinstance(r, bytes) else str(r) for r in columns["reasons"]]
     shard, row, hashes = columns["shard"], columns["row"], columns["hashes"]
     owners, stamps = columns["rejected_shard"], columns["stamps"]

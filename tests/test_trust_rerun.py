@@ -93,3 +93,22 @@ def test_damage_that_keeps_the_mtime_is_refused_when_read_then_repaired(dataset,
     verify_store(store, repair=True)
     assert run_extraction(dataset, store, TINY, RUN).extracted == 6
     np.testing.assert_allclose(read_all(store), before, rtol=1e-5, atol=1e-6)
+
+
+def test_a_version_1_catalog_index_is_read_then_upgraded(dataset, tmp_path, hashed):
+    import h5py
+
+    from store import catalog_index
+
+    store = tmp_path / "store"
+    run_extraction(dataset, store, TINY, RUN)
+    index = next(store.glob("configs/*/catalog.h5"))
+    with h5py.File(index, "r+") as f:  # as written before the `checked` column
+        del f["checked"]
+        f.attrs["version"] = 1
+    shards_dir = index.parent / "shards"
+    assert catalog_index._read_index(index).names == catalog_index.listed_shards(shards_dir)  # used, not rebuilt
+    hashed()
+    assert run_extraction(dataset, store, TINY, RUN).extracted == 0
+    seen = hashed()
+    assert run_extraction(dataset, store, TINY, RUN).extracted == 0 and seen == []
