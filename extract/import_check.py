@@ -67,27 +67,24 @@ class ImportCheck:
     unavailable_example: str = ""
     unchecked_shards: int = 0  # shards with no image on disk at all: imported on trust
     refused: list[tuple[str, str]] = field(default_factory=list)  # (shard, one line)
-    _locations: dict[str, list[Path]] | None = field(default=None, repr=False)
+    _locations: list | None = field(default=None, repr=False)  # (index, sorted hashes, their rows)
     _extractors: dict = field(default_factory=dict, repr=False)
 
     def locate_from(self, layouts: list[StoreLayout]) -> None:
-        """Content hash -> image paths, from the latest index of every dataset and every slice index of
-        these stores (each path confined to its index's data root)."""
-        found: dict[str, list[Path]] = {}
+        """Where images can be found: the latest index of every dataset and every slice index of these
+        stores, each kept as its hashes sorted once (a lookup is a binary search, not a dict of a
+        million paths)."""
         indexes: list[DatasetIndex] = []
         for layout in layouts:
             indexes += [latest_dataset(layout, name) for name in dataset_names(layout)]
             configs = layout.configs_dir
             for config_dir in sorted(configs.iterdir()) if configs.is_dir() else []:
                 indexes += [read_partial(p).rows for p in partial_files(layout, config_dir.name)]
+        self._locations = []
         for index in filter(None, indexes):
-            for row, (digest, reason) in enumerate(zip(index.hashes, index.reasons)):
-                if digest and not reason:
-                    try:
-                        found.setdefault(digest, []).append(index.absolute(row))
-                    except (StoreError, ValueError):
-                        continue  # a path escaping its root is never read; the row is just not located
-        self._locations = found
+            keys = np.asarray(index.hashes, dtype="S64")
+            order = np.argsort(keys, kind="stable")
+            self._locations.append((index, keys[order], order))
 
     def __call__(self, config: ExtractorConfig, shard: Path, hashes: list[str], features: np.ndarray) -> bool:
         """Check a sample of one shard's rows; False (and a line in `refused`) when it must not be imported."""
@@ -131,9 +128,21 @@ class ImportCheck:
         return True
 
     def _on_disk(self, digest: str) -> Path | None:
-        for path in (self._locations or {}).get(digest, []):
-            if path.is_file():  # a regular file (a FIFO or device is not); its content is hashed later
-                return path
+        """A regular file that an index lists for this content (its content is hashed again later)."""
+        key = digest.encode()
+        for index, keys, order in self._locations or []:
+            at = int(np.searchsorted(keys, key))
+            while at < len(keys) and keys[at] == key:
+                row = int(order[at])
+                at += 1
+                if index.reasons[row]:
+                    continue
+                try:
+                    path = index.absolute(row)  # confined to the index's data root
+                except (StoreError, ValueError):
+                    continue  # a path escaping its root is never read
+                if path.is_file():  # a FIFO or device is not
+                    return path
         return None
 
     def _missing(self, count: int, example: str) -> None:
