@@ -90,16 +90,20 @@ class ImportCheck:
         """Check a sample of one shard's rows; False (and a line in `refused`) when it must not be imported."""
         if self.per_shard == 0 or not hashes:
             return True
-        located = [(i, self._on_disk(h)) for i, h in enumerate(hashes)]
-        located = [(i, path) for i, path in located if path is not None]
         wanted = len(hashes) if self.per_shard is None else min(self.per_shard, len(hashes))
-        if not located:
+        rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
+        picked: list[tuple[int, Path]] = []
+        for row in rng.permutation(len(hashes)).tolist():  # random rows until enough have an image on disk
+            path = self._on_disk(hashes[row])
+            if path is not None:
+                picked.append((row, path))
+                if len(picked) == wanted:
+                    break
+        if not picked:
             self.unchecked_shards += 1
             self._missing(wanted, f"the images of {shard.name}")
             return True
-        rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
-        picked = [located[i] for i in rng.permutation(len(located))[:wanted]]
-        self._missing(wanted - len(picked), f"an image of {shard.name} (content {hashes[0][:12]})")
+        self._missing(wanted - len(picked), f"images of {shard.name}")
         # Hashed first by the data folder's rules (regular file, size limit, sniffed): only the images
         # that are still what their row is keyed on are decoded.
         still = [(row, path) for row, path in picked if hash_image_file(path)[0] == hashes[row]]
@@ -112,16 +116,15 @@ class ImportCheck:
         same = [k for k, ((row, _), digest, reason) in enumerate(zip(still, digests, reasons))
                 if not reason and digest == hashes[row]]
         self._missing(len(still) - len(same), f"{still[0][1]} (unreadable)")
-        picked = still
         if not same:
             return True
-        rows = [picked[k][0] for k in same]
+        rows = [still[k][0] for k in same]
         stored = np.asarray(features[rows], np.float32)
         gap = max(_gap(stored[j], got[k]) for j, k in enumerate(same))
         bound = tolerance(config)
         if not gap <= bound:
             self.refused.append((str(shard), f"Imported shard {shard} refused: the features it holds for "
-                                 f"{len(same)} checked images (e.g. {picked[same[0]][1]}) differ from the images' "
+                                 f"{len(same)} checked images (e.g. {still[same[0]][1]}) differ from the images' "
                                  f"own by up to {gap:.3g} of their scale (allowed {bound:.1e})."))
             return False
         self.checked += len(same)
