@@ -17,6 +17,7 @@ from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
+from extract.memory import refused_when_out_of_memory
 from extract.options import ExtractOptions, RunOptions
 from extract.runner import ShardTask, TaskResult, register_extractor
 from extract.scan import Note, Scan
@@ -174,9 +175,11 @@ def run_extraction(
 
     dispatcher.open()  # starts or joins a cluster; refuses what it cannot provide before anything is written
     try:
-        summary, store_layout = _extract(scan, mine, part, extractor, Path(store), dispatcher, options, started,
-                                         on_start, WorkerMeter(on_progress, on_worker_progress),
-                                         plan.previous if plan is not None else None)
+        with refused_when_out_of_memory(Path(store), extractor.config.config_id, extractor.config.size,
+                                        options.batch_size):
+            summary, store_layout = _extract(scan, mine, part, extractor, Path(store), dispatcher, options,
+                                             started, on_start, WorkerMeter(on_progress, on_worker_progress),
+                                             plan.previous if plan is not None else None)
     finally:
         dispatcher.close()
     summary.store_bytes = _store_bytes(store_layout.root)

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from extract import cli_support
-from extract.cli_common import JsonFlag, console, fail, fail_on, human_bytes, note
+from extract.cli_common import JsonFlag, console, errors, fail, fail_on, human_bytes, note
 from store.printable import shown
 
 StoreOption = Annotated[Path, typer.Option(help="Feature store folder.")]
@@ -24,18 +24,26 @@ def merge(
     sources: Annotated[Optional[list[Path]], typer.Option(
         "--from", help="Another store whose shards to import (repeatable), e.g. a slice's local store.",
         show_default="none: only this store's slices")] = None,
+    check: Annotated[str, typer.Option(
+        help="Images per imported shard whose features are recomputed here: N, 0 (trust) or all.")] = "4",
 ) -> None:
     """Record shards written by `--shard` slices (here or in other stores) and write the dataset index."""
-    from store.merge import merge_store
+    from extract.import_check import merge_checked
 
     try:
-        report = merge_store(store, sources or [])
+        report, checked = merge_checked(store, sources or [], check)
     except (ValueError, RuntimeError, OSError) as error:
         fail_on(error)
         return
     if sources:
         console.print(f"Imported {report.imported_rows} feature rows in {report.imported_shards} shards "
                       f"({report.skipped_rows} rows were already in the store).")
+        for line in checked.summary():
+            note(line)
+        if checked.refused:
+            more = f" (and {len(checked.refused) - 1} more shards)" if len(checked.refused) > 1 else ""
+            errors.print(f"[bold red]error:[/] {escape(checked.refused[0][1])}{escape(more)} Their images were "
+                         f"not imported: `extract run` extracts them here.", highlight=False, soft_wrap=True)
     if report.leftovers_removed:
         console.print(f"Removed {report.leftovers_removed} uncommitted leftovers of killed writers.")
     from store import FeatureStore
@@ -49,6 +57,8 @@ def merge(
                       f"{escape(why)}.[/]", highlight=False, soft_wrap=True)
     if not report.indexed and not report.waiting:
         console.print("No slice indexes to combine: the dataset indexes are up to date.")
+    if checked.refused:
+        raise typer.Exit(code=cli_support.REFUSED)
     if report.waiting:
         raise typer.Exit(code=1)
 

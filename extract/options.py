@@ -15,6 +15,10 @@ from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
 from extract.sources.options import DataOptions
 from extract.weights import PREPROCESS_MODES
 
+# Input sizes a run accepts: below 32 no ImageNet base has a spatial map left; above 4096 one batch
+# of images alone needs gigabytes (a typo such as --size 100000 asks for terabytes).
+MIN_SIZE, MAX_SIZE = 32, 4096
+
 
 def check_choice(name: str, value, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
@@ -46,9 +50,9 @@ class ExtractOptions:
             check_choice("preprocessing", self.preprocess, PREPROCESS_MODES)
         if self.alpha is not None and not spec.has_alpha:
             raise OptionError(f"Backbone {self.backbone} has no width multiplier. Received: --alpha {self.alpha}")
-        if self.size is not None and int(self.size) < spec.min_size:
-            raise OptionError(f"Backbone {self.backbone} needs --size of at least {spec.min_size}. "
-                              f"Received: {self.size}")
+        if self.size is not None and not max(spec.min_size, MIN_SIZE) <= int(self.size) <= MAX_SIZE:
+            raise OptionError(f"--size must be {max(spec.min_size, MIN_SIZE)} to {MAX_SIZE} pixels for "
+                              f"backbone {self.backbone}. Received: {self.size}")
         if self.augment is not None and not isinstance(self.augment, dict):
             raise OptionError(f"augment is one view's dict (AugmentSpec.for_view). Received: {self.augment!r}")
 

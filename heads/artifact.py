@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from heads import record as records
-from heads.errors import HeadError, first_line
+from heads.errors import HeadError, first_line, safe_mode_refusal
 from heads.inputs import HeadInputs
 from heads.kinds.models import HeadModel
 from heads.kinds.registry import Kind, get_kind
+from heads.outputs import refuse_record_folder
 from store import read_json, staged_folder as store_staged_folder
 from store.atomic import remove_folder
 
@@ -36,7 +37,10 @@ def heads_dir(store: str | Path) -> Path:
 
 
 def check_out(out: str | Path | None) -> None:
-    """Refuse an output folder that exists and is not empty, before any work is done."""
+    """Refuse an output folder that exists and is not empty, or lies in a store's records or a head folder,
+    before any work is done."""
+    if out is not None:
+        refuse_record_folder(out)
     if out is not None and Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
         raise HeadError(f"Output folder exists and is not empty. Received: --out {out}")
 
@@ -203,6 +207,10 @@ def load_head(folder: str | Path) -> LoadedHead:
     except HeadError:
         raise
     except Exception as error:  # noqa: BLE001 - a damaged or hostile model file: zip, HDF5, Keras safe mode...
+        blocked = safe_mode_refusal(error)
+        if blocked:
+            raise HeadError(f"Refusing to load head model {model_file.name}: Keras safe mode blocked it "
+                            f"({blocked}). Received: {model_file}") from None
         raise HeadError(f"Cannot load head model {model_file.name} ({type(error).__name__}: {first_line(error)}). "
                         f"Received: {model_file}") from None
     return LoadedHead(folder, record, kind, inputs, model)

@@ -17,3 +17,17 @@ def first_line(error: BaseException) -> str:
     if isinstance(error, KeyError) and text.startswith(("'", '"')):
         text = text[1:-1]  # KeyError quotes its message
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def safe_mode_refusal(error: BaseException) -> str | None:
+    """The sentence in which Keras safe mode refused a model (a Lambda's code, a file outside the archive),
+    or None. Keras wraps it in TypeErrors ("could not be deserialized properly"), so the chain and the
+    wrapped messages are searched."""
+    seen = error
+    while seen is not None:
+        for line in str(seen).splitlines():
+            if "safe_mode" in line:
+                line = line.strip().removeprefix("Exception encountered:").strip()
+                return line.split(". ")[0].rstrip(".")
+        seen = seen.__cause__ or seen.__context__
+    return None

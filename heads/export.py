@@ -30,6 +30,7 @@ from heads.export_model import build_export_model
 from heads.formats import DEFAULT_TOLERANCE, ExportMeta, FormatResult, export_formats, write_export
 from heads.formats.common import refuse_existing
 from heads.kinds.registry import KINDS
+from heads.outputs import refuse_record_folder
 from heads.tta import view_inputs
 
 FORMATS = export_formats()  # keras, savedmodel, tflite, onnx
@@ -134,6 +135,7 @@ def export_head(head: str | Path, out: str | Path, store: str | Path | None = No
     if check < 0:
         raise HeadError(f"--check is a number of images, 0 or more. Received: --check {check}")
     out = Path(out)
+    refuse_record_folder(out)
     refuse_existing(out)
     loaded = load_head(resolve_head(head, store))
     check_exportable(loaded)

@@ -25,7 +25,7 @@ from extract.sources.reading import regular_stat
 from extract.sources.report import plural
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
-from heads.outputs import refuse_record_path
+from heads.outputs import predictions_kind, refuse_overwrite, refuse_record_path
 from heads.predict_output import OUTPUT_FORMATS, STDOUT, UNKNOWN, Prediction, output_format, write_predictions
 from heads.predict_store import keep_features
 from heads.tta import average, file_probabilities, view_inputs
@@ -85,7 +85,8 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
                    out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
                    verify: bool = True, on_progress: Callable[[int], None] | None = None,
                    threshold: float | None = None, file_column: str | None = None, tta: int = 0,
-                   keep: bool = True, on_note: Callable[[str], None] | None = None) -> list[Prediction]:
+                   keep: bool = True, on_note: Callable[[str], None] | None = None,
+                   force: bool = False) -> list[Prediction]:
     """Predict classes of image files, folders or CSV lists of files with a head; writes `out` (CSV, JSON or
     wide; "-" for stdout) when given. Below `threshold` the best class is labelled "unknown".
     `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta).
@@ -114,6 +115,8 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         Below this best probability the label is "unknown".
     tta, keep, on_note, file_column
         As above.
+    force : bool, default False
+        Replace an existing `out` that is not a predictions file of this format (heads.outputs).
 
     Returns
     -------
@@ -127,14 +130,16 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
     HeadError
         On a bad option, a missing input, or a head whose configuration the store cannot supply.
     """
-    fmt = output_format(out, format)
     if out is not None:
         refuse_record_path(out)  # before any work: nothing is written when refused
+    fmt = output_format(out, format)
     if top < 1 or batch_size < 1:
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise HeadError(f"--threshold is a probability in (0, 1]. Received: {threshold}")
     loaded = head if isinstance(head, LoadedHead) else load_head(resolve_head(head, store))
+    if out is not None:  # still before any work
+        refuse_overwrite(out, *predictions_kind(fmt, list(loaded.columns)), force=force)
     if threshold is not None and UNKNOWN in loaded.columns:
         raise HeadError(f"Head {loaded.head_id} has a class named {UNKNOWN!r}, the label --threshold gives unsure "
                         f"images: the two could not be told apart. Received: --threshold {threshold}")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from store import catalog_index, shards
-from store.integrity import DamagedShard, check_shard, read_error
+from store import atomic, catalog_index, shards
+from store.integrity import DamagedShard, check_shard, has_checksums, read_error
 
 
 class ShardCatalog:
@@ -30,12 +30,15 @@ class ShardCatalog:
         """The committed shards' keys, from the configuration's catalog index (store.catalog_index):
         no shard file is opened when the index covers them all. `update_index`: a writer (holding the
         configuration's writer lock) writes a refreshed index back. `deep`: every shard checked against
-        its marker's sha256 (once per process, store.integrity); a damaged shard is refused in one line, or
-        with `drop_damaged` left out of the catalog and listed in `damaged`."""
+        its marker's sha256 where nothing cheaper vouches for it (`_vouched`); a damaged shard is refused
+        in one line, or with `drop_damaged` left out of the catalog and listed in `damaged`."""
         columns = catalog_index.load_columns(Path(shards_dir), update_index)
         damaged: list[tuple[Path, str]] = []
         if deep or drop_damaged:
+            checked_before = columns.checked.copy()
             columns, damaged = _without_damaged(Path(shards_dir), columns, deep, drop_damaged)
+            if update_index and (damaged or not np.array_equal(checked_before, columns.checked)):
+                catalog_index.write_index(Path(shards_dir), columns)  # what was hashed need not be again
         catalog = cls(shard_paths=[Path(shards_dir) / name for name in columns.names], bytes=int(columns.sizes.sum()))
         catalog._columns = columns
         catalog.damaged = damaged
@@ -88,15 +91,33 @@ class ShardCatalog:
         return located[:, 0], located[:, 1]
 
 
+def _vouched(columns: catalog_index.CatalogColumns, position: int) -> bool:
+    """Whether a shard needs no reading on a rerun: it carries Fletcher-32 (HDF5 refuses a damaged chunk
+    wherever its features are read), its sha256 matched its marker once, and its file has the size its
+    marker committed and the size and mtime it had then (the index was kept as it is only if so).
+
+    A write into the file changes its mtime, so it is hashed again; damage that leaves the mtime alone
+    (the medium decaying) is caught by the checksums when the rows are read, and `extract verify` finds
+    it for `--repair`. A shard without Fletcher-32 is never vouched for by a past check: nothing would
+    catch its later damage, so it is hashed once in every process that relies on it."""
+    wanted = catalog_index.CHECKSUMMED | catalog_index.HASHED
+    return (int(columns.checked[position]) & wanted) == wanted and \
+        int(columns.stamps[position][2]) == int(columns.sizes[position])
+
+
 def _without_damaged(shards_dir: Path, columns: catalog_index.CatalogColumns, deep: bool,
                      drop_damaged: bool) -> tuple[catalog_index.CatalogColumns, list[tuple[Path, str]]]:
-    """The index's columns without the shards that fail their check (store.integrity), and those shards."""
-    markers = {path.name: marker for path, marker in shards.committed_shards(shards_dir)}
+    """The index's columns without the shards that fail their check (store.integrity), and those shards;
+    with `deep`, a checksummed shard hashed here is marked HASHED in the columns."""
     damaged: list[tuple[Path, str]] = []
-    for name in columns.names:
+    for position, name in enumerate(columns.names):
         path = shards_dir / name
+        if deep and _vouched(columns, position):
+            continue
         try:
-            check_shard(path, markers.get(name, {}), deep=deep)
+            check_shard(path, _marker(path), deep=deep)
+            if deep and has_checksums(path):  # known by now (check_shard opened it); an old index may not say
+                columns.checked[position] = catalog_index.CHECKSUMMED | catalog_index.HASHED
         except DamagedShard as error:
             if not drop_damaged:
                 raise
@@ -116,4 +137,13 @@ def _without_damaged(shards_dir: Path, columns: catalog_index.CatalogColumns, de
         stamps=columns.stamps[keep], hashes=columns.hashes[rows_kept], shard=renumber[columns.shard[rows_kept]],
         row=columns.row[rows_kept], rejected=columns.rejected[verdicts_kept],
         rejected_shard=renumber[columns.rejected_shard[verdicts_kept]],
-        reasons=[r for r, k in zip(columns.reasons, verdicts_kept) if k]), damaged
+        reasons=[r for r, k in zip(columns.reasons, verdicts_kept) if k], checked=columns.checked[keep]), damaged
+
+
+def _marker(path: Path) -> dict:
+    """A shard's commit marker ({} when unreadable: its size then differs, so the shard is damaged)."""
+    try:
+        marker = atomic.read_json(path.with_name(path.name.replace(".h5", shards.MARKER_SUFFIX)))
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}

@@ -19,10 +19,14 @@ import h5py
 import numpy as np
 
 from store import atomic, shards
+from store.integrity import has_checksums
 
 FORMAT = "bottleneck-catalog-index"
-VERSION = 1
+VERSION = 2  # 2: the `checked` column (a version-1 index is read with nothing established, and rewritten)
 FILE_NAME = "catalog.h5"
+# Bits of `checked`, per shard: what was established about its file when its stamps were recorded.
+CHECKSUMMED = 1  # `hashes` and `features` carry Fletcher-32: HDF5 checks every chunk it reads
+HASHED = 2  # its sha256 matched its commit marker (store.catalog sets it; only meaningful with CHECKSUMMED)
 
 
 @dataclass
@@ -38,6 +42,7 @@ class CatalogColumns:
     rejected: np.ndarray  # S64: content known bad
     rejected_shard: np.ndarray  # int64: the shard holding each verdict
     reasons: list[str]
+    checked: np.ndarray  # int8 per shard: CHECKSUMMED | HASHED bits
 
 
 def index_path(shards_dir: Path) -> Path:
@@ -70,10 +75,12 @@ def _read_index(path: Path) -> CatalogColumns | None:
         return None
     try:
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT or int(f.attrs.get("version", 0)) != VERSION:
+            version = int(f.attrs.get("version", 0))
+            if f.attrs.get("format") != FORMAT or version not in (1, VERSION):
                 return None
             columns = {}
-            for name in ("names", "sizes", "stamps", "hashes", "shard", "row", "rejected", "rejected_shard", "reasons"):
+            for name in ("names", "sizes", "stamps", "hashes", "shard", "row", "rejected", "rejected_shard", "reasons",
+                         *(("checked",) if version >= 2 else ())):
                 dataset = f[name]
                 if not isinstance(dataset, h5py.Dataset) or dataset.external or dataset.is_virtual:
                     return None  # the store's files hold only their own bytes
@@ -81,17 +88,20 @@ def _read_index(path: Path) -> CatalogColumns | None:
     except (OSError, KeyError, ValueError, TypeError):
         return None
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in columns["names"]]
+    columns.setdefault("checked", np.zeros(len(names), dtype=np.int8))  # version 1: nothing established yet
     reasons = [r.decode() if isinstance(r, bytes) else str(r) for r in columns["reasons"]]
     shard, row, hashes = columns["shard"], columns["row"], columns["hashes"]
     owners, stamps = columns["rejected_shard"], columns["stamps"]
     if not (len(hashes) == len(shard) == len(row) and len(columns["rejected"]) == len(reasons) == len(owners)
-            and len(columns["sizes"]) == len(names) and stamps.shape == (len(names), 4)) or not all(
+            and len(columns["sizes"]) == len(names) == len(columns["checked"]) and stamps.shape == (len(names), 4)) \
+            or not all(
             len(c) == 0 or (0 <= c.min() and c.max() < len(names) and (np.diff(c) >= 0).all())
             for c in (shard, owners)):
         return None  # damaged: rebuilt from the shards
     return CatalogColumns(names, columns["sizes"].astype(np.int64), stamps.astype(np.int64), hashes.astype("S64"),
                           shard.astype(np.int64),
-                          row.astype(np.int64), columns["rejected"].astype("S64"), owners.astype(np.int64), reasons)
+                          row.astype(np.int64), columns["rejected"].astype("S64"), owners.astype(np.int64), reasons,
+                          columns["checked"].astype(np.int8))
 
 
 def write_index(shards_dir: Path, columns: CatalogColumns) -> None:
@@ -107,6 +117,7 @@ def write_index(shards_dir: Path, columns: CatalogColumns) -> None:
             f.create_dataset("rejected", data=columns.rejected.astype("S64"))
             f.create_dataset("rejected_shard", data=columns.rejected_shard.astype(np.int64))
             f.create_dataset("reasons", data=np.array(columns.reasons, dtype=h5py.string_dtype()))
+            f.create_dataset("checked", data=columns.checked.astype(np.int8))
 
 
 def _refreshed(shards_dir: Path, old: CatalogColumns | None,
@@ -118,6 +129,7 @@ def _refreshed(shards_dir: Path, old: CatalogColumns | None,
         for position, (name, stamp) in enumerate(zip(old.names, old.stamps.tolist())):
             covered[name] = (position, tuple(stamp))
     names, sizes, stamps, hashes, shard, row, rejected, owners, reasons = [], [], [], [], [], [], [], [], []
+    checked = []
     for path, marker in shards.committed_shards(shards_dir):
         size = int(marker.get("bytes", 0))
         index = len(names)
@@ -131,9 +143,11 @@ def _refreshed(shards_dir: Path, old: CatalogColumns | None,
             keys, rows = old.hashes[low:high], old.row[low:high]
             low, high = np.searchsorted(old.rejected_shard, [known[0], known[0] + 1])
             bad, why = old.rejected[low:high], old.reasons[low:high]
-        else:
+            checked.append(int(old.checked[known[0]]))
+        else:  # new, or changed since indexed: what was established about the old file no longer holds
             keys, bad, why = shards.read_keys(path)
             rows = np.arange(len(keys), dtype=np.int64)
+            checked.append(CHECKSUMMED if has_checksums(path) else 0)
         hashes.append(np.asarray(keys, dtype="S64"))
         row.append(rows)
         shard.append(np.full(len(keys), index, dtype=np.int64))
@@ -143,7 +157,8 @@ def _refreshed(shards_dir: Path, old: CatalogColumns | None,
     join = (lambda parts, dtype: np.concatenate(parts) if parts else np.array([], dtype=dtype))
     return CatalogColumns(names, np.array(sizes, dtype=np.int64), np.array(stamps, dtype=np.int64).reshape(-1, 4),
                           join(hashes, "S64"), join(shard, np.int64),
-                          join(row, np.int64), join(rejected, "S64"), join(owners, np.int64), reasons)
+                          join(row, np.int64), join(rejected, "S64"), join(owners, np.int64), reasons,
+                          np.array(checked, dtype=np.int8))
 
 
 def load_columns(shards_dir: Path, update: bool = False) -> CatalogColumns:

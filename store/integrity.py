@@ -2,9 +2,11 @@
 features are refused when damaged, never handed to a head.
 
 Shards written from now on carry HDF5's Fletcher-32 checksum on `hashes` and `features`, so HDF5
-itself fails the read of a damaged chunk (turned into one line here). Older shards, and every shard
-`extract run` relies on, are compared with their commit marker's sha256 once per process (cached
-by path, size and modification time, so a second read in the same process costs nothing).
+itself fails the read of a damaged chunk (turned into one line here). Older shards are compared with
+their commit marker's sha256 once per process before first use (cached by path, size and modification
+time, so a second read in the same process costs nothing). `extract run` relies on cached rows without
+reading them: store.catalog says which shards it hashes (older ones, and checksummed ones new or
+changed since their sha256 last matched).
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ class DamagedShard(StoreError):
 
 
 def damaged_line(path: Path, why: str) -> str:
-    return f"Shard {path} is damaged ({why}): run `extract verify --repair` or rerun `extract run`."
+    return (f"Shard {path} is damaged ({why}): run `extract verify --repair`, then `extract run` to extract "
+            f"its images again.")
 
 
 def foreign_storage(group: h5py.Group, prefix: str = "") -> str | None:

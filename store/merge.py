@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from store.lock import writer_lock
 from store.reader import FeatureStore, init_store
 from store.runs import RunRecord, write_run_record
 
+# Checks a sample of an imported shard's new rows: (config, shard path, hashes, features) -> import it?
+# extract.import_check.ImportCheck is one (it computes features, which the store never does itself).
+ImportChecker = Callable[[ExtractorConfig, Path, list, np.ndarray], bool]
+
 
 @dataclass
 class MergeReport:
@@ -31,11 +36,13 @@ class MergeReport:
     imported_rows: int = 0
     skipped_rows: int = 0  # already in this store
     leftovers_removed: int = 0
+    refused_shards: int = 0  # imported shards whose checked rows disagreed with their images
     indexed: list[tuple[str, str, str]] = field(default_factory=list)  # (config id, dataset, index file written)
     waiting: list[tuple[str, str, str]] = field(default_factory=list)  # (config id, dataset, why no index)
 
 
-def _import_shards(layout: StoreLayout, source: StoreLayout, config: ExtractorConfig, report: MergeReport) -> None:
+def _import_shards(layout: StoreLayout, source: StoreLayout, config: ExtractorConfig, report: MergeReport,
+                   check: ImportChecker | None) -> None:
     config_id = config.config_id
     catalog = ShardCatalog.load(layout.shards_dir(config_id))
     present = set(catalog.rows) | set(catalog.rejected)
@@ -54,6 +61,9 @@ def _import_shards(layout: StoreLayout, source: StoreLayout, config: ExtractorCo
             continue
         kept = shards.read_shard(path, rows=keep) if keep else shards.ShardContent(
             [], np.zeros((0, *config.feature_shape), dtype=config.dtype), [], [])
+        if check is not None and not check(config, path, kept.hashes, kept.features):
+            report.refused_shards += 1
+            continue  # its images stay uncached here: the next `extract run` extracts them
         content = shards.ShardContent(kept.hashes, kept.features, [h for h, _ in bad], [r for _, r in bad])
         shards.write_shard(layout.shards_dir(config_id), config_id, content)
         present.update(content.hashes, content.rejected_hashes)
@@ -98,7 +108,25 @@ def _combine_partials(layout: StoreLayout, config_id: str, report: MergeReport) 
             partial.path.unlink(missing_ok=True)
 
 
-def merge_store(store: str | Path, sources: list[str | Path] = ()) -> MergeReport:
+def merge_store(store: str | Path, sources: list[str | Path] = (), check: ImportChecker | None = None) -> MergeReport:
+    """Import the committed shards and slice indexes of `sources` (other stores), then combine every
+    complete set of slice indexes into dataset indexes.
+
+    Parameters
+    ----------
+    store : str or Path
+        The store merged into (created for imports).
+    sources : list of str or Path
+        Other stores to import from (untrusted input).
+    check : callable, optional
+        Called with (config, shard path, new row hashes, their features) for each shard to import;
+        False refuses that shard (extract.import_check.ImportCheck recomputes a sample). None imports
+        every shard whose bytes match its marker.
+
+    Returns
+    -------
+    MergeReport
+    """
     layout = StoreLayout(Path(store))
     foreign = [FeatureStore(s) for s in sources]  # each must be a readable store before anything is written
     for other in foreign:
@@ -112,7 +140,7 @@ def merge_store(store: str | Path, sources: list[str | Path] = ()) -> MergeRepor
         for config in other.configs():
             with writer_lock(layout.lock_file(config.config_id)):
                 write_config(layout, config)
-                _import_shards(layout, other.layout, config, report)
+                _import_shards(layout, other.layout, config, report, check)
                 _import_partials(layout, other.layout, config.config_id)
     for config in FeatureStore(layout.root).configs():
         with writer_lock(layout.lock_file(config.config_id)):

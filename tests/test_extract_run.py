@@ -112,7 +112,8 @@ def test_strict_fails_with_the_list_and_writes_nothing(dataset, tmp_path):
 @pytest.mark.parametrize("change,error", [
     ({"backbone": "vgg17"}, "Unknown backbone 'vgg17'"),
     ({"weights": "/nonexistent/w.h5"}, "Weights file not found"),
-    ({"size": 8}, "needs --size of at least 32"),
+    ({"size": 8}, "--size must be 32 to 4096 pixels"),
+    ({"size": 100000}, "--size must be 32 to 4096 pixels.*Received: 100000"),
     ({"layer": "conv_pw_99_relu"}, "has no layer 'conv_pw_99_relu'"),
     ({"pool": "median"}, "Unknown pooling 'median'"),
 ])

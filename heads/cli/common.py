@@ -24,6 +24,8 @@ errors = SafeConsole(stderr=True)
 
 REFUSED, FAILED = cli_support.REFUSED, cli_support.FAILED
 HeadOption = Annotated[str, typer.Option(help="Head folder, or head id (or unique prefix) with --store.")]
+ForceOption = Annotated[bool, typer.Option(help="Replace an existing --out file even when this command did not "
+                                                 "write it.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON (machine-readable) instead of tables.")]
 HANDLED = (ValueError, OSError)  # HeadError, StoreError, sklearn's InvalidParameterError..., and I/O failures
 

@@ -16,7 +16,7 @@ from rich import box
 from rich.table import Table
 
 from extract import cli_support
-from heads.cli.common import HANDLED, JsonFlag, console, fail, output, print_notes
+from heads.cli.common import HANDLED, ForceOption, JsonFlag, console, fail, output, print_notes
 from heads.kinds.registry import FITTED_KINDS, ReduceMode, parse_param
 from store.printable import shown
 
@@ -39,11 +39,11 @@ SeedOption = Annotated[int, typer.Option(help="Random seed (folds, head, sample,
 HeadKind = Enum("HeadKind", {name: name for name in FITTED_KINDS}, type=str)
 
 
-def _show(result, as_json: bool, out: Optional[Path], summary: str, columns: list[str], top: int,
+def _show(result, as_json: bool, out: Optional[Path], force: bool, summary: str, columns: list[str], top: int,
           per_split: bool = False) -> None:
     """The one output path of every command: JSON, or the summary, a table of the first rows and the notes."""
     try:
-        written = result.write(out) if out is not None else None
+        written = result.write(out, force=force) if out is not None else None
     except HANDLED as error:
         fail(error)
         return
@@ -75,7 +75,7 @@ def _cell(value) -> str:
 def duplicates(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
                threshold: Annotated[float, typer.Option(help="Cosine similarity at or above which two images are "
                                                               "near duplicates (0.95: measured on Dogs vs Cats).")] = 0.95,
-               reduce: ReduceOption = ReduceMode.auto, out: OutOption = None, top: TopOption = 40,
+               reduce: ReduceOption = ReduceMode.auto, out: OutOption = None, force: ForceOption = False, top: TopOption = 40,
                as_json: JsonFlag = False) -> None:
     """Exact duplicates (same content) and near duplicates (resized, re-encoded, cropped), and leaks between splits."""
     from heads.inspection import find_duplicates
@@ -86,7 +86,7 @@ def duplicates(store: StoreOption, config: ConfigOption = None, dataset: Dataset
         fail(error)
         return
     r = result.record
-    _show(result, as_json, out, f"{r['config_id']} on {r['dataset']}: {r['groups']} duplicate groups "
+    _show(result, as_json, out, force, f"{r['config_id']} on {r['dataset']}: {r['groups']} duplicate groups "
                                 f"({r['exact_groups']} exact, {r['near_groups']} near at cosine >= {r['threshold']:g}), "
                                 f"{r['groups_across_splits']} across splits, {r['leaks']} held-out files leaked "
                                 f"from train; {r['method']}",
@@ -99,7 +99,7 @@ def suspects(store: StoreOption, config: ConfigOption = None, dataset: DatasetOp
              param: Annotated[Optional[list[str]], typer.Option(help="Kind parameter NAME=VALUE (repeatable).",
                                                                 show_default="the kind's own")] = None,
              cv: Annotated[int, typer.Option(help="Folds of the cross-validation on the train split.")] = 5,
-             reduce: ReduceOption = ReduceMode.auto, seed: SeedOption = 0, out: OutOption = None,
+             reduce: ReduceOption = ReduceMode.auto, seed: SeedOption = 0, out: OutOption = None, force: ForceOption = False,
              top: TopOption = 20, as_json: JsonFlag = False) -> None:
     """Images whose given label is least likely (cross-validated head + cleanlab's find_label_issues), per split."""
     from heads.inspection import find_suspects
@@ -113,7 +113,7 @@ def suspects(store: StoreOption, config: ConfigOption = None, dataset: DatasetOp
         return
     r = result.record
     flagged = ", ".join(f"{split} {n}" for split, n in r["issues"].items()) or "none"
-    _show(result, as_json, out, f"{r['config_id']} on {r['dataset']}: label issues flagged by cleanlab: {flagged} "
+    _show(result, as_json, out, force, f"{r['config_id']} on {r['dataset']}: label issues flagged by cleanlab: {flagged} "
                                 f"({r['kind']}, {r['cv']}-fold out-of-fold probabilities); least likely labels first",
           ["split", "rank", "p_given", "given", "suggested", "issue", "path"], top, per_split=True)
 
@@ -122,7 +122,7 @@ def suspects(store: StoreOption, config: ConfigOption = None, dataset: DatasetOp
 def neighbours(image: Annotated[list[str], typer.Argument(help="Stored path (as indexed), content hash, or image file.")],
                store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
                k: Annotated[int, typer.Option("-k", "--k", help="Neighbours per image.")] = 8,
-               reduce: ReduceOption = ReduceMode.auto, out: OutOption = None, as_json: JsonFlag = False) -> None:
+               reduce: ReduceOption = ReduceMode.auto, out: OutOption = None, force: ForceOption = False, as_json: JsonFlag = False) -> None:
     """The k stored images most like each IMAGE, with their labels and splits (exact cosine search)."""
     from heads.inspection import find_neighbours
 
@@ -132,7 +132,7 @@ def neighbours(image: Annotated[list[str], typer.Argument(help="Stored path (as 
         fail(error)
         return
     r = result.record
-    _show(result, as_json, out, f"{r['config_id']} on {r['dataset']}: {r['k']} nearest of {r['contents']} stored "
+    _show(result, as_json, out, force, f"{r['config_id']} on {r['dataset']}: {r['k']} nearest of {r['contents']} stored "
                                 f"images ({r['method']})",
           ["query", "rank", "similarity", "split", "class", "path"], len(result.table))
 
@@ -140,7 +140,7 @@ def neighbours(image: Annotated[list[str], typer.Argument(help="Stored path (as 
 @command()
 def outliers(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
              k: Annotated[int, typer.Option("-k", "--k", help="The neighbour whose distance scores an image (1-10).")] = 5,
-             reduce: ReduceOption = ReduceMode.auto, out: OutOption = None, top: TopOption = 20,
+             reduce: ReduceOption = ReduceMode.auto, out: OutOption = None, force: ForceOption = False, top: TopOption = 20,
              as_json: JsonFlag = False) -> None:
     """Images far from every other image: distance to the k-th nearest, the far-out ones flagged."""
     from heads.inspection import find_outliers
@@ -151,7 +151,7 @@ def outliers(store: StoreOption, config: ConfigOption = None, dataset: DatasetOp
         fail(error)
         return
     r = result.record
-    _show(result, as_json, out, f"{r['config_id']} on {r['dataset']}: {r['outliers']} outliers (score above "
+    _show(result, as_json, out, force, f"{r['config_id']} on {r['dataset']}: {r['outliers']} outliers (score above "
                                 f"{r['fence']:.3f}: {r['fence_rule']}); most distant first",
           ["rank", "score", "outlier", "split", "class", "nearest", "path"], top)
 
@@ -160,7 +160,7 @@ def outliers(store: StoreOption, config: ConfigOption = None, dataset: DatasetOp
 def map_(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
          reduce: ReduceOption = ReduceMode.auto, seed: SeedOption = 0,
          max_points: Annotated[int, typer.Option(help="Images mapped at most (a stratified sample above).")] = 5000,
-         out: OutOption = None, as_json: JsonFlag = False) -> None:
+         out: OutOption = None, force: ForceOption = False, as_json: JsonFlag = False) -> None:
     """A 2-D t-SNE map of the features (x, y per image), mistakes and label suspects marked; see `heads inspect report`."""
     from heads.inspection import embedding_map
 
@@ -170,7 +170,7 @@ def map_(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption
         fail(error)
         return
     r = result.record
-    _show(result, as_json, out, f"{r['config_id']} on {r['dataset']}: {r['mapped']} images mapped ({r['method']}); "
+    _show(result, as_json, out, force, f"{r['config_id']} on {r['dataset']}: {r['mapped']} images mapped ({r['method']}); "
                                 f"{r['suspects']} suspects, {r['mistakes']} mistakes marked",
           ["x", "y", "split", "class", "suspect", "path"], 0)
 
@@ -179,13 +179,15 @@ def map_(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption
 def report(store: StoreOption, config: ConfigOption = None, dataset: DatasetOption = None,
            out: Annotated[Optional[Path], typer.Option(help="Folder to write inspect-<config>.html in.",
                                                        show_default="the store")] = None,
+           force: ForceOption = False,
            gallery: Annotated[int, typer.Option(help="Suspects shown per split, and outliers shown.")] = 20,
            reduce: ReduceOption = ReduceMode.auto, seed: SeedOption = 0) -> None:
     """One self-contained HTML page: duplicates and leaks, label suspects and outliers with thumbnails, the map."""
     from heads.report import inspect_data
 
     try:
-        path = inspect_data(store, config, dataset, out=out, gallery=gallery, reduce=reduce.value, seed=seed)
+        path = inspect_data(store, config, dataset, out=out, gallery=gallery, reduce=reduce.value, seed=seed,
+                            force=force)
     except HANDLED as error:
         fail(error)
         return

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from extract import cli_support
-from heads.cli.common import HANDLED, HeadOption, console, errors, fail, print_notes
+from heads.cli.common import HANDLED, ForceOption, HeadOption, console, errors, fail, print_notes
 from heads.errors import HeadError
 from store.printable import shown
 
@@ -45,6 +45,7 @@ def predict(
     tta: Annotated[int, typer.Option(help="Average over the plain image and K fixed test-time views (a flip, then zooms).")] = 0,
     keep: Annotated[bool, typer.Option(help="Keep the features computed for new images in the store (dataset "
                                             "heads-predict): the next call on them reads them.")] = True,
+    force: ForceOption = False,
 ) -> None:
     """Classify new images: the head's inputs (stored features reused, else computed from the image), then the head."""
     from heads.predict import STDOUT, UNKNOWN, output_format, predict_images
@@ -64,7 +65,7 @@ def predict(
         with progress:
             predictions = predict_images(head, inputs, store=store, out=target, top=top, batch_size=batch_size,
                                          format=None if chosen == TABLE else chosen, threshold=threshold,
-                                         file_column=file_column, tta=tta, keep=keep, on_note=notes.append,
+                                         file_column=file_column, tta=tta, keep=keep, on_note=notes.append, force=force,
                                          on_progress=lambda n: progress.advance(task, n))
     except HANDLED as error:
         fail(error)

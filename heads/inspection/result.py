@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from heads.errors import HeadError
+from heads.outputs import INSPECTION_JSON, refuse_overwrite, refuse_record_path
 from heads.record import jsonable
 from store import write_bytes
 
@@ -33,24 +34,30 @@ class Inspection:
         rows = json.loads(self.table.to_json(orient="records"))
         return {"record": jsonable(self.record), "notes": list(self.notes), "rows": rows}
 
-    def write(self, path: str | Path) -> Path:
+    def write(self, path: str | Path, force: bool = False) -> Path:
         """Write the table: .csv (the table alone) or .json (record, notes and rows); staged.
 
         Parameters
         ----------
         path : str or Path
-            The file to write; its suffix chooses the format.
+            The file to write; its suffix chooses the format. Never inside a store's or a head's records.
+        force : bool
+            Replace an existing file that is not a table of `heads inspect` (heads.outputs).
 
         Returns
         -------
         Path
         """
         path = Path(path)
+        refuse_record_path(path)
         kind = path.suffix.lower().lstrip(".")
         if kind not in TABLE_FORMATS:
             raise HeadError(f"--out is a .csv or .json file. Received: {path}")
         if path.is_dir():
             raise HeadError(f"--out is a file to write, not a folder. Received: {path}")
+        header = self.table.head(0).to_csv(index=False).splitlines()[:1]
+        refuse_overwrite(path, "a table of heads inspect", INSPECTION_JSON if kind == "json" else (),
+                         tuple(header) if kind == "csv" else (), force=force)
         data = self.table.to_csv(index=False) if kind == "csv" else json.dumps(self.to_json(), indent=2)
         return write_bytes(path, data.encode("utf-8"))
 

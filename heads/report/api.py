@@ -14,6 +14,7 @@ from pathlib import Path
 from heads.artifact import heads_dir, list_heads, load_head, resolve_head
 from heads.errors import HeadError
 from heads.evaluate import rank_key
+from heads.outputs import HTML_PAGE, refuse_overwrite, refuse_record_folder, refuse_record_path
 from heads.report import compare_page, head_page
 from store import ConfigNames, FeatureStore, is_store, write_bytes
 
@@ -21,20 +22,22 @@ GALLERY = 12  # most confidently wrong images shown per split
 
 
 def report_head(head: str | Path, out: str | Path | None = None, store: str | Path | None = None,
-                gallery: int = GALLERY) -> Path:
-    """Write the report page of one head; returns its path."""
+                gallery: int = GALLERY, force: bool = False) -> Path:
+    """Write the report page of one head; returns its path (`force`: replace a file there that is not a page
+    of this tool; see heads.outputs)."""
     if gallery < 0:
         raise HeadError(f"--gallery is a number of images per split, 0 or more. Received: --gallery {gallery}")
     loaded = load_head(resolve_head(head, store))
     folder = Path(out) if out is not None else loaded.folder
     _check_folder(folder)
     target = folder / f"report-{loaded.head_id}.html"
+    _check_target(target, force)
     write_bytes(target, head_page.render(loaded, gallery, store).encode("utf-8"))
     return target
 
 
 def compare_heads(store: str | Path, heads: list[str] | None = None, out: str | Path | None = None,
-                  split: str = "validation") -> Path:
+                  split: str = "validation", force: bool = False) -> Path:
     """Write one page with several heads of a store side by side (all of them when `heads` is empty), best first
     by `split` accuracy then log loss; a split no head was scored on is refused before anything is written."""
     if heads:
@@ -52,6 +55,7 @@ def compare_heads(store: str | Path, heads: list[str] | None = None, out: str | 
     folder = Path(out) if out is not None else heads_dir(store)
     _check_folder(folder)
     target = folder / "compare.html"
+    _check_target(target, force)
     write_bytes(target, compare_page.render(loaded, store, split, _input_names(loaded, store)).encode("utf-8"))
     return target
 
@@ -64,7 +68,7 @@ def _input_names(heads: list, store: str | Path) -> list[str]:
 
 def inspect_data(store: str | Path, config: str | None = None, dataset: str | None = None,
                  out: str | Path | None = None, gallery: int = 20, reduce: str | None = "auto",
-                 threshold: float | None = None, kind: str = "logreg", seed: int = 0) -> Path:
+                 threshold: float | None = None, kind: str = "logreg", seed: int = 0, force: bool = False) -> Path:
     """Write the data inspection page of a configuration: duplicates and leaks, label suspects, outliers, map.
 
     Parameters
@@ -87,6 +91,8 @@ def inspect_data(store: str | Path, config: str | None = None, dataset: str | No
         The head kind that scores the suspects.
     seed : int
         Seed of the folds, the head and the map.
+    force : bool
+        Replace a file of the page's name that is not a page of this tool.
 
     Returns
     -------
@@ -100,6 +106,8 @@ def inspect_data(store: str | Path, config: str | None = None, dataset: str | No
 
     if isinstance(gallery, bool) or not isinstance(gallery, int) or gallery < 0:
         raise HeadError(f"--gallery is a number of images, 0 or more. Received: --gallery {gallery!r}")
+    if out is not None:
+        refuse_record_folder(out)  # before the analyses: a refusal costs nothing
     duplicates = find_duplicates(store, config, dataset, **({"threshold": threshold} if threshold else {}),
                                  reduce=reduce)
     config_id, dataset = duplicates.record["config_id"], duplicates.record["dataset"]
@@ -110,6 +118,7 @@ def inspect_data(store: str | Path, config: str | None = None, dataset: str | No
     folder = Path(out) if out is not None else Path(store)
     _check_folder(folder)
     target = folder / f"inspect-{config_id}.html"
+    _check_target(target, force)
     page = inspect_page.render(duplicates, suspects, outliers, mapped, list(index.classes), file_locator(index),
                                gallery)
     write_bytes(target, page.encode("utf-8"))
@@ -119,3 +128,10 @@ def inspect_data(store: str | Path, config: str | None = None, dataset: str | No
 def _check_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise HeadError(f"--out is a folder to write the page in. Received: --out {folder}")
+
+
+def _check_target(target: Path, force: bool) -> None:
+    """A page goes nowhere near a store's or a head's records (its own report page in a head folder aside),
+    and replaces only a page of this tool unless `force` (heads.outputs)."""
+    refuse_record_path(target, allowed_in_head=("report-*.html",))
+    refuse_overwrite(target, "an HTML page of this tool", HTML_PAGE, force=force)
