@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid, cross_val_score
 
 from heads.errors import HeadError
-from heads.kinds.folds import check_cv, cv_folds, kept_note
+from heads.kinds.folds import cv_folds, kept_note
 from heads.kinds.exportable import exportable_grids
 from heads.kinds.registry import get_kind, make_head, search_space
 from heads.record import jsonable
@@ -43,16 +43,6 @@ class Budget:
     def record(self) -> dict:
         return {"budget_s": self.seconds, "budget_hit": self.hit,
                 "elapsed_s": round(time.perf_counter() - self.started, 2)}
-
-
-def check_folds(cv: int, labels: np.ndarray) -> None:
-    """For callers that need plain stratified folds (ensemble stacking, TTA scoring): every class at
-    least `cv` train images. Selection itself uses heads.kinds.folds and refuses nothing for this."""
-    check_cv(cv)
-    counts = np.unique(labels, return_counts=True)[1]
-    if counts.min() < cv:
-        raise HeadError(f"--cv {cv} needs at least {cv} train images per class; the smallest class has "
-                        f"{counts.min()}.")
 
 
 def cv_search(estimator, grid: list[dict], cv: int, seed: int, X, y, *, folds=None, scheme: dict | None = None,
