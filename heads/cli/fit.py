@@ -144,7 +144,9 @@ def print_fit(result) -> None:
     if record.get("excluded"):
         rows.append(("left out of train", f"{record['excluded']['count']} rows: {'; '.join(record['excluded']['sources'])}"))
     if record["search"] and record["search"].get("by_kind"):
-        scores = ", ".join(f"{k} {v['best_cv_accuracy']:.4f}" for k, v in record["search"]["by_kind"].items())
+        scores = ", ".join(f"{k} {v['best_cv_accuracy']:.4f}" + (f" (on {v['rows_fraction']:.0%} of the rows)"
+                                                                  if v.get("rows_fraction", 1.0) < 1 else "")
+                           for k, v in record["search"]["by_kind"].items())
         rows.append(("kind auto", f"{record['kind']} chosen by {judged_by(record['search'])} accuracy on the train "
                                   f"split: {scores}"))
     if record["search"] and record["search"].get("cv_scheme"):
