@@ -55,7 +55,7 @@ def unique_jpeg(template: bytes, tag: str) -> bytes:
 
 def generate(data: Path, count: int, start: int = 0, tag: str = "", layout: str = "classes") -> list[Path]:
     """`count` images: in class folders (classes); or in one folder, `images/`, labelled by a table
-    (labels.csv, Kaggle-style ids without extension: `id,label`) or by their names (pattern)."""
+    (labels.csv: `id,label`, the ids paths without their extension, images/0) or by their names (pattern)."""
     made, pool = [], templates()
     rows = []
     for i in range(start, start + count):
@@ -64,7 +64,7 @@ def generate(data: Path, count: int, start: int = 0, tag: str = "", layout: str 
             path = data / CLASSES[label] / f"{CLASSES[label]}.{i}.jpg"
         else:
             path = data / "images" / (f"{i}.jpg" if layout == "table" else f"{CLASSES[label]}.{i}.jpg")
-            rows.append(f"{i},{CLASSES[label]}\n")
+            rows.append(f"images/{i},{CLASSES[label]}\n")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(unique_jpeg(pool[2 * ((i // 2) % (len(pool) // 2)) + label], f"{tag}{i}"))
         made.append(path)
