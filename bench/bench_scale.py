@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # bench.synthetic_store, run as a script
 BIN = Path(sys.executable).parent
 WEIGHTS = Path(os.environ.get("BOTTLENECK_SHARED", REPO.parent / "shared")) / "weights" / "mobilenet_2_5_128_tf_no_top.h5"
 CLASSES = ("cats", "dogs")
@@ -52,15 +53,31 @@ def unique_jpeg(template: bytes, tag: str) -> bytes:
     return template[:2] + b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + template[2:]
 
 
-def generate(data: Path, count: int, start: int = 0, tag: str = "") -> list[Path]:
+def generate(data: Path, count: int, start: int = 0, tag: str = "", layout: str = "classes") -> list[Path]:
+    """`count` images: in class folders (classes); or in one folder, `images/`, labelled by a table
+    (labels.csv: `id,label`, the ids paths without their extension, images/0) or by their names (pattern)."""
     made, pool = [], templates()
+    rows = []
     for i in range(start, start + count):
         label = i % 2
-        path = data / CLASSES[label] / f"{CLASSES[label]}.{i}.jpg"
+        if layout == "classes":
+            path = data / CLASSES[label] / f"{CLASSES[label]}.{i}.jpg"
+        else:
+            path = data / "images" / (f"{i}.jpg" if layout == "table" else f"{CLASSES[label]}.{i}.jpg")
+            rows.append(f"images/{i},{CLASSES[label]}\n")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(unique_jpeg(pool[2 * ((i // 2) % (len(pool) // 2)) + label], f"{tag}{i}"))
         made.append(path)
+    if layout == "table":
+        table = data / "labels.csv"
+        with table.open("a") as f:
+            f.write("" if table.stat().st_size else "id,label\n")
+            f.writelines(rows)
     return made
+
+
+LAYOUT_OPTIONS = {"classes": [], "table": ["--labels", "labels.csv"],
+                  "pattern": ["--label-pattern", r"^(cats|dogs)\."]}
 
 
 def timed(command: list[str]) -> dict:
@@ -81,22 +98,24 @@ def last_run_stats(store: Path) -> dict:
     return json.loads(records[-1].read_text()).get("stats", {}) if records else {}
 
 
-def one_size(n: int, work: Path, peer: Path | None = None) -> list[dict]:
+def one_size(n: int, work: Path, peer: Path | None = None, layout: str = "classes",
+             reruns_only: bool = False) -> list[dict]:
     data, store, head = work / f"data-{n}", work / f"store-{n}", work / f"head-{n}"
     for path in (data, store, head):
         shutil.rmtree(path, ignore_errors=True)
-    generate(data, n)
+    generate(data, n, layout=layout)
     old = time.time() - 60  # files older than the racily-clean window, as files on a real disk are
     for path in data.rglob("*.jpg"):
         os.utime(path, (old, old))
     run = [str(BIN / "extract"), "run", "--data", str(data), "--backbone", "mobilenet", "--weights", str(WEIGHTS),
-           "--alpha", "0.25", "--size", "32", "--pool", "avg", "--store", str(store), "--batch-size", "128"]
+           "--alpha", "0.25", "--size", "32", "--pool", "avg", "--store", str(store), "--batch-size", "128",
+           *LAYOUT_OPTIONS[layout]]
     rows = []
 
     def step(name: str, command: list[str]) -> None:
         result = timed(command)
         stats = last_run_stats(store) if command[1] == "run" else {}
-        row = {"n": n, "step": name, "seconds": result["seconds"], "peak_rss_mb": result["peak_rss_mb"],
+        row = {"n": n, "layout": layout, "step": name, "seconds": result["seconds"], "peak_rss_mb": result["peak_rss_mb"],
                "files_read": stats.get("files_read"), "extracted": stats.get("extracted")}
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -107,12 +126,14 @@ def one_size(n: int, work: Path, peer: Path | None = None) -> list[dict]:
     if peer is not None:  # another install (e.g. the main branch's venv) on the same files and store
         step(f"rerun by {peer}/extract (peer)", [str(peer / "extract"), *run[1:]])
         step("rerun, nothing changed (again, after the peer)", run)
+    if reruns_only:
+        return rows
     changed = max(1, n // 200)
     for path in sorted(data.rglob("*.jpg"))[:: max(1, n // changed)][:changed]:
         stat = path.stat()
         path.write_bytes(unique_jpeg(path.read_bytes(), "changed"))  # new bytes, new size
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
-    generate(data, changed, start=n, tag="new")
+    generate(data, changed, start=n, tag="new", layout=layout)
     step("rerun, 1 % changed or added", run)
     step("extract ls", [str(BIN / "extract"), "ls", "--store", str(store)])
     step("extract verify", [str(BIN / "extract"), "verify", "--store", str(store)])
@@ -122,18 +143,52 @@ def one_size(n: int, work: Path, peer: Path | None = None) -> list[dict]:
     return rows
 
 
+def synthetic_size(rows: int, work: Path) -> list[dict]:
+    """extract ls, heads fit --kind logreg and heads eval on a store of `rows` generated pooled rows
+    (bench/synthetic_store.py: written through the store's API, no image), each a fresh process."""
+    from bench.synthetic_store import write_synthetic_store
+
+    store, head = work / f"synthetic-{rows}", work / f"synthetic-head-{rows}"
+    for path in (store, head):
+        shutil.rmtree(path, ignore_errors=True)
+    made = write_synthetic_store(store, rows)
+    print(json.dumps({"n": rows, "step": "synthetic store written", **made}), flush=True)
+    out = []
+    for name, command in (("extract ls", [str(BIN / "extract"), "ls", "--store", str(store)]),
+                          ("heads fit --kind logreg", [str(BIN / "heads"), "fit", "--store", str(store), "--kind",
+                                                       "logreg", "--out", str(head)]),
+                          ("heads eval", [str(BIN / "heads"), "eval", "--head", str(head)])):
+        result = timed(command)
+        out.append({"n": rows, "layout": "synthetic", "step": name, "seconds": result["seconds"],
+                    "peak_rss_mb": result["peak_rss_mb"]})
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 300_000])
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-scale"))
     parser.add_argument("--keep", action="store_true", help="Leave the generated data and stores in --work.")
     parser.add_argument("--peer", type=Path, help="bin/ folder of another install whose unchanged rerun is timed too")
+    parser.add_argument("--layout", choices=sorted(LAYOUT_OPTIONS), default="classes",
+                        help="How the labels are given: class folders, a labels.csv of ids, or the file names.")
+    parser.add_argument("--steps", choices=("all", "reruns"), default="all",
+                        help="reruns: the first run and the unchanged reruns only (what a layout's scan costs).")
+    parser.add_argument("--synthetic-rows", type=int, nargs="*", default=[],
+                        help="Also (or only, with --sizes none given) time extract ls, heads fit --kind logreg and "
+                             "heads eval on a store of this many generated feature rows (bench/synthetic_store.py).")
     args = parser.parse_args()
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), flush=True)
     args.work.mkdir(parents=True, exist_ok=True)
     try:
+        for n in args.synthetic_rows:
+            synthetic_size(n, args.work)
+            if not args.keep:
+                for path in args.work.glob(f"synthetic*-{n}"):
+                    shutil.rmtree(path, ignore_errors=True)
         for n in args.sizes:
-            one_size(n, args.work, args.peer)
+            one_size(n, args.work, args.peer, args.layout, args.steps == "reruns")
             if not args.keep:
                 for path in args.work.glob(f"*-{n}"):
                     shutil.rmtree(path, ignore_errors=True)

@@ -114,7 +114,7 @@ def list_store(
             ("feature shape", str(chosen.feature_shape)),
             *([(f"dataset {shown(v.dataset)}", (", ".join(f"{k} {n}" for k, n in v.split_counts().items()) or "no features")
                 + f"; {len(v.rejected())} rejected") for v in listed] or [("images per split", "no completed run yet")]),
-            ("features cached", str(len(catalog.rows))),
+            ("features cached", str(catalog.feature_count)),
             ("on disk", human_bytes(_config_bytes(feature_store, chosen.config_id))),
         ):
             table.add_row(key, value)
@@ -141,7 +141,7 @@ def _listing_json(feature_store, names, configs, dataset: Optional[str], rejecte
         views = feature_store.views(config.config_id, None if dataset is None else [dataset])
         catalog = views[0].catalog if views else feature_store.view(config.config_id).catalog
         listing.append({
-            "name": names.name(config), "config": config.to_json(), "features_cached": len(catalog.rows),
+            "name": names.name(config), "config": config.to_json(), "features_cached": catalog.feature_count,
             "bytes": _config_bytes(feature_store, config.config_id),
             "datasets": [{"name": v.dataset, "split_counts": v.split_counts(), "rejected_count": len(v.rejected()),
                           **({"rejected": [{"path": p, "reason": r} for p, r in v.rejected()]} if rejected else {})}

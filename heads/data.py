@@ -63,7 +63,7 @@ class StreamSource:
 
     def _groups(self, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
         """Positions in groups of about buffer_rows; with rng, whole shards in random order."""
-        shard_of = np.array([self.view.catalog.rows[h][0] for h in self.hashes], dtype=np.int64)
+        shard_of = self.view.catalog.find(self.hashes)[1]
         order = np.argsort(shard_of, kind="stable")
         if rng is not None:
             shards = np.unique(shard_of)

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 
 from heads import artifact, binding, metrics as metrics_mod, plots, record as records
@@ -25,7 +25,8 @@ from heads.inputs import HeadInputs
 from heads.kinds.ensemble import (ENSEMBLE_FILE, MEMBERS_DIR, METHODS, STACKER_FILE, EnsembleModel, Member,
                                   column_map)
 from heads.kinds.reduce import SpatialReducer
-from heads.kinds.selection import check_folds
+from heads.record import jsonable
+from heads.kinds.folds import cv_folds, kept_note, out_of_fold
 from store import FeatureStore
 
 CHUNK = 512
@@ -72,35 +73,48 @@ def _rows_every_member_scores(members: list[artifact.LoadedHead], index, split: 
     return kept
 
 
-def _out_of_fold(member: Member, views, rows, classes: np.ndarray, cv: int, seed: int) -> np.ndarray:
+def _out_of_fold(member: Member, views, rows, classes: np.ndarray, folds) -> np.ndarray:
     """A member's probabilities of the train rows, each from the member refitted without that row's fold
-    (refitted on the ensemble's labels: its columns follow its new classes_, put in the ensemble's order)."""
+    (refitted on the ensemble's labels: its columns follow its new classes_, put in the ensemble's order).
+    A row no fold holds out (its class is too small, heads.kinds.folds) gets the mean of the fold models'
+    probabilities, which were all trained on it; with no folds at all, one model fitted on every row."""
     if not hasattr(member.model, "fit_clone"):
         raise HeadError(f"--method stack refits every member on folds of the train split; head {member.head_id} "
                         f"cannot be refitted (a fine-tuned or ensemble head). Use --method mean.")
     parts = [views[p].features_for(rows.hashes) for p in member.positions]  # float16 as stored: half the memory
     proba = np.zeros((len(rows), len(member.columns)))
-    for train, held in StratifiedKFold(cv, shuffle=True, random_state=seed).split(parts[0], rows.labels):
+    everything = np.arange(len(rows))
+    kept = np.setdiff1d(everything, np.concatenate([held for _, held in folds])) if folds else everything
+    for train, held in folds or [(everything, np.array([], dtype=int))]:
         fitted = member.model.fit_clone([p[train] for p in parts], rows.labels[train])
         order = [list(fitted.classes_).index(c) for c in classes]
         proba[held] = np.asarray(fitted.predict_proba([p[held] for p in parts]))[:, order]
+        if len(kept):
+            proba[kept] += np.asarray(fitted.predict_proba([p[kept] for p in parts]))[:, order] / max(len(folds), 1)
     return proba
 
 
-def _stacker(oof: list[np.ndarray], labels: np.ndarray, classes: np.ndarray, cv: int, seed: int):
+def _stacker(oof: list[np.ndarray], labels: np.ndarray, classes: np.ndarray, folds, scheme: dict, cv: int):
+    """The stacker fitted on every train row; its accuracy and the members' over the rows some fold held out
+    (on every row, in-sample, when no fold could be held out)."""
     X = np.hstack(oof)
     stacker = Pipeline([("reduce", SpatialReducer("flatten")), ("scale", "passthrough"),
                         ("clf", LogisticRegression(C=STACKER_C, max_iter=1000))])
-    folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
-    stacked_cv = float(cross_val_score(stacker, X, labels, cv=folds, scoring="accuracy").mean())
+    held = np.concatenate([h for _, h in folds]) if folds else np.arange(len(labels))
     stacker.fit(X, labels)
+    if folds:
+        stacked_cv = float(cross_val_score(stacker, X, labels, cv=folds, scoring="accuracy").mean())
+    else:
+        stacked_cv = float(np.mean(stacker.predict(X) == labels))
     if not np.array_equal(stacker.classes_, classes):
         raise HeadError("Every class needs train rows to stack the members' probabilities.")
     column = {c: i for i, c in enumerate(classes)}
-    truth = np.array([column[c] for c in labels])
-    record = {"split": "train", "cv": cv, "scoring": "accuracy", "stacker": f"logistic regression, C={STACKER_C}",
-              "member_oof_accuracy": [float(np.mean(p.argmax(axis=1) == truth)) for p in oof],
-              "mean_oof_accuracy": float(np.mean(np.mean(oof, axis=0).argmax(axis=1) == truth)),
+    truth = np.array([column[c] for c in labels])[held]
+    record = {"split": "train", "cv": scheme["folds"], "cv_asked": cv, "cv_scheme": scheme["scheme"],
+              "kept_in_training": jsonable(scheme["kept_in_training"]), "scoring": "accuracy",
+              "stacker": f"logistic regression, C={STACKER_C}",
+              "member_oof_accuracy": [float(np.mean(p[held].argmax(axis=1) == truth)) for p in oof],
+              "mean_oof_accuracy": float(np.mean(np.mean(oof, axis=0)[held].argmax(axis=1) == truth)),
               "stack_cv_accuracy": stacked_cv, "best_cv_accuracy": stacked_cv, "best_params": {"method": "stack"},
               "candidates": []}
     return stacker, record
@@ -158,10 +172,14 @@ def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None,
     classes = np.asarray(first.labels_)
     if method == "stack":
         train = split_rows[train_split]
-        check_folds(cv, train.labels)
-        stage(f"out-of-fold probabilities of {len(members)} heads, {cv}-fold cross-validation on the train split")
-        oof = [_out_of_fold(m, views, train, classes, cv, seed) for m in members]
-        stacker, search = _stacker(oof, train.labels, classes, cv, seed)
+        folds, scheme = cv_folds(cv, train.labels, seed)
+        stage(f"{out_of_fold({'cv': scheme['folds']})} probabilities of {len(members)} heads on the train split")
+        oof = [_out_of_fold(m, views, train, classes, folds) for m in members]
+        stacker, search = _stacker(oof, train.labels, classes, folds, scheme, cv)
+        kept = kept_note(scheme, class_names, judged="their rows were stacked on the probabilities of members "
+                         "trained on them, and the figures are over the other classes",
+                         unjudged="the stacker learnt from in-sample probabilities and its figures are in-sample")
+        notes += [kept] if kept else []
     model = EnsembleModel(members, classes, method, stacker)
     fit_seconds = time.perf_counter() - started
 
@@ -186,7 +204,8 @@ def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None,
         "estimator": "EnsembleModel", "classifier": f"ensemble ({method})", "params": params,
         "user_params": {"method": method, "heads": ids}, "reduce": "none", "class_weight": "none", "seed": seed,
         "search": search, "selection": {"chosen": ["stacker weights"] if stacker is not None else [],
-                                        "on": f"train split, {cv}-fold out-of-fold probabilities" if stacker else None},
+                                        "on": f"train split, {out_of_fold(search)} probabilities" if stacker
+                                        else None},
         "members": member_entries, "streamed": False, "store": str(Path(store).resolve()),
         "inputs": inputs.to_record(), "config_id": "+".join(inputs.ids), "input_shape": [],
         "data": records.data_record(index, index.digest(), class_names, {r.split: len(r) for r in seen},

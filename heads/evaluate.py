@@ -110,7 +110,8 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
         if cv is not None:  # features as stored (float16): half the memory of a float32 copy
             plain = [view.features_for(rows.hashes) for view in views]
             viewed = [[view.features_for(rows.hashes) for view in group] for group in view_views]
-            tta_cv = cross_validated(loaded.model, plain, viewed, rows.labels, cv)
+            tta_cv = cross_validated(loaded.model, plain, viewed, rows.labels, cv, class_names=loaded.class_names)
+            notes = notes + ([tta_cv["note"]] if tta_cv["note"] else [])
     result = metrics_mod.classification_metrics(rows.labels, proba, loaded.labels_, loaded.class_names)
     result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes,
                   tta=[i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, tta)] if tta else [],

@@ -81,7 +81,10 @@ class HeadInputs:
     @staticmethod
     def present(views: Sequence[ConfigView], hashes: list[str]) -> np.ndarray:
         """Which hashes have features in every configuration."""
-        return np.array([all(h in view.catalog.rows for view in views) for h in hashes], dtype=bool)
+        present = np.ones(len(hashes), dtype=bool)
+        for view in views:  # one sorted search per configuration (store.catalog), no per-row dict
+            present &= view.catalog.find(hashes)[0]
+        return present
 
     def with_features(self, views: Sequence[ConfigView], rows):
         """The rows (heads.binding.SplitRows) that have features in every configuration; the others are
@@ -102,8 +105,8 @@ class HeadInputs:
     def read_chunks(self, views: Sequence[ConfigView], hashes: list[str], chunk_rows: int):
         """(positions, parts) over the given hashes, a bounded number of rows at a time, in the first
         configuration's shard order (each shard file is read once): memory stays flat however large the split."""
-        catalog = views[0].catalog.rows
-        order = sorted(range(len(hashes)), key=lambda i: catalog[hashes[i]])
+        _, shard, row = views[0].catalog.find(hashes)
+        order = np.lexsort((row, shard)).tolist()
         for start in range(0, len(order), max(1, int(chunk_rows))):
             positions = np.asarray(order[start:start + chunk_rows], dtype=np.int64)
             yield positions, self.stored(views, [hashes[i] for i in positions])

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from extract import RunOptions, run_extraction, tta_views
 from heads.errors import HeadError
 from heads.inputs import HeadInputs
+from heads.kinds.folds import cv_folds, kept_note
+from heads.record import jsonable
 from store import ConfigView, DatasetIndex, FeatureStore, is_store
 
 
@@ -120,22 +121,31 @@ def file_probabilities(model, inputs: list[HeadInputs], store: str | Path | None
 
 
 def cross_validated(model, plain_parts: Sequence[np.ndarray], view_parts: list[Sequence[np.ndarray]],
-                    labels: np.ndarray, cv: int = 5, seed: int = 0) -> dict:
+                    labels: np.ndarray, cv: int = 5, seed: int = 0, class_names=None) -> dict:
     """Accuracy by k-fold cross-validation on (train) rows without and with the test-time views: the head
     refitted on each fold's plain rows (model.fit_clone), its held-out rows scored plain and averaged over
-    views. The honest way to choose whether to use the views (the split it is run on decides nothing else)."""
+    views. The honest way to choose whether to use the views (the split it is run on decides nothing else).
+    The folds are heads.kinds.folds': a class smaller than the folds stays in every training fold and is
+    not scored (`kept_in_training`, and `note` names it); when every class has a single image nothing can be
+    held out, and both accuracies are None. `class_names` (indexed by the labels) name them in the note."""
     if not hasattr(model, "fit_clone"):
         raise HeadError("This kind of head (fine-tuned or ensemble) cannot be refitted on folds, so --cv cannot judge "
                         "its test-time views on train: decide on validation and report the test split.")
     labels = np.asarray(labels)
-    plain_hits, tta_hits = np.zeros(len(labels), bool), np.zeros(len(labels), bool)
-    folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
-    for train, held in folds.split(np.zeros(len(labels)), labels):
+    folds, scheme = cv_folds(cv, labels, seed)
+    plain_hits, tta_hits = [], []
+    for train, held in folds:
         fitted = model.fit_clone([p[train] for p in plain_parts], labels[train])
         plain = fitted.predict_proba([p[held] for p in plain_parts])
         viewed = [fitted.predict_proba([p[held] for p in parts]) for parts in view_parts]
         classes = np.asarray(fitted.classes_)
-        plain_hits[held] = classes[plain.argmax(axis=1)] == labels[held]
-        tta_hits[held] = classes[average(plain, viewed).argmax(axis=1)] == labels[held]
-    return {"split": "train", "cv": cv, "views": len(view_parts), "plain_cv_accuracy": float(plain_hits.mean()),
-            "tta_cv_accuracy": float(tta_hits.mean())}
+        plain_hits.append(classes[plain.argmax(axis=1)] == labels[held])
+        tta_hits.append(classes[average(plain, viewed).argmax(axis=1)] == labels[held])
+    held_out = int(sum(len(h) for h in plain_hits))
+    return {"split": "train", "cv": scheme["folds"], "cv_asked": cv, "cv_scheme": scheme["scheme"],
+            "kept_in_training": jsonable(scheme["kept_in_training"]), "held_out": held_out,
+            "views": len(view_parts),
+            "plain_cv_accuracy": float(np.concatenate(plain_hits).mean()) if held_out else None,
+            "tta_cv_accuracy": float(np.concatenate(tta_hits).mean()) if held_out else None,
+            "note": kept_note(scheme, class_names, judged="the accuracies are over the other classes",
+                              unjudged="the test-time views cannot be judged on train")}

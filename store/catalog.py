@@ -22,6 +22,7 @@ class ShardCatalog:
         self.bytes = bytes
         self._rows = rows
         self._columns: catalog_index.CatalogColumns | None = None
+        self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.damaged: list[tuple[Path, str]] = []  # shards left out by load(drop_damaged=True): (path, one line)
 
     @classmethod
@@ -75,20 +76,51 @@ class ShardCatalog:
     def __contains__(self, content_hash: str) -> bool:
         return content_hash in self.rows or content_hash in self.rejected
 
+    def _sorted_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hashes sorted, their shard, their row), each hash once (its first committed copy): the arrays
+        `find` searches. About 80 bytes a row, against about 300 for the `rows` dict of Python objects."""
+        if self._sorted is None:
+            if self._rows is None and self._columns is not None:
+                hashes, shard, row = self._columns.hashes, self._columns.shard, self._columns.row
+            else:
+                located = np.array(list(self.rows.values()), dtype=np.int64).reshape(-1, 2)
+                hashes, shard, row = np.array(list(self.rows), dtype="S64"), located[:, 0], located[:, 1]
+            order = np.argsort(hashes, kind="stable")  # equal hashes stay in commit order: the first wins
+            ordered = hashes[order]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = ordered[1:] != ordered[:-1]
+            order = order[first]
+            self._sorted = (ordered[first], shard[order], row[order])
+        return self._sorted
+
+    def find(self, hashes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each content hash (str or bytes, any sequence): whether it has features, its shard index
+        and row (0 where it has none), by one sorted search, no Python object per stored row."""
+        wanted = np.asarray(hashes, dtype="S64") if len(hashes) else np.zeros(0, dtype="S64")
+        keys, shard, row = self._sorted_keys()
+        if not len(keys):
+            zero = np.zeros(len(wanted), dtype=np.int64)
+            return np.zeros(len(wanted), dtype=bool), zero, zero
+        at = np.searchsorted(keys, wanted).clip(0, len(keys) - 1)
+        found = keys[at] == wanted
+        return found, np.where(found, shard[at], 0), np.where(found, row[at], 0)
+
+    @property
+    def feature_count(self) -> int:
+        """How many distinct contents have features."""
+        return len(self._sorted_keys()[0])
+
     def has_features(self, hashes: np.ndarray) -> np.ndarray:
         """Boolean mask: which of these content hashes (an `S64` array) have features."""
-        if not self.rows:
-            return np.zeros(len(hashes), dtype=bool)
-        known = np.array(list(self.rows), dtype="S64")
-        return np.isin(np.asarray(hashes, dtype="S64"), known)
+        return self.find(hashes)[0]
 
     def locate(self, hashes: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Shard index and row of each hash; raises KeyError for a hash with no features."""
-        missing = [h for h in hashes if h not in self.rows]
-        if missing:
+        found, shard, row = self.find(hashes)
+        if not found.all():
+            missing = [h for h, ok in zip(hashes, found) if not ok]
             raise KeyError(f"{len(missing)} images have no features in the store, e.g. {missing[0]}")
-        located = np.array([self.rows[h] for h in hashes], dtype=np.int64).reshape(-1, 2)
-        return located[:, 0], located[:, 1]
+        return shard, row
 
 
 def _vouched(columns: catalog_index.CatalogColumns, position: int) -> bool:

@@ -97,8 +97,8 @@ def read_vectors(view, hashes: list[str], mode: str, chunk_rows: int = 2048) -> 
     -------
     ndarray of shape (len(hashes), d), float32
     """
-    located = view.catalog.rows
-    order = sorted(range(len(hashes)), key=lambda i: located[hashes[i]])
+    _, shard, row = view.catalog.find(hashes)
+    order = np.lexsort((row, shard)).tolist()
     width = int(np.prod(view.config.feature_shape)) if mode == "flatten" else int(view.config.feature_shape[-1])
     out = np.empty((len(hashes), width), np.float32)
     for start in range(0, len(order), chunk_rows):

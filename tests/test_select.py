@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from heads.cli import app
-from heads.kinds.folds import SMALL_KEPT, STRATIFIED, UNSTRATIFIED, cv_folds
+from heads.kinds.folds import NO_FOLDS, SMALL_KEPT, STRATIFIED, cv_folds
 from heads.kinds.registry import make_head
 from heads.kinds.selection import AUTO_KINDS, search_kind, select_kind, selection_notes
 from tests.test_heads_support import binary_store, features  # noqa: F401
@@ -45,7 +46,7 @@ def test_folds_without_small_classes_are_plain_stratified_and_singletons_are_not
     assert cv_folds(5, few, 0)[1]["folds"] == 3 and cv_folds(5, few, 0)[1]["kept_in_training"] == [2, 1]
     singles = np.arange(6)
     folds, scheme = cv_folds(5, singles, 0)
-    assert scheme["scheme"] == UNSTRATIFIED and len(folds) == 5
+    assert scheme["scheme"] == NO_FOLDS and folds == []  # a held-out image's class could not be learnt
 
 
 def test_search_with_120_small_classes_chooses_records_every_score_and_names_the_kept_classes():
@@ -97,3 +98,33 @@ def test_fit_with_budget_records_how_it_was_judged_and_bad_budgets_get_one_line(
         refused = runner.invoke(app, ["fit", "--store", str(binary_store), "--kind", "logreg", "--budget", bad])
         assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1
         assert f"Received: {bad!r}" in refused.output
+
+
+def test_halving_scores_every_candidate_on_a_third_of_each_fold_then_the_best_third_on_whole_folds(monkeypatch):
+    from sklearn.model_selection import cross_val_score
+
+    from heads.kinds import selection
+    from heads.kinds.halving import rung_fractions, subsample_folds
+
+    assert rung_fractions(24, 100) == [1.0] and rung_fractions(3, 10_000) == [1.0]  # nothing to gain
+    assert rung_fractions(15, 480) == [1 / 3, 1.0] and rung_fractions(24, 1600) == [1 / 9, 1 / 3, 1.0]
+    X, y = features(n_per_class=300, n_classes=2, shape=(6,), spread=2.0)
+    X = X.astype(np.float32)
+    folds, _ = cv_folds(5, y, 0)
+    for (train, held), (part, same) in zip(folds, subsample_folds(folds, y, 1 / 3, 0)):
+        assert np.array_equal(held, same) and set(part) <= set(train) and abs(len(part) - len(train) / 3) <= 2
+        assert abs(np.mean(y[part]) - np.mean(y[train])) < 0.02  # class by class
+
+    monkeypatch.setattr(selection, "AUTO_KINDS", ("logreg", "knn"))  # 15 candidates, no Keras training
+    stages = []
+    kind, estimator, record = selection.select_kind("flatten", None, 0, 5, X, y, on_stage=stages.append)
+    assert record["halving"]["rows_fractions"] == [1 / 3, 1.0]
+    rungs = [len(c["rungs"]) for v in record["by_kind"].values() for c in v["candidates"]]
+    assert len(rungs) == 15 and rungs.count(2) == 5  # all on a third, the best third (5) on whole folds
+    assert record["best_cv_accuracy"] == max(c["mean_accuracy"] for v in record["by_kind"].values()
+                                             for c in v["candidates"] if c["rung"] == 1)
+    best = record["by_kind"][kind]["candidates"][0]
+    assert best["rung"] == 1 and best["params"] == record["best_params"]
+    again = cross_val_score(make_head(kind, {}, "flatten", None, 0).set_params(**best["params"]), X, y, cv=folds)
+    assert best["fold_accuracy"] == pytest.approx(again.tolist())  # the whole folds every candidate shares
+    assert sum("rung 2/2" in s for s in stages) == 1 and estimator.predict(X).shape == y.shape

@@ -119,6 +119,24 @@ def loose_files(folder: Path) -> tuple[list[Path], int]:
     return files, hidden
 
 
+def loose_names(folder: Path, prefix: str = "") -> tuple[list[str], list[str], int]:
+    """loose_files in bulk: (absolute paths, `prefix` + name, hidden count) as plain strings, in its
+    order (one os.scandir, no Path object per file)."""
+    paths, rels, hidden = [], [], 0
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
+        folder_like = _is_dir(entry)
+        if folder_like and not entry.is_symlink():
+            continue
+        if entry.name.startswith("."):
+            hidden += 1
+        elif not folder_like:  # a symlink to a folder is no file
+            paths.append(entry.path)
+            rels.append(prefix + entry.name)
+    return paths, rels, hidden
+
+
 def walk_files(folder: Path) -> tuple[list[Path], int]:
     """Every non-hidden file under a folder, sorted, and how many hidden files and folders were passed
     over; symlinked folders by the module's rule (followed inside the data folder, never in a loop)."""
@@ -173,10 +191,10 @@ def meant_as_image(path: str | Path, kind: str | None, reason: str) -> bool:
             or reason.startswith("unreadable"))
 
 
-def looks_like_image(path: Path) -> bool:
+def looks_like_image(path: str | Path) -> bool:
     """A cheap guess (extension, or the first 16 bytes) for files that will not be read whole,
     such as loose images left out of a dataset, so that their count in a note is right."""
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
+    if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:  # a str or a Path
         return True
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):

@@ -22,8 +22,9 @@ class LooseGroup:
     """Files directly in a folder that has no class folders to put them in ("" = the data folder)."""
 
     folder: str
-    files: list[Path]
+    files: list[Path] | list[str]
     images: int = 0
+    rels: list[str] | None = None  # the files' paths relative to the data root, when the walk made them
 
 
 @dataclass
@@ -96,7 +97,7 @@ def loose_candidates(root: Path, groups: list[LooseGroup], found: Labelled, unla
     candidates = []
     for group in groups:
         where = f"{group.folder}/" if group.folder else "the data folder"
-        rels = [p.relative_to(root).as_posix() for p in group.files]
+        rels = group.rels if group.rels is not None else [p.relative_to(root).as_posix() for p in group.files]
         if unlabelled:
             candidates.extend(Candidate(p, rel, None, group.folder) for p, rel in zip(group.files, rels))
             if group.images:

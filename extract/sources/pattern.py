@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from extract.sources.files import loose_files, looks_like_image, visible_dirs, walk_files
+from extract.sources.files import loose_names, looks_like_image, visible_dirs, walk_names
 from extract.sources.folders import LooseGroup, loose_candidates
 from extract.sources.records import Candidate, Labelled, Note, ScanError
 from extract.sources.report import examples_text, plural
@@ -31,13 +31,14 @@ def compile_pattern(text: str) -> re.Pattern:
 
 def _groups(root: Path) -> tuple[list[tuple[LooseGroup, str | None]], int]:
     """(files of one folder, its split source or None for the split rule), and the hidden count.
-    Split-like top-level folders are splits; loose files and other folders take the rule."""
-    files, hidden = loose_files(root)
-    groups: list[tuple[LooseGroup, str | None]] = [(LooseGroup("", files), None)]
+    Split-like top-level folders are splits; loose files and other folders take the rule. The files
+    are plain strings from bulk walks (no Path object per file)."""
+    paths, rels, hidden = loose_names(root)
+    groups: list[tuple[LooseGroup, str | None]] = [(LooseGroup("", paths, rels=rels), None)]
     for top in visible_dirs(root):
-        files, more = walk_files(top)
+        paths, rels, more = walk_names(top, top.name + "/")
         hidden += more
-        groups.append((LooseGroup(top.name, files), top.name if split_like(top.name) else None))
+        groups.append((LooseGroup(top.name, paths, rels=rels), top.name if split_like(top.name) else None))
     return [(g, s) for g, s in groups if g.files], hidden
 
 
@@ -48,17 +49,19 @@ def pattern_labels(root: Path, text: str, unlabelled: bool) -> Labelled:
                      source={"labels": {"from": "pattern", "pattern": text}})
     unmatched: list[str] = []
     no_match_groups = []
+    search = pattern.search
     for group, split in groups:
-        labels = [_label(pattern, path.name) for path in group.files]
+        labels = [_label(search(rel.rpartition("/")[2])) for rel in group.rels]
         if not any(labels):
             group.images = sum(looks_like_image(path) for path in group.files)
             no_match_groups.append(group)
             continue
-        for path, label in zip(group.files, labels):
-            rel = path.relative_to(root).as_posix()
+        found.candidates.extend(Candidate(path, rel, label, split)
+                                for path, rel, label in zip(group.files, group.rels, labels) if label)
+        for path, rel, label in zip(group.files, group.rels, labels):
             if label:
-                found.candidates.append(Candidate(path, rel, label, split))
-            elif looks_like_image(path):
+                continue
+            if looks_like_image(path):
                 unmatched.append(rel)
             else:
                 found.skipped_non_image += 1
@@ -74,6 +77,5 @@ def pattern_labels(root: Path, text: str, unlabelled: bool) -> Labelled:
     return found
 
 
-def _label(pattern: re.Pattern, name: str) -> str | None:
-    match = pattern.search(name)
+def _label(match: re.Match | None) -> str | None:
     return match.group(1) if match and match.group(1) else None

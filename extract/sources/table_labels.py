@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from extract.sources.files import looks_like_image, walk_files
+from extract.sources.files import looks_like_image, walk_names
 from extract.sources.options import DataOptions
 from extract.sources.records import Candidate, Labelled, Note
 from extract.sources.report import examples_text, plural
@@ -24,9 +24,10 @@ def table_labels(root: Path, options: DataOptions) -> Labelled:
     path = locate_table(options.labels, root)
     table = read_table(path)
     columns = choose_columns(table, options.file_column, options.label_column, options.split_column)
-    files, hidden = walk_files(root)
+    paths, rels, hidden = walk_names(root, "")  # plain strings in bulk: no Path object per file
     own = _relative_inside(path, root)
-    disk = {rel: p for p in files if (rel := p.relative_to(root).as_posix()) != own}
+    disk = dict(zip(rels, paths))
+    disk.pop(own, None)
     matched = _match_rows(table, columns, disk, _extensions(options.extension))
     found = Labelled(layout="table", candidates=[], classes=[], skipped_hidden=hidden)
     name = path.name
@@ -55,7 +56,7 @@ def table_labels(root: Path, options: DataOptions) -> Labelled:
     return found
 
 
-def _unlisted(found: Labelled, disk: dict[str, Path], listed: set[str], unlabelled: bool) -> list[str]:
+def _unlisted(found: Labelled, disk: dict[str, str], listed: set[str], unlabelled: bool) -> list[str]:
     """The images on disk the table does not name (returned for their note): unlabelled candidates
     when asked; other unlisted files are counted as skipped non-images."""
     unlisted = sorted(set(disk) - listed)
@@ -71,7 +72,7 @@ def _unlisted(found: Labelled, disk: dict[str, Path], listed: set[str], unlabell
     return images
 
 
-def _elsewhere(value: str, disk: dict[str, Path]) -> str:
+def _elsewhere(value: str, disk: dict[str, str]) -> str:
     """When no row names a file, where the first one is after all (Kaggle's train/<id>.jpg beside
     labels.csv): a hint to give that folder as the data folder."""
     for rel in disk:
@@ -90,31 +91,49 @@ class _Matched:
         self.added: Counter = Counter()
 
 
-def _match_rows(table: Table, columns: Columns, disk: dict[str, Path], extensions: tuple[str, ...]) -> _Matched:
+def _match_rows(table: Table, columns: Columns, disk: dict[str, str], extensions: tuple[str, ...]) -> _Matched:
+    """Each row's file on disk. A value that is a walked path as it is (or with an extension) is one
+    dict lookup: the walk only yields paths inside the data folder. Only the others are parsed, to tell a
+    path leaving the folder from a missing file (and to find `a//b.jpg` as `a/b.jpg`)."""
     matched = _Matched()
     for row in table.rows:
         value = row[columns.file]
         if not value:
             matched.blank += 1
             continue
-        text = value.replace("\\", "/")
-        while text.startswith("./"):
-            text = text[2:]
-        try:
-            rel = check_relative(text, "file").as_posix()
-        except PathEscapeError:
-            matched.outside.append(value)
+        rel = _on_disk(value, disk, extensions, matched)
+        if rel is None:
             continue
-        if rel not in disk:
-            extension = next((e for e in extensions if rel + e in disk), None)
-            if extension is None:
-                matched.missing.append(value)
-                continue
-            matched.added[extension] += 1
-            rel += extension
         split = row[columns.split] if columns.split is not None else ""
         matched.rows_by_file[rel].append((row[columns.label], split))
     return matched
+
+
+def _on_disk(value: str, disk: dict[str, str], extensions: tuple[str, ...], matched: _Matched) -> str | None:
+    """The walked path a table value names (counting an added extension), or None (counted as missing or
+    outside)."""
+    if value in disk:
+        return value
+    for extension in extensions:
+        if value + extension in disk:
+            matched.added[extension] += 1
+            return value + extension
+    text = value.replace("\\", "/")
+    while text.startswith("./"):
+        text = text[2:]
+    try:
+        rel = check_relative(text, "file").as_posix()
+    except PathEscapeError:
+        matched.outside.append(value)
+        return None
+    if rel in disk:
+        return rel
+    extension = next((e for e in extensions if rel + e in disk), None)
+    if extension is None:
+        matched.missing.append(value)
+        return None
+    matched.added[extension] += 1
+    return rel + extension
 
 
 def _extensions(extension: str | None) -> tuple[str, ...]:

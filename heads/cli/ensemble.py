@@ -10,6 +10,7 @@ from rich.table import Table
 
 from heads.cli.common import HANDLED, console, fail, number, print_notes, stage_printer
 from heads.kinds.ensemble import METHODS
+from heads.kinds.folds import out_of_fold
 
 Method = Enum("Method", {name: name for name in METHODS}, type=str)
 
@@ -44,7 +45,7 @@ def ensemble(
                                                      f"(validation accuracy {number(validation.get('accuracy'))})")
     if record["search"]:
         search = record["search"]
-        table.add_row("stacking", f"{search['cv']}-fold out-of-fold on the train split: members "
+        table.add_row("stacking", f"{out_of_fold(search)} on the train split: members "
                                   f"{', '.join(f'{a:.4f}' for a in search['member_oof_accuracy'])}, mean "
                                   f"{search['mean_oof_accuracy']:.4f}, stacked {search['stack_cv_accuracy']:.4f}")
     for split, summary in record["metrics"].items():

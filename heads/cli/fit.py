@@ -12,6 +12,7 @@ from rich.table import Table
 from extract import cli_support
 from heads.cli.common import HANDLED, JsonFlag, console, epoch_progress, fail, number, print_notes, stage_printer
 from heads.kinds.registry import FITTED_KINDS, ClassWeight, ReduceMode, parse_param
+from heads.kinds.folds import judged_by
 from heads.kinds.selection import AUTO, AUTO_KINDS
 from store import FeatureStore
 from store.printable import shown
@@ -144,8 +145,10 @@ def print_fit(result) -> None:
     if record.get("excluded"):
         rows.append(("left out of train", f"{record['excluded']['count']} rows: {'; '.join(record['excluded']['sources'])}"))
     if record["search"] and record["search"].get("by_kind"):
-        scores = ", ".join(f"{k} {v['best_cv_accuracy']:.4f}" for k, v in record["search"]["by_kind"].items())
-        rows.append(("kind auto", f"{record['kind']} chosen by {record['search']['cv']}-fold CV accuracy on the train "
+        scores = ", ".join(f"{k} {v['best_cv_accuracy']:.4f}" + (f" (on {v['rows_fraction']:.0%} of the rows)"
+                                                                  if v.get("rows_fraction", 1.0) < 1 else "")
+                           for k, v in record["search"]["by_kind"].items())
+        rows.append(("kind auto", f"{record['kind']} chosen by {judged_by(record['search'])} accuracy on the train "
                                   f"split: {scores}"))
     if record["search"] and record["search"].get("cv_scheme"):
         search = record["search"]
@@ -153,7 +156,7 @@ def print_fit(result) -> None:
         rows.append(("judged by", f"{search['cv_scheme']}{hit}"))
     if record["search"]:
         search = record["search"]
-        rows.append(("search", f"best {json.dumps(search['best_params'])}: {search['cv']}-fold CV accuracy "
+        rows.append(("search", f"best {json.dumps(search['best_params'])}: {judged_by(search)} accuracy "
                                f"{search['best_cv_accuracy']:.4f} (train split only)"))
     for split, summary in record["metrics"].items():
         rows.append((f"{split} ({summary['n']})", f"accuracy {number(summary['accuracy'])}   "

@@ -135,7 +135,7 @@ def evaluate(
                   f"macro F1 {number(result['macro_f1'])}, log loss {number(result['log_loss'])}"
                   + (f", averaged over the image and {len(result['tta'])} test-time views ({', '.join(result['tta'])})"
                      if result.get("tta") else ""), highlight=False)
-    if result.get("tta_cv"):
+    if result.get("tta_cv") and result["tta_cv"]["held_out"]:  # none held out: the notes say why
         scores = result["tta_cv"]
         console.print(f"{scores['cv']}-fold cross-validation on the {split} split (head refitted per fold): accuracy "
                       f"{scores['plain_cv_accuracy']:.4f} plain, {scores['tta_cv_accuracy']:.4f} with "

@@ -16,7 +16,8 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid, cross_val_score
 
 from heads.errors import HeadError
-from heads.kinds.folds import check_cv, cv_folds, kept_note
+from heads.kinds.folds import cv_folds, kept_note
+from heads.kinds.halving import FACTOR, MIN_ROWS, rung_fractions, subsample_folds, survivors
 from heads.kinds.exportable import exportable_grids
 from heads.kinds.registry import get_kind, make_head, search_space
 from heads.record import jsonable
@@ -43,16 +44,6 @@ class Budget:
     def record(self) -> dict:
         return {"budget_s": self.seconds, "budget_hit": self.hit,
                 "elapsed_s": round(time.perf_counter() - self.started, 2)}
-
-
-def check_folds(cv: int, labels: np.ndarray) -> None:
-    """For callers that need plain stratified folds (ensemble stacking, TTA scoring): every class at
-    least `cv` train images. Selection itself uses heads.kinds.folds and refuses nothing for this."""
-    check_cv(cv)
-    counts = np.unique(labels, return_counts=True)[1]
-    if counts.min() < cv:
-        raise HeadError(f"--cv {cv} needs at least {cv} train images per class; the smallest class has "
-                        f"{counts.min()}.")
 
 
 def cv_search(estimator, grid: list[dict], cv: int, seed: int, X, y, *, folds=None, scheme: dict | None = None,
@@ -125,8 +116,10 @@ def auto_grid(kind: str, fold_rows: int) -> list[dict]:
 def select_kind(reduce: str, class_weight: str | None, seed: int, cv: int, X, y,
                 on_stage: Callable[[str], None] = lambda message: None,
                 exportable_only: bool = True, budget: float | None = None) -> tuple[str, Any, dict]:
-    """`--kind auto`: every kind of AUTO_KINDS searched by CV on (X, y), the same folds for all; the best
-    kept, refitted on all rows.
+    """`--kind auto`: the candidates of every kind of AUTO_KINDS, cheapest first, scored by CV on (X, y)
+    on the same folds, by successive halving (heads.kinds.halving: all on part of each training fold,
+    the best third on more, the last few on the whole folds); the best of the last rung refitted on all
+    rows.
 
     Parameters
     ----------
@@ -135,18 +128,18 @@ def select_kind(reduce: str, class_weight: str | None, seed: int, cv: int, X, y,
         "not_exportable".
     budget : float or None
         Seconds for the whole selection: once spent, no further candidate starts (the first is always
-        scored); the kinds and candidates not tried are recorded.
+        scored); the choice is the best of the highest rung reached, and what was not tried is recorded.
 
     Returns
     -------
-    (kind, fitted estimator, record with every kind's CV scores, the fold scheme and the budget).
+    (kind, fitted estimator, record with every candidate's scores at each rung it reached, the fold
+    scheme, the rungs and the budget).
     """
     folds, scheme = cv_folds(cv, y, seed)
     spend = Budget(budget)
     fold_rows = min((len(train) for train, _ in folds), default=len(y))
-    tried: dict[str, dict] = {}
-    best: tuple[float, str, Any] | None = None
-    skipped, not_exportable, untried = [], [], []
+    entries: list[tuple[str, Any, dict]] = []
+    skipped, not_exportable = [], []
     for kind in AUTO_KINDS:
         if class_weight not in (None, "none") and not get_kind(kind).class_weight:
             skipped.append(kind)
@@ -156,30 +149,66 @@ def select_kind(reduce: str, class_weight: str | None, seed: int, cv: int, X, y,
         if exportable_only:  # the exportable-kinds rule (heads.kinds.exportable)
             grids, reasons = exportable_grids(kind, estimator, grids, "" if get_kind(kind).keras else "clf__")
             not_exportable += reasons
-            if not grids:
-                continue
-        if spend.spent() and spend.tried:
-            untried.append(kind)
-            continue
-        on_stage(f"--kind auto: {kind}, {scheme['folds']}-fold cross-validation on the train split")
-        _, record = cv_search(estimator, grids, cv, seed, X, y, folds=folds, scheme=scheme, budget=spend,
-                              on_stage=on_stage, label=f"{kind} ", refit=False)
-        if not record["candidates"]:
-            untried.append(kind)
-            continue
-        tried[kind] = {k: record[k] for k in ("best_params", "best_cv_accuracy", "candidates", "untried")}
-        if best is None or record["best_cv_accuracy"] > best[0]:
-            best = (record["best_cv_accuracy"], kind, estimator)
-    score, kind, estimator = best
+        entries += [(kind, estimator, params) for params in ParameterGrid(grids)] if grids else []
+    fractions = rung_fractions(len(entries), fold_rows) if folds else [1.0]
+    scored: list[list[dict]] = [[] for _ in entries]  # per candidate, one entry per rung it reached
+    alive, final = list(range(len(entries))), []
+    for rung, fraction in enumerate(fractions):
+        rung_folds = subsample_folds(folds, y, fraction, seed + rung)
+        on_stage(f"--kind auto: {len(alive)} candidates, {scheme['folds']}-fold cross-validation on "
+                 f"{fraction:.0%} of each training fold (rung {rung + 1}/{len(fractions)})")
+        done = []
+        for i in alive:
+            if spend.spent() and spend.tried:
+                break
+            kind, estimator, params = entries[i]
+            accuracy = _score(clone(estimator).set_params(**params), rung_folds, X, y)
+            spend.tried += 1
+            scored[i].append({"rung": rung, "rows_fraction": fraction, "mean_accuracy": float(np.mean(accuracy)),
+                              "std_accuracy": float(np.std(accuracy)),
+                              "fold_accuracy": [float(a) for a in accuracy]})
+            done.append(i)
+            on_stage(f"{kind} {json.dumps(jsonable(params))}: {scored[i][-1]['mean_accuracy']:.4f}")
+        if not done:
+            break
+        final = sorted(done, key=lambda i: (-scored[i][-1]["mean_accuracy"], i))  # a tie keeps the cheaper
+        if rung == len(fractions) - 1 or spend.hit:
+            break
+        alive = sorted(final[:survivors(len(final))])  # cheapest first again
+    winner = final[0]
+    kind, estimator, params = entries[winner]
     on_stage(f"--kind auto: refitting {kind} on all {len(y)} train rows")
-    estimator = clone(estimator).set_params(**tried[kind]["best_params"]).fit(X, y)
+    estimator = clone(estimator).set_params(**params).fit(X, y)
+    by_kind = _by_kind(entries, scored)
     record = {"split": "train", "cv": scheme["folds"], "cv_asked": cv, "cv_scheme": scheme["scheme"],
               "kept_in_training": jsonable(scheme["kept_in_training"]), "scoring": "accuracy",
-              "kinds_tried": list(tried), "chosen": kind, "best_cv_accuracy": score,
-              "best_params": tried[kind]["best_params"], "by_kind": tried,
+              "kinds_tried": list(by_kind), "chosen": kind, "best_cv_accuracy": scored[winner][-1]["mean_accuracy"],
+              "best_params": jsonable(params), "by_kind": by_kind,
+              "halving": {"factor": FACTOR, "rows_fractions": fractions, "min_rows": MIN_ROWS,
+                          "final_rung": scored[winner][-1]["rung"]},
               "skipped": {k: "cannot weight classes" for k in skipped}, "not_exportable": not_exportable,
-              "kinds_untried": untried, "candidates": tried[kind]["candidates"], **spend.record()}
+              "kinds_untried": [k for k in dict.fromkeys(e[0] for e in entries) if k not in by_kind],
+              "candidates": by_kind[kind]["candidates"], **spend.record()}
     return kind, estimator, record
+
+
+def _by_kind(entries, scored) -> dict[str, dict]:
+    """Per kind with any candidate scored: its candidates ranked (highest rung reached first, then accuracy
+    there), the best one's parameters and accuracy (and the share of rows it was judged on), and the
+    candidates never scored."""
+    out: dict[str, dict] = {}
+    for kind in dict.fromkeys(e[0] for e in entries):
+        mine = [i for i, e in enumerate(entries) if e[0] == kind]
+        tried = sorted((i for i in mine if scored[i]),
+                       key=lambda i: (-scored[i][-1]["rung"], -scored[i][-1]["mean_accuracy"], i))
+        if not tried:
+            continue
+        candidates = [{"params": jsonable(entries[i][2]), **{k: v for k, v in scored[i][-1].items()},
+                       "rungs": scored[i], "rank": rank} for rank, i in enumerate(tried, 1)]
+        out[kind] = {"best_params": candidates[0]["params"], "best_cv_accuracy": candidates[0]["mean_accuracy"],
+                     "rows_fraction": candidates[0]["rows_fraction"], "candidates": candidates,
+                     "untried": [jsonable(entries[i][2]) for i in mine if not scored[i]]}
+    return out
 
 
 def selection_notes(record: dict, class_names=None) -> list[str]:

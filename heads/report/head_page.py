@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from heads.artifact import LoadedHead
+from heads.kinds.folds import judged_by
 from heads.record import chosen_on_validation
 from heads.report import html
 from heads.report.content import full_metrics, head_pictures, input_rows, mistakes, parameters
@@ -23,7 +24,7 @@ def _record(loaded: LoadedHead) -> str:
              ("set by the user", json.dumps(record["user_params"]) if record.get("user_params") else "defaults")]
     if record.get("search"):
         search = record["search"]
-        pairs.append(("search", f"best {json.dumps(search['best_params'])}: {search['cv']}-fold CV accuracy "
+        pairs.append(("search", f"best {json.dumps(search['best_params'])}: {judged_by(search)} accuracy "
                                 f"{search['best_cv_accuracy']:.4f} (train split only)"))
     if record.get("finetune"):
         tuned = record["finetune"]
