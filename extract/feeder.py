@@ -1,6 +1,6 @@
 """Keeps the base busy: images prepared in decode worker processes, batches handed over a bounded queue.
 
-Decode workers are separate processes (spawned: they import NumPy and Pillow, never TensorFlow),
+Decode workers are separate processes (spawned fresh: they import NumPy and Pillow, never TensorFlow),
 so decoding and resizing do not share the interpreter lock with the runtime running the base. A
 feeder thread collects their results in file order into batches and puts them on a queue of
 `PREFETCH` batches: the base takes the next batch as soon as it is done with one, and waits only
@@ -12,16 +12,15 @@ it stay, so the next run resumes.
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import os
 import queue
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
 import numpy as np
+from joblib.externals.loky import ProcessPoolExecutor
 
 from extract.errors import ExtractError, OptionError
 from extract.prepare import Prepared, prepare_chunk
@@ -79,9 +78,11 @@ def _prepared(paths: list[str], size: int, resize: str, batch_size: int, workers
             yield start, prepared
         return
     in_flight = max(2 * workers, (PREFETCH * batch_size) // chunk)  # bounded: memory stays small
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # loky's executor (joblib's, a scikit-learn dependency): spawned workers that, unlike the standard
+    # library's, never re-run the caller's main script, so a script without a __main__ guard works.
+    pool = ProcessPoolExecutor(workers, env={"OMP_NUM_THREADS": "1"})
+    pending: collections.deque = collections.deque()
     try:
-        pending: collections.deque = collections.deque()
         for start, part in _chunks(paths, chunk):
             pending.append((start, pool.submit(prepare_chunk, part, size, resize)))
             while len(pending) >= in_flight and not stop.is_set():
@@ -95,7 +96,9 @@ def _prepared(paths: list[str], size: int, resize: str, batch_size: int, workers
             f"A decode worker process died (killed, or out of memory) while preparing images; the shards "
             f"committed so far are kept and a rerun resumes. Received: --decode-workers {workers}") from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for _, future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
 
 
 def _collect(start: int, future, times: StageTimes) -> tuple[int, list[Prepared]]:

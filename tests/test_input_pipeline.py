@@ -138,8 +138,9 @@ def test_decode_worker_counts_are_checked_before_any_work():
             RunOptions(decode_workers=bad)
 
 
-def test_the_decode_worker_path_runs_without_tensorflow(tmp_path):
-    """TensorFlow (and Keras) made unimportable: decoding, resizing and batching still run."""
+def test_the_decode_worker_path_runs_without_tensorflow_from_a_script_with_no_main_guard(tmp_path):
+    """TensorFlow (and Keras) made unimportable: decoding, resizing and batching still run; and the
+    workers never re-run the calling script (it has no `if __name__ == "__main__"` guard)."""
     data = make_dataset(tmp_path / "data", per_class=3, splits=("train",))
     script = textwrap.dedent(f"""
         import sys
@@ -153,5 +154,7 @@ def test_the_decode_worker_path_runs_without_tensorflow(tmp_path):
         assert "tensorflow" not in sys.modules or sys.modules["tensorflow"] is None
         print("ok")
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    (tmp_path / "script.py").write_text(script)
+    result = subprocess.run([sys.executable, str(tmp_path / "script.py")], cwd=REPO, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
