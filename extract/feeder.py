@@ -44,14 +44,16 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_decode_workers(cores: int | None = None) -> int:
-    """Decode worker processes for a run on `cores` cores: one per four cores, at least one.
+def default_decode_workers(cores: int | None = None, base_on_gpu: bool = False) -> int:
+    """Decode worker processes for a run on `cores` cores (0: the feeder thread decodes).
 
-    On this project's 2-core machine one worker beside a 2-thread runtime was the fastest
-    (bench/README.md, "A pipeline that keeps up"); a GPU run, whose base needs little CPU, gives
-    --decode-workers the machine's cores instead.
+    On a CPU the base needs the cores: one worker per four cores, none below four (on this project's
+    2-core machine decoding on the feeder thread beat one worker process, which costs a second to
+    start and copies every image once more: bench/README.md). When a GPU runs the base, decoding is
+    the bound: every core but one decodes.
     """
-    return max(1, (cores or available_cores()) // 4)
+    cores = cores or available_cores()
+    return max(1, cores - 1) if base_on_gpu else cores // 4
 
 
 def check_decode_workers(workers: int | None) -> None:
