@@ -27,10 +27,10 @@ from extract.stages import StageTimes
 
 def _loader(augment: dict | None, times: StageTimes | None = None):
     def load(path: bytes):
-        started = time.perf_counter()
-        image, digest, reason = read_and_decode(path.decode())
-        if times is not None:  # read and decode are one call here: counted as decode
-            times.add("decode", time.perf_counter() - started)
+        seconds: dict[str, float] = {}
+        image, digest, reason = read_and_decode(path.decode(), seconds)
+        if times is not None:
+            times.add_all(seconds)
         if image is None:
             image = np.zeros((1, 1, 3), np.uint8)
         params = view_parameters(augment, digest) if augment and digest else np.zeros(5, np.float32)

@@ -7,12 +7,11 @@ configuration id whichever input path computed them.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 
 import numpy as np
 
-from extract.decode import DecodeError, decode_rgb, read_regular
+from extract.decode import read_and_decode
 from extract.resize_weights import resize_image
 
 Prepared = tuple[np.ndarray | None, str, str]  # (size x size x 3 float32 or None, content hash, reason)
@@ -38,22 +37,12 @@ def prepare_image(path: str, size: int, resize: str, seconds: dict[str, float] |
         (float32 image in 0..255 or None, sha256 of the bytes read ("" when none were), reason ("" when usable)).
     """
     seconds = seconds if seconds is not None else {}
+    image, digest, reason = read_and_decode(path, seconds)
+    if image is None:
+        return None, digest, reason
     started = time.perf_counter()
-    data, reason = read_regular(path)
-    read = time.perf_counter()
-    seconds["read"] = seconds.get("read", 0.0) + read - started
-    if data is None:
-        return None, "", reason
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        image = decode_rgb(data)
-    except DecodeError as error:
-        return None, digest, str(error)
-    finally:
-        decoded = time.perf_counter()
-        seconds["decode"] = seconds.get("decode", 0.0) + decoded - read
     resized = resize_image(image, size, resize)
-    seconds["resize"] = seconds.get("resize", 0.0) + time.perf_counter() - decoded
+    seconds["resize"] = seconds.get("resize", 0.0) + time.perf_counter() - started
     return resized, digest, ""
 
 
