@@ -6,6 +6,7 @@
 
 plus the largest feature difference between (c) and (d) (relative to the features' scale), the ratio of
 each runtime's end-to-end speed to its base alone, and where the time of each run went (extract.stages).
+Speeds are medians over the rounds; a ratio is the median of the rounds' paired ratios.
 A run is timed twice: the whole `run_extraction` call ("call": what a user waits for, less Python's
 start and imports) and its extraction phase ("images": from the first task to the last shard). The ORT
 conversion is made once, before the timings, and reported on its own (it is kept in the store and paid
@@ -115,9 +116,10 @@ def measure(backbone: str, size: int, data: Path, work: Path, rounds: int, decod
                                    if all(run["stages"].get(stage) is not None for run in rows[key]) else None
                                    for stage in rows[key][0]["stages"]}
         result[f"{key}_input"] = rows[key][0]["input"]
-    result["base_ratio"] = result["ort_base"] / result["tf_base"]
-    result["run_ratio"] = result["ort_run"] / result["tf_run"]
-    result["call_ratio"] = result["ort_run_call"] / result["tf_run_call"]
+    # ratios paired round by round (the same load hit both), then the median of the rounds
+    result["base_ratio"] = median(o / t for o, t in zip(rows["ort_base"], rows["tf_base"]))
+    result["run_ratio"] = median(o["images"] / t["images"] for o, t in zip(rows["ort_run"], rows["tf_run"]))
+    result["call_ratio"] = median(o["call"] / t["call"] for o, t in zip(rows["ort_run"], rows["tf_run"]))
     result["tf_run_of_base"] = result["tf_run"] / result["tf_base"]
     result["ort_run_of_base"] = result["ort_run"] / result["ort_base"]
     want, got = FeatureStore(work / "tf0").view().read("train"), FeatureStore(work / "ort0").view().read("train")
