@@ -22,6 +22,7 @@ from extract.options import ExtractOptions, RunOptions
 from extract.runner import ShardTask, TaskResult, register_extractor
 from extract.scan import Note, Scan
 from extract.slices import Slice, listing_digest
+from extract.stages import merge as merge_stages
 from store.catalog import ShardCatalog
 from store.config import ExtractorConfig, write_config
 from store.datasets import DatasetIndex, check_dataset_name, write_dataset
@@ -65,6 +66,8 @@ class RunSummary:
     dataset_note: str | None = None  # one line when the dataset got a new index version, saying why
     preprocess_from: str = ""  # where the configuration's preprocessing came from (manifest, known file...)
     weights_note: str | None = None  # one line when the weights' preprocessing had to be assumed
+    stages: dict = field(default_factory=dict)  # seconds per stage (extract.stages); {} when nothing ran
+    input_path: str = ""  # how the images were prepared: "tf.data", "N decode workers"
 
     @property
     def images_per_second(self) -> float:
@@ -76,14 +79,15 @@ def _store_bytes(root: Path) -> int:
 
 
 def plan_tasks(store_root: str, config: ExtractorConfig, paths: list[str], batch_size: int,
-               shard_size: int, xla: bool, single: bool, runtime: str = "tensorflow") -> list[ShardTask]:
+               shard_size: int, xla: bool, single: bool, runtime: str = "tensorflow",
+               decode_workers: int | None = None) -> list[ShardTask]:
     """Cut the work into shard tasks: one task here (one pipeline, no gaps between shards),
     or tasks of one shard each for an engine that spreads them over workers."""
     if not paths:
         return []
     step = len(paths) if single else shard_size
-    return [ShardTask(store_root, config, tuple(paths[i:i + step]), batch_size, shard_size, xla, runtime=runtime)
-            for i in range(0, len(paths), step)]
+    return [ShardTask(store_root, config, tuple(paths[i:i + step]), batch_size, shard_size, xla, runtime=runtime,
+                      decode_workers=decode_workers) for i in range(0, len(paths), step)]
 
 
 def as_extractor(extractor: ExtractOptions | ExtractorConfig | Extractor, xla: bool | None = None) -> Extractor:
@@ -261,7 +265,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
                 register_extractor(extractor)
         tasks = plan_tasks(str(store_layout.root), config, list(todo.values()),
                            options.batch_size, options.shard_size, extractor.xla, dispatcher.name == "local",
-                           runtime)
+                           runtime, options.decode_workers)
         if on_start:
             on_start(len(todo))
         extract_started = time.perf_counter()
@@ -303,13 +307,16 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             files_read=scan.reading.read if scan.reading else 0, files_known=scan.reading.known if scan.reading else 0,
             notes=list(scan.notes) + ([duplicates] if duplicates else []) + ([runtime_note] if runtime_note else [])
             + ([damaged_note] if damaged_note else []),
+            stages=merge_stages([r.stages for r in results if r.stages]),
+            input_path=", ".join(sorted({r.input_path for r in results if r.input_path})),
         )
         stats = {"extracted": summary.extracted, "cached": summary.cached, "rejected": len(rejected),
                  "changed": summary.changed, "skipped_hidden": summary.skipped_hidden,
                  "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
                  "layout": scan.layout, "engine": dispatcher.name, "compute": config.compute,
                  "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known,
-                 "runtime": runtime if todo else None}
+                 "runtime": runtime if todo else None, "stages": summary.stages or None,
+                 "input_path": summary.input_path or None}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was

@@ -26,6 +26,7 @@ from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
 from extract.options import DATA_FIELDS
 from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from extract.sources.options import LAYOUTS
+from extract.stages import stage_line
 from extract.weights import PREPROCESS_MODES, WEIGHTS_DIR_ENV
 from store.printable import shown
 
@@ -128,6 +129,7 @@ def run(
     shard_size: Annotated[int, typer.Option(rich_help_panel=SCALE, help="Images per committed shard (the most a kill can lose).")] = 256,
     xla: Annotated[Optional[bool], typer.Option(rich_help_panel=SCALE, help="Force XLA on/off.", show_default="per backbone")] = None,
     runtime: Annotated[RuntimeName, typer.Option(rich_help_panel=SCALE, metavar="NAME", help="tensorflow, onnxruntime, auto.")] = RuntimeName.tensorflow,
+    decode_workers: Annotated[Optional[int], typer.Option(rich_help_panel=SCALE, help="Decode processes (0: in process).", show_default="tf.data for tensorflow, else 1 per 4 cores")] = None,
     engine: Annotated[EngineName, typer.Option(rich_help_panel=SCALE, help="local (this process) or ray (pip install -e \".\\[ray]\").")] = EngineName.local,
     address: Annotated[Optional[str], typer.Option(rich_help_panel=SCALE, help="Ray cluster to join, e.g. auto.", show_default="start one here")] = None,
     workers: Annotated[Optional[int], typer.Option(rich_help_panel=SCALE, help="Ray workers.", show_default="as many as the cluster's CPUs or GPUs fit")] = None,
@@ -181,7 +183,7 @@ def run(
             batch_size=batch_size, data=data_options, strict=strict, rehash=rehash, max_image_mb=max_image_mb,
             shard_size=shard_size, xla=xla, engine=engine.value, address=address, workers=workers,
             gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, max_retries=max_retries, shard=shard,
-            runtime=runtime.value)
+            runtime=runtime.value, decode_workers=decode_workers)
         callbacks = dict(on_start=on_start, on_progress=on_progress, on_worker_progress=on_worker_progress)
         if views:
             spec = AugmentSpec(flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=augment_seed)
@@ -271,6 +273,8 @@ def _print_summary(summary, names) -> None:
     if summary.changed:
         rows.insert(rows.index(("rejected", str(len(summary.rejected)))),
                     ("changed during run", f"{summary.changed} (keyed by the content read)"))
+    if summary.stages:
+        rows.append(("time per stage", stage_line(summary.stages, summary.input_path)))
     if summary.devices and not summary.workers:
         rows.append(("device", ", ".join(sorted(set(summary.devices.values())))))
     if summary.workers:

@@ -10,6 +10,7 @@ import io
 import os
 import re
 import stat
+import time
 import warnings
 
 import numpy as np
@@ -83,9 +84,14 @@ def read_regular(path: str, max_image_mb: float = DEFAULT_MAX_IMAGE_MB) -> tuple
         os.close(fd)
 
 
-def read_and_decode(path: str) -> tuple[np.ndarray | None, str, str]:
-    """(image or None, content hash of the bytes actually read, reason when None)."""
+def read_and_decode(path: str, seconds: dict[str, float] | None = None) -> tuple[np.ndarray | None, str, str]:
+    """(image or None, content hash of the bytes actually read, reason when None); the seconds spent
+    reading and decoding are added to `seconds` when given (extract.stages)."""
+    seconds = seconds if seconds is not None else {}
+    started = time.perf_counter()
     data, reason = read_regular(path)
+    read = time.perf_counter()
+    seconds["read"] = seconds.get("read", 0.0) + read - started
     if data is None:
         return None, "", reason
     digest = hashlib.sha256(data).hexdigest()
@@ -93,3 +99,5 @@ def read_and_decode(path: str) -> tuple[np.ndarray | None, str, str]:
         return decode_rgb(data), digest, ""
     except DecodeError as error:
         return None, digest, str(error)
+    finally:
+        seconds["decode"] = seconds.get("decode", 0.0) + time.perf_counter() - read

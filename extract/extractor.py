@@ -216,10 +216,13 @@ class Extractor:
         return features.astype(self.config.dtype).astype(np.float32)
 
     def _batches(self, paths, batch_size: int):
-        from extract.pipeline import image_batches
+        """NumPy batches from the runtime's input path; a runtime other than TensorFlow decodes in this
+        process (a few files, e.g. `heads predict`'s: starting worker processes would cost more)."""
+        from extract.pipeline import input_batches
 
-        return image_batches([str(p) for p in paths], self.config.size, self.config.resize, batch_size,
-                             self.config.augment)
+        workers = None if self.runtime == "tensorflow" else 0
+        return input_batches([str(p) for p in paths], self.config.size, self.config.resize, batch_size,
+                             self.config.augment, self.runtime, workers)
 
     def load_images(self, paths, batch_size: int = 32, on_progress: Callable[[int], None] | None = None):
         """Decoded and resized as extraction does it: (images, content hashes, reasons). A file that
@@ -228,10 +231,10 @@ class Extractor:
         images = np.zeros((len(paths), self.config.size, self.config.size, 3), np.float32)
         hashes, reasons = [""] * len(paths), [""] * len(paths)
         for batch, positions, digests, why in self._batches(paths, batch_size):
-            for row, position in enumerate(positions.numpy()):
-                hashes[position], reasons[position] = digests[row].numpy().decode(), why[row].numpy().decode()
+            for row, position in enumerate(positions):
+                hashes[position], reasons[position] = digests[row], why[row]
                 if not reasons[position]:
-                    images[position] = batch[row].numpy()
+                    images[position] = batch[row]
             if on_progress:
                 on_progress(len(positions))
         return images, hashes, reasons
@@ -244,9 +247,9 @@ class Extractor:
         features = np.zeros((len(paths), *shape), np.float32)
         hashes, reasons = [""] * len(paths), [""] * len(paths)
         for batch, positions, digests, why in self._batches(paths, batch_size):
-            rows = self.features(batch.numpy(), batch_size)
-            for row, position in enumerate(positions.numpy()):
-                hashes[position], reasons[position] = digests[row].numpy().decode(), why[row].numpy().decode()
+            rows = self.features(batch, batch_size)
+            for row, position in enumerate(positions):
+                hashes[position], reasons[position] = digests[row], why[row]
                 if not reasons[position]:
                     features[position] = rows[row]
             if on_progress:

@@ -83,6 +83,7 @@ class RunOptions:
     rehash: bool = False  # read and hash every file, trusting no recorded file version (store.stat_cache)
     max_image_mb: float = 512  # larger files are rejected unread
     runtime: str = "tensorflow"  # what runs the base (extract.runtimes.choice); "auto" picks per run
+    decode_workers: int | None = None  # decode processes (0: in process); None: extract.pipeline's choice
 
     def __post_init__(self) -> None:
         if self.data is not None and not isinstance(self.data, DataOptions):
@@ -97,6 +98,9 @@ class RunOptions:
         from extract.runtimes.choice import check_runtime_name
 
         check_runtime_name(self.runtime)
+        from extract.feeder import check_decode_workers
+
+        check_decode_workers(self.decode_workers)
 
     def engine_options(self) -> dict:
         return {"address": self.address, "workers": self.workers, "gpus_per_worker": self.gpus_per_worker,

@@ -1,8 +1,13 @@
-"""The tf.data input pipeline: read + decode (parallel) -> resize -> batch -> prefetch.
+"""The input pipelines: image files -> batches of model inputs, ahead of the base.
 
-It runs ahead of the model on its own threads, so decoding overlaps inference.
-A file that fails to decode still flows through as a placeholder with its reason,
-so the writer records it and the positions of the other images never shift.
+Two paths give the same numbers (the resize within 1e-4 of each other on 0..255 pixels):
+- tf.data (`image_batches`): read + decode (parallel) -> TensorFlow resize -> batch -> prefetch, on
+  TensorFlow's threads; the TensorFlow runtime's default (it overlaps well with TensorFlow's own base),
+  and the only path of augmented views (their random transforms are TensorFlow ops);
+- decode workers (extract.feeder): Pillow + the NumPy resize in worker processes, no TensorFlow; the
+  path of every other runtime, and of any run given `--decode-workers`.
+`input_batches` picks one and yields NumPy batches either way. A file that fails to decode still
+flows through as a zero image with its reason, so the writer records it and no position shifts.
 """
 from __future__ import annotations
 
@@ -10,14 +15,22 @@ import os
 
 import numpy as np
 
+import time
+from typing import Iterator
+
 from extract.augment import apply_view, view_parameters
 from extract.decode import read_and_decode
+from extract.feeder import Batch, default_decode_workers, feed_batches
 from extract.model import resizing_layer
+from extract.stages import StageTimes
 
 
-def _loader(augment: dict | None):
+def _loader(augment: dict | None, times: StageTimes | None = None):
     def load(path: bytes):
-        image, digest, reason = read_and_decode(path.decode())
+        seconds: dict[str, float] = {}
+        image, digest, reason = read_and_decode(path.decode(), seconds)
+        if times is not None:
+            times.add_all(seconds)
         if image is None:
             image = np.zeros((1, 1, 3), np.uint8)
         params = view_parameters(augment, digest) if augment and digest else np.zeros(5, np.float32)
@@ -37,14 +50,14 @@ def default_decode_threads() -> int | None:
 
 
 def image_batches(paths: list[str], size: int, resize: str, batch_size: int, augment: dict | None = None,
-                  decode_threads: int | None = -1):
+                  decode_threads: int | None = -1, times: StageTimes | None = None):
     """Yields (images float32 [B,size,size,3] in 0..255, positions, content hashes, reasons).
     With `augment` (a view of extract.augment), each image is that view of itself.
     `decode_threads`: -1 for the default above, None for tf.data's own choice, or a count."""
     import tensorflow as tf
 
     resizer = resizing_layer(size, resize)
-    read = _loader(augment)
+    read = _loader(augment, times)
 
     def load(position, path):
         image, digest, reason, params = tf.numpy_function(
@@ -70,3 +83,50 @@ def image_batches(paths: list[str], size: int, resize: str, batch_size: int, aug
         .batch(batch_size)
         .prefetch(2)
     )
+
+
+def uses_decode_workers(runtime: str, augment: dict | None, decode_workers: int | None) -> bool:
+    """Whether a run takes the decode-worker path (see the module docstring)."""
+    if augment:
+        return False
+    return decode_workers is not None or runtime != "tensorflow"
+
+
+def input_batches(paths: list[str], size: int, resize: str, batch_size: int, augment: dict | None = None,
+                  runtime: str = "tensorflow", decode_workers: int | None = None,
+                  times: StageTimes | None = None) -> Iterator[Batch]:
+    """(images float32 [B,size,size,3] in 0..255, positions, content hashes, reasons) as NumPy, in order.
+
+    Parameters
+    ----------
+    paths : list of str
+        The image files.
+    size, resize, augment
+        The configuration's input size, resize mode and view.
+    batch_size : int
+        Images per batch.
+    runtime : str
+        The runtime that will run the base: TensorFlow's default input path is tf.data.
+    decode_workers : int, optional
+        Decode worker processes (0: in this process); None: tf.data for the TensorFlow runtime, else
+        `extract.feeder.default_decode_workers()`.
+    times : StageTimes, optional
+        Where the input stages' seconds (and the base's waits) are added.
+    """
+    times = times if times is not None else StageTimes()
+    if uses_decode_workers(runtime, augment, decode_workers):
+        workers = default_decode_workers() if decode_workers is None else decode_workers
+        yield from feed_batches(paths, size, resize, batch_size, workers, times)
+        return
+    times.separable["resize"] = False  # inside the tf.data graph: not timed on its own
+    batches = iter(image_batches(paths, size, resize, batch_size, augment, times=times))
+    while True:
+        started = time.perf_counter()
+        try:
+            images, positions, digests, reasons = next(batches)
+        except StopIteration:
+            return
+        finally:
+            times.add("wait", time.perf_counter() - started)
+        yield (images.numpy(), positions.numpy(), [d.decode() for d in digests.numpy()],
+               [r.decode() for r in reasons.numpy()])

@@ -16,7 +16,8 @@ import numpy as np
 
 from extract import devices
 from extract.extractor import Extractor
-from extract.pipeline import image_batches
+from extract.pipeline import input_batches, uses_decode_workers
+from extract.stages import StageTimes
 from extract.writer import ShardWriter
 from store.config import ExtractorConfig
 from store.layout import StoreLayout
@@ -32,8 +33,8 @@ class ShardTask:
     batch_size: int
     shard_size: int
     xla: bool
-    decode_threads: int | None = -1  # extract.pipeline's default: a quarter of the cores on a CPU
     runtime: str = "tensorflow"  # what runs the base; a converted base is kept in (and read from) the store
+    decode_workers: int | None = None  # decode processes (0: in process); None: extract.pipeline's choice
 
 
 @dataclass
@@ -45,6 +46,8 @@ class TaskResult:
     seconds: float = 0.0
     device: str = ""  # where the task computed: "GPU:0 (name)" or "CPU"
     worker: str = ""  # the engine's label of the worker that ran it
+    stages: dict | None = None  # seconds per stage (extract.stages): read, decode, resize, wait, base, write
+    input_path: str = ""  # "tf.data" or "N decode workers"
 
 
 def register_extractor(extractor: Extractor) -> None:
@@ -86,22 +89,25 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
     extractor = worker_extractor(task.config, task.xla, task.runtime, task.store_root)
     config = extractor.config
     layout = StoreLayout(Path(task.store_root))
+    times = StageTimes()
     writer = ShardWriter(layout.shards_dir(config.config_id), config.config_id, config.dtype,
-                         config.feature_shape, task.shard_size)
-    result = TaskResult(rejected=[], changed=[], device=devices.device_label())
+                         config.feature_shape, task.shard_size, times)
+    result = TaskResult(rejected=[], changed=[], device=devices.device_label(),
+                        input_path=input_path_label(task))
     try:
         with devices.exact_float32(config.compute):
-            for images, positions, hashes, reasons in image_batches(
+            for images, positions, hashes, reasons in input_batches(
                     list(task.paths), config.size, config.resize, task.batch_size, config.augment,
-                    task.decode_threads):
+                    task.runtime, task.decode_workers, times):
                 count = int(images.shape[0])
                 if count < task.batch_size:  # pad the last batch: one compiled shape, no recompilation
                     images = np.concatenate([images, np.zeros((task.batch_size - count, *images.shape[1:]),
                                                               np.float32)])
-                features = np.asarray(extractor.infer(images), np.float32)[:count]
-                for row, position in enumerate(positions.numpy()):
+                with times.timing("base"):
+                    features = np.asarray(extractor.infer(images), np.float32)[:count]
+                for row, position in enumerate(positions):
                     path = task.paths[position]
-                    digest, reason = hashes[row].numpy().decode(), reasons[row].numpy().decode()
+                    digest, reason = hashes[row], reasons[row]
                     if expected_hashes is not None and digest and expected_hashes.get(path) != digest:
                         result.changed.append((path, digest))  # keyed by the content actually read
                     reason = reason or _finite_reason(features[row], config.compute)
@@ -117,4 +123,15 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
         writer.close()
     result.shards = writer.shards
     result.seconds = time.perf_counter() - started
+    result.stages = times.to_record()
     return result
+
+
+def input_path_label(task: ShardTask) -> str:
+    """How a task's images are prepared, for the run record: "tf.data" or "N decode workers"."""
+    if not uses_decode_workers(task.runtime, task.config.augment, task.decode_workers):
+        return "tf.data"
+    from extract.feeder import default_decode_workers
+
+    workers = default_decode_workers() if task.decode_workers is None else task.decode_workers
+    return "decode in process" if workers == 0 else f"{workers} decode worker{'s' if workers > 1 else ''}"

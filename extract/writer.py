@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from extract.stages import StageTimes
 from store.shards import ShardContent, write_shard
 
 
 class ShardWriter:
     def __init__(self, shards_dir: Path, config_id: str, dtype: str, feature_shape: tuple[int, ...],
-                 shard_size: int):
+                 shard_size: int, times: StageTimes | None = None):
         self.shards_dir, self.config_id, self.dtype = shards_dir, config_id, np.dtype(dtype)
         self.feature_shape = tuple(feature_shape)
         self.shard_size = shard_size
@@ -23,6 +24,7 @@ class ShardWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer")
         self._pending: Future | None = None
         self.shards: list[str] = []
+        self.times = times if times is not None else StageTimes()
 
     def add(self, content_hash: str, features: np.ndarray, source: str = "") -> None:
         """`source` (the file's path) names the file in a refusal."""
@@ -53,7 +55,11 @@ class ShardWriter:
         )
         self._hashes, self._rows, self._rejected = [], [], []
         self._wait()  # at most one shard in flight: memory stays bounded
-        self._pending = self._pool.submit(write_shard, self.shards_dir, self.config_id, content)
+        self._pending = self._pool.submit(self._write, content)
+
+    def _write(self, content: ShardContent) -> str:
+        with self.times.timing("write"):
+            return write_shard(self.shards_dir, self.config_id, content)
 
     def _wait(self) -> None:
         if self._pending is not None:

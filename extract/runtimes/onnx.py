@@ -12,7 +12,6 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -43,11 +42,12 @@ def _versions(names) -> dict[str, str]:
 
 
 def intra_op_threads() -> int:
-    """The cores this process may use (its affinity, which Ray's --cpus-per-worker narrows)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """The cores this process may use (its affinity, which Ray's --cpus-per-worker narrows), less those
+    the default decode workers take (extract.feeder): decoding and the base never oversubscribe them."""
+    from extract.feeder import available_cores, default_decode_workers
+
+    cores = available_cores()
+    return max(1, cores - default_decode_workers(cores))
 
 
 def converted_dir(store: Path, config_id: str) -> Path:
