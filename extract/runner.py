@@ -45,6 +45,7 @@ class TaskResult:
     seconds: float = 0.0
     device: str = ""  # where the task computed: "GPU:0 (name)" or "CPU"
     worker: str = ""  # the engine's label of the worker that ran it
+    runtime: str = ""  # what computed its features (a converted base: which file, converted here or read)
 
 
 def register_extractor(extractor: Extractor) -> None:
@@ -113,6 +114,9 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
                         result.extracted += 1
                 if on_progress:
                     on_progress(count)
+                if not result.runtime:
+                    describe = getattr(extractor.infer, "describe", None)
+                    result.runtime = describe() if describe else extractor.runtime
     finally:
         writer.close()
     result.shards = writer.shards
