@@ -261,6 +261,22 @@ def test_extract_run_refuses_a_different_converted_file_on_its_own_images(datase
 
 
 @needs_ort
+def test_augmentation_views_reuse_the_plain_configurations_conversion(dataset, tmp_path, monkeypatch):
+    from extract import AugmentSpec, run_views
+
+    store, run = tmp_path / "store", RunOptions(batch_size=8, runtime="onnxruntime")
+    plain = run_extraction(dataset, store, TINY, run)
+    calls = []
+    monkeypatch.setattr(ort, "convert", lambda *args: calls.append(args))
+    summaries = run_views(2, AugmentSpec(), dataset, store, TINY, run)  # a fresh extractor, 2 new view configs
+    assert [s.extracted for s in summaries[1:]] == [12, 12] and summaries[0].extracted == 0
+    assert calls == [], "a view runs the same base: the plain configuration's conversion is reused"
+    assert len({s.config.config_id for s in summaries}) == 3
+    converted = sorted(p.parent.parent.parent.name for p in store.rglob(ort.RECORD_FILE))  # configs/<id>/runtimes/onnxruntime
+    assert converted == [plain.config.config_id]
+
+
+@needs_ort
 def test_the_run_record_keeps_the_agreement_check(dataset, tmp_path):
     summary = run_extraction(dataset, tmp_path / "store", TINY, RunOptions(batch_size=8, runtime="onnxruntime"))
     stats = latest_run_record(StoreLayout(tmp_path / "store"), summary.config.config_id).stats

@@ -27,7 +27,8 @@ def check_runtime_name(name: str) -> str:
 
 def choose_runtime(requested: str, images: int, store: Path | None, config_id: str,
                    on_gpu: bool = False) -> str:
-    """The runtime name for a run of `images` images (`requested` unless it is `auto`)."""
+    """The runtime name for a run of `images` images (`requested` unless it is `auto`); `config_id` is
+    the one whose folder would keep a conversion (extract.runtimes.onnx.model_config_id)."""
     check_runtime_name(requested)
     if requested != AUTO:
         return requested
@@ -69,9 +70,9 @@ def ready_runtime(extractor, store: Path | None, requested: str, paths: list[str
     """
     from extract import devices
     from extract.runtimes import RuntimeUnavailable
-    from extract.runtimes.onnx import CHECK_IMAGES
+    from extract.runtimes.onnx import CHECK_IMAGES, model_config_id
 
-    name = choose_runtime(requested, len(paths), store, extractor.config.config_id, bool(devices.gpus()))
+    name = choose_runtime(requested, len(paths), store, model_config_id(extractor.config), bool(devices.gpus()))
     if extractor._infer is not None and (name != extractor.runtime or extractor.runtime_store != store):
         extractor._infer = None  # loaded for another runtime or store (a reused extractor)
     extractor.runtime, extractor.runtime_store = name, Path(store) if store is not None else None

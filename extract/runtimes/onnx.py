@@ -9,6 +9,7 @@ of the run, a worker its first batch); beyond `TOLERANCE` it is refused in one l
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 import json
@@ -49,6 +50,12 @@ def intra_op_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def model_config_id(config) -> str:
+    """The configuration whose folder keeps the converted base: augmentation views of a configuration
+    run the same base on other pixels (extract.pipeline), so they share the plain one's conversion."""
+    return dataclasses.replace(config, augment=None).config_id
 
 
 def converted_dir(store: Path, config_id: str) -> Path:
@@ -124,13 +131,13 @@ class OnnxRuntime:
         (its path, its sha256, whether this call converted it; False: another run, process or worker had)."""
         from store.atomic import StagingError, staged_folder
 
-        folder = converted_dir(store, extractor.config.config_id)
+        folder = converted_dir(store, model_config_id(extractor.config))
         converted_here = False
         if not (folder / RECORD_FILE).is_file():
             try:
                 with staged_folder(folder) as staging:
                     convert(extractor, staging / MODEL_FILE)
-                    record = {"sha256": file_sha256(staging / MODEL_FILE), "config_id": extractor.config.config_id,
+                    record = {"sha256": file_sha256(staging / MODEL_FILE), "config_id": model_config_id(extractor.config),
                               "converter": _versions(("keras", "tf2onnx", "onnx", "tensorflow")),
                               "runtime": _versions(("onnxruntime",))}
                     (staging / RECORD_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
