@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from extract import hash_image_file, is_file_table, listed_files
+from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from heads.outputs import refuse_record_path
@@ -61,7 +62,8 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
                    out: str | Path | None = None, top: int = 3, batch_size: int = 32, format: str | None = None,
                    verify: bool = True, on_progress: Callable[[int], None] | None = None,
                    threshold: float | None = None, file_column: str | None = None, tta: int = 0,
-                   keep: bool = True, on_note: Callable[[str], None] | None = None) -> list[Prediction]:
+                   keep: bool = True, on_note: Callable[[str], None] | None = None,
+                   runtime: str = "tensorflow") -> list[Prediction]:
     """Predict classes of image files, folders or CSV lists of files with a head; writes `out` (CSV, JSON or
     wide; "-" for stdout) when given. Below `threshold` the best class is labelled "unknown".
     `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta).
@@ -90,6 +92,9 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         Below this best probability the label is "unknown".
     tta, keep, on_note, file_column
         As above.
+    runtime : {"tensorflow", "onnxruntime", "auto"}, default "tensorflow"
+        What runs the frozen base on new images (extract.runtimes): a converted base is kept in the store and
+        checked against TensorFlow on the first new images; `auto` falls back to TensorFlow with a note.
 
     Returns
     -------
@@ -110,6 +115,8 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise HeadError(f"--threshold is a probability in (0, 1]. Received: {threshold}")
+    if runtime not in RUNTIME_CHOICES:
+        raise HeadError(f"Unknown runtime {runtime!r}. Allowed: {', '.join(RUNTIME_CHOICES)}. Received: --runtime {runtime}")
     loaded = head if isinstance(head, LoadedHead) else load_head(resolve_head(head, store))
     if threshold is not None and UNKNOWN in loaded.columns:
         raise HeadError(f"Head {loaded.head_id} has a class named {UNKNOWN!r}, the label --threshold gives unsure "
@@ -133,6 +140,10 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         if on_progress:
             on_progress(len(stored))
     if fresh:
+        kept_in = store if store is not None else loaded.store if views is not None else None
+        for note in loaded.inputs.use_runtime(runtime, kept_in, [str(paths[i]) for i in fresh]):
+            if on_note:
+                on_note(note)
         if verify and stored:  # the rebuilt inputs must reproduce what the store holds
             loaded.inputs.check_reproduces(views, str(paths[stored[0]]), hashes[stored[0]])
         computed, digests, reasons = loaded.inputs.compute([str(paths[i]) for i in fresh], batch_size, on_progress)
