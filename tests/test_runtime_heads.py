@@ -72,3 +72,32 @@ def test_heads_predict_runtime_option(store_and_head, tmp_path):
                                 "--runtime", "onnxruntime", "--no-keep", "--format", "json"])
         assert done.exit_code == 0, done.output
         assert "2 computed from the image" in done.output
+
+
+@needs_ort
+def test_finetuning_caches_the_frozen_part_with_the_chosen_runtime(binary_store, tmp_path):
+    from pathlib import Path
+
+    from extract import AugmentSpec, RunOptions, run_views
+    from heads.finetune.run import finetune_head
+    from store import ExtractorConfig
+
+    store = shutil.copytree(binary_store, tmp_path / "store")
+    data = Path(FeatureStore(store).view().index.data_root)
+    start = fit_head(store, "dense", epochs=1, hidden=(8,), batch_size=8, patience=0, seed=0)
+    with pytest.raises(HeadError, match="Unknown runtime 'tvm'"):
+        finetune_head(start.folder, data, runtime="tvm")
+    tuned = finetune_head(start.folder, data, path="cached", views=1, blocks=2, epochs=1, batch_size=8, patience=0,
+                          runtime="onnxruntime")
+    ft = tuned.record["finetune"]
+    assert len(ft["runtimes"]) == 1 and ft["runtimes"][0].startswith("onnxruntime (model.onnx sha256")
+    cut_id = tuned.record["inputs"][0]["config_id"]
+    assert [p.parent.parent.parent.name for p in store.rglob(ort.RECORD_FILE)] == [cut_id], "one conversion"
+    # the cached activations are TensorFlow's numbers: the same views extracted by TensorFlow elsewhere
+    cut = ExtractorConfig.from_json(tuned.record["inputs"][0])
+    again = run_views(1, AugmentSpec(**ft["augment"]), data, tmp_path / "tf", cut, RunOptions(batch_size=8))
+    for config_id in [cut_id, *ft["view_configs"]]:
+        got = FeatureStore(store).view(config_id).read("train")
+        want = FeatureStore(tmp_path / "tf").view(config_id).read("train")
+        assert got.hashes == want.hashes and {s.config.config_id for s in again} >= {config_id}
+        assert ort.disagreement(got.features.astype("float32"), want.features.astype("float32")) <= 2e-3
