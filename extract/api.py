@@ -239,6 +239,11 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
         runtime, runtime_note = options.runtime, None
         if todo:  # only now, and only then, is the model needed (a rerun imports no TensorFlow)
             _build_for_work(extractor, dispatcher.name)
+            if config.quantize:  # its calibration images: the dataset's train split (extract.runtimes.int8)
+                from extract.runtimes.int8 import calibration_sample
+
+                extractor.calibration = calibration_sample(
+                    [(str(scan.root / e.path), e.hash) for e in scan.entries if e.split == "train" and not e.reason])
             runtime, runtime_note = _ready_runtime(extractor, store_layout.root, options.runtime, list(todo.values()))
             if dispatcher.name == "local":
                 register_extractor(extractor)

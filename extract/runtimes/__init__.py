@@ -54,9 +54,19 @@ def _onnxruntime() -> Runtime:
     return OnnxRuntime()
 
 
+def _int8() -> Runtime:
+    from extract.runtimes.int8 import Int8Runtime
+
+    return Int8Runtime()
+
+
 # name -> factory (a factory, so that listing runtimes imports none of their libraries)
 RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime}
 DEFAULT_RUNTIME = "tensorflow"
+# What computes an int8 configuration (`quantize="int8"`), whatever runtime was asked for: not a
+# choice in RUNTIMES, since its numbers are not TensorFlow's (its own configuration id)
+INT8_RUNTIME = "openvino-int8"
+QUANTIZED: dict[str, Callable[[], Runtime]] = {INT8_RUNTIME: _int8}
 
 
 def runtime_names() -> tuple[str, ...]:
@@ -65,7 +75,7 @@ def runtime_names() -> tuple[str, ...]:
 
 def get_runtime(name: str) -> Runtime:
     """The runtime called `name`; one line naming the allowed ones otherwise."""
-    factory = RUNTIMES.get(name)
+    factory = RUNTIMES.get(name) or QUANTIZED.get(name)
     if factory is None:
         raise OptionError(f"Unknown runtime {name!r}. Allowed: {', '.join(RUNTIMES)}")
     return factory()

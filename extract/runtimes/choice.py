@@ -70,9 +70,15 @@ def ready_runtime(extractor, store: Path | None, requested: str, paths: list[str
     """
     from extract import devices
     from extract.runtimes import RuntimeUnavailable
+    from extract.runtimes import INT8_RUNTIME
     from extract.runtimes.onnx import CHECK_IMAGES, model_config_id
 
-    name = choose_runtime(requested, len(paths), store, model_config_id(extractor.config), bool(devices.gpus()))
+    if extractor.config.quantize:  # its numbers are its int8 base's: no choice, no fallback
+        if requested == "onnxruntime":
+            raise OptionError(f"--quantize int8 runs its own int8 base (OpenVINO); --runtime does not apply. "
+                              f"Received: --runtime {requested}")
+        requested = INT8_RUNTIME
+    name = requested if requested == INT8_RUNTIME else choose_runtime(requested, len(paths), store, model_config_id(extractor.config), bool(devices.gpus()))
     if extractor._infer is not None and (name != extractor.runtime or extractor.runtime_store != store):
         extractor._infer = None  # loaded for another runtime or store (a reused extractor)
     extractor.runtime, extractor.runtime_store = name, Path(store) if store is not None else None
@@ -86,7 +92,7 @@ def ready_runtime(extractor, store: Path | None, requested: str, paths: list[str
                 with devices.exact_float32(extractor.config.compute):
                     infer.check(sample)
     except RuntimeUnavailable as error:
-        if requested != AUTO:
+        if requested != AUTO or name == INT8_RUNTIME:
             raise
         extractor._infer, extractor.runtime = None, "tensorflow"
         return "tensorflow", f"{error} Computing with TensorFlow instead."
