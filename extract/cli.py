@@ -80,7 +80,7 @@ def run(
     resize: Annotated[Resize, typer.Option(rich_help_panel=FEATURES, help="squash to the size, or crop/pad to keep the aspect ratio.")] = Resize.squash,
     mixed_precision: Annotated[bool, typer.Option(
         "--mixed-precision", rich_help_panel=FEATURES, help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
-    quantize: Annotated[Optional[Quantize], typer.Option(rich_help_panel=FEATURES, help="int8 base on CPUs, calibrated on the train split (other numbers: a configuration of its own; docs: runtimes).", show_default="none: float")] = None,
+    quantize: Annotated[Optional[Quantize], typer.Option(rich_help_panel=FEATURES, help="An int8 base (docs: runtimes).", show_default="float")] = None,
     layout: Annotated[Optional[Layout], typer.Option(rich_help_panel=DATA, metavar="LAYOUT",
         help=f"How DATA is laid out: {', '.join(LAYOUTS)} (auto: detected).", show_default="auto, or as recorded")] = None,
     val_fraction: Annotated[Optional[float], typer.Option(rich_help_panel=DATA,
