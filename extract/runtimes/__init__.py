@@ -5,6 +5,11 @@ Keras model that defines the numbers) and returns `batch -> float32 features`. T
 configuration id never depends on the runtime: a runtime must give the same numbers to float
 precision, and the run record names the runtime that computed them. Adding a runtime is one
 module here with a class that follows `Runtime`, registered in `RUNTIMES`.
+
+A runtime whose numbers must be checked against TensorFlow returns a callable that also has
+`agreement` (None until checked), `check(images)` (refuses in one line) and `describe()` (one
+line for the run record): it checks itself on the first batch it is given, and
+`extract.runtimes.choice.ready_runtime` gives it a few of the run's images first.
 """
 from __future__ import annotations
 
