@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from extract.runtimes import INT8_RUNTIME, RuntimeUnavailable
-from extract.runtimes.onnx import CHECK_IMAGES, _versions, convert, converted_dir, intra_op_threads
+from extract.runtimes.onnx import CHECK_IMAGES, _versions, convert, converted_dir, intra_op_threads, model_config_id
 from store.integrity import file_sha256
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class Int8Runtime:
         if store is None:
             raise RuntimeUnavailable(f"The int8 base of configuration {config_id} lives in its store (made by "
                                      f"`extract run --quantize int8` there); none was given.")
-        folder = quantized_dir(Path(store), config_id)
+        folder = quantized_dir(Path(store), model_config_id(extractor.config))  # views share the plain one's
         if not (folder / RECORD).is_file():
             self.make(extractor, Path(store), folder)
         try:
