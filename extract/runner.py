@@ -116,7 +116,7 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
                     on_progress(count)
                 if not result.runtime:
                     describe = getattr(extractor.infer, "describe", None)
-                    result.runtime = describe() if describe else extractor.runtime
+                    result.runtime = describe() if describe else task.runtime
     finally:
         writer.close()
     result.shards = writer.shards
