@@ -59,6 +59,7 @@ class RunSummary:
     workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # worker -> (images, images/s)
     slice: str | None = None  # "i/n" for a --shard run: the counts above are the slice's
     devices: dict[str, str] = field(default_factory=dict)  # worker -> "GPU:0 (name)" or "CPU"; {} when none ran
+    runtimes: dict[str, str] = field(default_factory=dict)  # worker -> what computed its features
     dataset: str = ""  # the name of the dataset the run indexed
     files_read: int = 0  # files the scan opened (the others were known by their stat: store.stat_cache)
     files_known: int = 0
@@ -108,28 +109,13 @@ def _build_for_work(extractor: Extractor, engine: str) -> None:
     extractor.build()
 
 
-def _ready_runtime(extractor: Extractor, store: Path, requested: str, images: int) -> tuple[str, Note | None]:
-    """Choose the runtime and load it here, on the driver, before any task: a conversion is made
-    (and checked) once, and `auto` falls back to TensorFlow in one note when it cannot be used."""
-    from extract.runtimes import RuntimeUnavailable
-    from extract.runtimes.choice import AUTO, choose_runtime
+def _ready_runtime(extractor: Extractor, store: Path, requested: str, paths: list[str]) -> tuple[str, Note | None]:
+    """Choose the runtime and load it here, on the driver, before any task (extract.runtimes.choice): a
+    conversion is made and checked on a few of the run's images once, and `auto` falls back in one note."""
+    from extract.runtimes.choice import ready_runtime
 
-    name = choose_runtime(requested, images, store, extractor.config.config_id, bool(devices.gpus()))
-    if name == extractor.runtime and extractor.runtime_store is not None:
-        return name, None
-    if extractor._infer is not None and name != extractor.runtime:
-        extractor._infer = None  # loaded for another runtime (a reused extractor)
-    extractor.runtime, extractor.runtime_store = name, Path(store)
-    if name == "tensorflow":
-        return name, None
-    try:
-        extractor.infer  # convert or reuse, then the agreement check
-    except RuntimeUnavailable as error:
-        if requested != AUTO:
-            raise
-        extractor._infer, extractor.runtime = None, "tensorflow"
-        return "tensorflow", Note("runtime-fallback", 1, f"{error} Extracting with TensorFlow instead.")
-    return name, None
+    name, fallback = ready_runtime(extractor, store, requested, paths)
+    return name, Note("runtime-fallback", 1, fallback) if fallback else None
 
 
 def run_extraction(
@@ -260,7 +246,12 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
         runtime, runtime_note = options.runtime, None
         if todo:  # only now, and only then, is the model needed (a rerun imports no TensorFlow)
             _build_for_work(extractor, dispatcher.name)
-            runtime, runtime_note = _ready_runtime(extractor, store_layout.root, options.runtime, len(todo))
+            if config.quantize:  # its calibration images: the dataset's train split (extract.runtimes.int8)
+                from extract.runtimes.int8 import calibration_sample
+
+                extractor.calibration = calibration_sample(
+                    [(str(scan.root / e.path), e.hash) for e in scan.entries if e.split == "train" and not e.reason])
+            runtime, runtime_note = _ready_runtime(extractor, store_layout.root, options.runtime, list(todo.values()))
             if dispatcher.name == "local":
                 register_extractor(extractor)
         tasks = plan_tasks(str(store_layout.root), config, list(todo.values()),
@@ -304,6 +295,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
             split_counts=dict(sorted(Counter(e.split for e in entries if not e.reason).items())), engine=dispatcher.describe(),
             workers=meter.summary() if dispatcher.name != "local" else {}, slice=str(part) if part else None,
             devices={r.worker: r.device for r in results if r.device}, dataset=dataset_name,
+            runtimes={r.worker: r.runtime for r in results if r.runtime},
             files_read=scan.reading.read if scan.reading else 0, files_known=scan.reading.known if scan.reading else 0,
             notes=list(scan.notes) + ([duplicates] if duplicates else []) + ([runtime_note] if runtime_note else [])
             + ([damaged_note] if damaged_note else []),
@@ -316,7 +308,8 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
                  "layout": scan.layout, "engine": dispatcher.name, "compute": config.compute,
                  "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known,
                  "runtime": runtime if todo else None, "stages": summary.stages or None,
-                 "input_path": summary.input_path or None}
+                 "input_path": summary.input_path or None, "runtimes": summary.runtimes,
+                 "runtime_check": getattr(extractor._infer, "agreement", None) if todo else None}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was

@@ -42,6 +42,7 @@ Preprocess = Enum("Preprocess", {name: name for name in PREPROCESS_MODES}, type=
 Layout = Enum("Layout", {name: name for name in LAYOUTS}, type=str)
 EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)
 RuntimeName = Enum("RuntimeName", {name: name for name in RUNTIME_CHOICES}, type=str)
+Quantize = Enum("Quantize", {"int8": "int8"}, type=str)
 # The help panels of `extract run` (typer's rich_help_panel): a long list read a group at a time.
 FEATURES, DATA, VIEWS, SCALE = ("What changes the features", "How the data folder is read", augment_options.PANEL,
                                 "Speed and scale (never the numbers)")
@@ -81,6 +82,7 @@ def run(
     resize: Annotated[Resize, typer.Option(rich_help_panel=FEATURES, help="squash to the size, or crop/pad to keep the aspect ratio.")] = Resize.squash,
     mixed_precision: Annotated[bool, typer.Option(
         "--mixed-precision", rich_help_panel=FEATURES, help="Compute in float16 on GPUs (faster; other numbers, so a configuration of its own).")] = False,
+    quantize: Annotated[Optional[Quantize], typer.Option(rich_help_panel=FEATURES, help="An int8 base (docs: runtimes).", show_default="float")] = None,
     layout: Annotated[Optional[Layout], typer.Option(rich_help_panel=DATA, metavar="LAYOUT",
         help=f"How DATA is laid out: {', '.join(LAYOUTS)} (auto: detected).", show_default="auto, or as recorded")] = None,
     val_fraction: Annotated[Optional[float], typer.Option(rich_help_panel=DATA,
@@ -177,7 +179,7 @@ def run(
         extractor = ExtractOptions(
             backbone=backbone.value, weights=weights, size=size, layer=layer, pool=pool.value, dtype=dtype.value,
             preprocess=preprocess.value if preprocess else None, alpha=alpha, resize=resize.value,
-            mixed_precision=mixed_precision)
+            mixed_precision=mixed_precision, quantize=quantize.value if quantize else None)
         data, data_options = dataset_options(store, dataset, data, **_given_data_options(arguments))
         run_options = RunOptions(
             batch_size=batch_size, data=data_options, strict=strict, rehash=rehash, max_image_mb=max_image_mb,

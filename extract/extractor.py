@@ -24,7 +24,7 @@ from extract.errors import ExtractError, OptionError
 from extract.model import (DTYPES, POOLING_MODES, RESIZE_MODES, build_base, build_feature_model,
                            preprocessing_layer, resizing_layer)
 from extract.options import ExtractOptions, check_choice
-from extract.runtimes import DEFAULT_RUNTIME, get_runtime
+from extract.runtimes import DEFAULT_RUNTIME, INT8_RUNTIME, get_runtime
 from extract.runtimes.tensorflow import compile_inference  # noqa: F401  (kept importable from here)
 from extract.weights import ResolvedWeights, WeightsError, resolve_weights
 from store.config import ExtractorConfig
@@ -48,6 +48,7 @@ class Extractor:
         self.config, self.weights, self.backbone = config, weights, backbone
         self.runtime = get_runtime(runtime).name  # checked here: an unknown name fails before any work
         self.runtime_store: Path | None = None  # where the runtime may keep a converted base (the run's store)
+        self.calibration: list[tuple[str, str]] | None = None  # (path, hash) an int8 base is calibrated on
         self.xla = backbone.xla_on_cpu if xla is None else bool(xla)
         self._base = None
         self._model = None
@@ -72,6 +73,7 @@ class Extractor:
             resize=options.resize,
             layer=options.layer or spec.default_layer, pool=options.pool, dtype=options.dtype,
             augment=options.augment, compute=options.compute, weights_source=resolved.source,
+            quantize=options.quantize,
         )
         extractor = cls(config, resolved, spec, xla, runtime)
         if not resolved.sha256:
@@ -187,7 +189,9 @@ class Extractor:
         """`images -> float32 features` (numpy) as the extractor's runtime computes them (raw, not
         rounded through the dtype)."""
         if self._infer is None:
-            self._infer = get_runtime(self.runtime).load(self.build(), self.runtime_store)
+            # an int8 configuration's numbers are its int8 base's: no other runtime computes them
+            runtime = INT8_RUNTIME if self.config.quantize else self.runtime
+            self._infer = get_runtime(runtime).load(self.build(), self.runtime_store)
         return self._infer
 
     def base(self):

@@ -40,9 +40,15 @@ class ExtractOptions:
     resize: str = "squash"
     augment: dict | None = None  # one view of extract.augment (AugmentSpec.for_view)
     mixed_precision: bool = False  # compute in mixed_float16 (GPU); a configuration of its own
+    quantize: str | None = None  # "int8": an int8 base calibrated on the train split (extract.runtimes.int8)
 
     def check(self) -> None:
         spec = get_backbone(self.backbone)
+        if self.quantize is not None:
+            check_choice("quantization", self.quantize, ("int8",))
+            if self.mixed_precision:
+                raise OptionError("--quantize int8 runs the base in int8 on CPUs; --mixed-precision is for GPUs. "
+                                  "Received: both")
         check_choice("pooling", self.pool, POOLING_MODES)
         check_choice("dtype", self.dtype, DTYPES)
         check_choice("resize mode", self.resize, RESIZE_MODES)

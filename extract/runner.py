@@ -48,6 +48,7 @@ class TaskResult:
     worker: str = ""  # the engine's label of the worker that ran it
     stages: dict | None = None  # seconds per stage (extract.stages): read, decode, resize, wait, base, write
     input_path: str = ""  # "tf.data" or "N decode workers"
+    runtime: str = ""  # what computed its features (a converted base: which file, converted here or read)
 
 
 def register_extractor(extractor: Extractor) -> None:
@@ -119,6 +120,9 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
                         result.extracted += 1
                 if on_progress:
                     on_progress(count)
+                if not result.runtime:
+                    describe = getattr(extractor.infer, "describe", None)
+                    result.runtime = describe() if describe else task.runtime
     finally:
         writer.close()
     result.shards = writer.shards

@@ -138,6 +138,21 @@ class HeadInputs:
                 raise HeadError(f"Cannot rebuild the head's input: {error}") from None
         return self._extractors
 
+    def use_runtime(self, runtime: str, store: str | Path | None, paths: list[str]) -> list[str]:
+        """Run each configuration's base in `runtime` (auto, tensorflow, onnxruntime: extract.runtimes) for
+        the images `paths`, a converted base kept in `store` and checked on a few of those images first.
+        Returns the lines saying where `auto` fell back to TensorFlow; anything else refused in one line."""
+        from extract.runtimes.choice import ready_runtime
+
+        notes = []
+        for extractor in self.extractors():
+            try:
+                _, fallback = ready_runtime(extractor, Path(store) if store is not None else None, runtime, paths)
+            except ValueError as error:  # RuntimeUnavailable, OptionError: one line already
+                raise HeadError(str(error)) from None
+            notes += [fallback] if fallback else []
+        return notes
+
     def compute(self, paths: list[str], batch_size: int = 32, on_progress: Callable[[int], None] | None = None):
         """(parts, content hashes, reasons) for image files: each configuration's features, as stored."""
         parts, hashes, reasons = [], [""] * len(paths), [""] * len(paths)

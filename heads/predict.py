@@ -23,6 +23,7 @@ from extract.sources.file_list import read_file_list
 from extract.sources.files import inside, noting_walks, walk_files
 from extract.sources.reading import regular_stat
 from extract.sources.report import plural
+from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from heads.artifact import LoadedHead, load_head, resolve_head
 from heads.errors import HeadError
 from heads.outputs import predictions_kind, refuse_overwrite, refuse_record_path
@@ -86,7 +87,7 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
                    verify: bool = True, on_progress: Callable[[int], None] | None = None,
                    threshold: float | None = None, file_column: str | None = None, tta: int = 0,
                    keep: bool = True, on_note: Callable[[str], None] | None = None,
-                   force: bool = False) -> list[Prediction]:
+                   force: bool = False, runtime: str = "tensorflow") -> list[Prediction]:
     """Predict classes of image files, folders or CSV lists of files with a head; writes `out` (CSV, JSON or
     wide; "-" for stdout) when given. Below `threshold` the best class is labelled "unknown".
     `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta).
@@ -117,6 +118,9 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         As above.
     force : bool, default False
         Replace an existing `out` that is not a predictions file of this format (heads.outputs).
+    runtime : {"tensorflow", "onnxruntime", "auto"}, default "tensorflow"
+        What runs the frozen base on new images (extract.runtimes): a converted base is kept in the store and
+        checked against TensorFlow on the first new images; `auto` falls back to TensorFlow with a note.
 
     Returns
     -------
@@ -137,6 +141,8 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         raise HeadError(f"--top and --batch-size must be positive. Received: {top}, {batch_size}")
     if threshold is not None and not 0.0 < threshold <= 1.0:
         raise HeadError(f"--threshold is a probability in (0, 1]. Received: {threshold}")
+    if runtime not in RUNTIME_CHOICES:
+        raise HeadError(f"Unknown runtime {runtime!r}. Allowed: {', '.join(RUNTIME_CHOICES)}. Received: --runtime {runtime}")
     loaded = head if isinstance(head, LoadedHead) else load_head(resolve_head(head, store))
     if out is not None:  # still before any work
         refuse_overwrite(out, *predictions_kind(fmt, list(loaded.columns)), force=force)
@@ -167,6 +173,10 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         if on_progress:
             on_progress(len(stored))
     if fresh:
+        kept_in = store if store is not None else loaded.store if views is not None else None
+        for note in loaded.inputs.use_runtime(runtime, kept_in, [str(paths[i]) for i in fresh]):
+            if on_note:
+                on_note(note)
         if verify and stored:  # the rebuilt inputs must reproduce what the store holds
             loaded.inputs.check_reproduces(views, str(paths[stored[0]]), hashes[stored[0]])
         computed, digests, reasons = loaded.inputs.compute([str(paths[i]) for i in fresh], batch_size, on_progress)

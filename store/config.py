@@ -36,6 +36,9 @@ class ExtractorConfig:
     # The precision the base computes in. In the identity only when not float32, so that the ids of
     # every float32 configuration made before this field existed stay what they were.
     compute: str = "float32"
+    # An int8 base (extract.runtimes.int8): other numbers, so in the identity, and only when set, so
+    # that every float configuration keeps its id.
+    quantize: str | None = None
     # Provenance: recorded with the configuration, not part of its identity.
     weights_source: str = ""
     feature_shape: tuple[int, ...] = ()
@@ -46,6 +49,8 @@ class ExtractorConfig:
         fields = {name: getattr(self, name) for name in IDENTITY_FIELDS}
         if self.compute != "float32":
             fields["compute"] = self.compute
+        if self.quantize is not None:
+            fields["quantize"] = self.quantize
         return fields
 
     def __post_init__(self) -> None:
@@ -61,6 +66,8 @@ class ExtractorConfig:
         data = dataclasses.asdict(self)
         data["feature_shape"] = list(self.feature_shape)
         data["config_id"] = self.config_id
+        if self.quantize is None:
+            del data["quantize"]  # records of float configurations stay as they were
         return data
 
     @classmethod

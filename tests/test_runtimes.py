@@ -136,25 +136,49 @@ def test_a_converted_file_that_does_not_match_its_sha256_is_refused_in_one_line(
     assert "\n" not in str(error.value) and "sha256" in str(error.value)
 
 
+def wrong_convert(extractor, path):
+    """A converted file that is not this base: another (seeded differently) weights file, same graph."""
+    import keras
+
+    other = Extractor.from_options(TINY).build()
+    keras.utils.set_random_seed(7)
+    other._model = keras.models.clone_model(other.model)
+    REAL_CONVERT(other, path)
+
+
+REAL_CONVERT = ort.convert
+
+
 @needs_ort
-def test_a_converted_base_that_disagrees_with_tensorflow_is_refused(tmp_path, monkeypatch):
-    """Force a different converted file: the base of another (seeded differently) weights file."""
+def test_a_converted_base_that_disagrees_with_tensorflow_is_refused_before_any_feature(tmp_path, monkeypatch):
     extractor = Extractor.from_options(TINY, runtime="onnxruntime")
-    real_convert = ort.convert
-
-    def wrong_convert(extractor, path):
-        import keras
-
-        other = Extractor.from_options(TINY).build()
-        keras.utils.set_random_seed(7)  # other weights, same graph: a converted file that is not this base
-        other._model = keras.models.clone_model(other.model)
-        real_convert(other, path)
-
     monkeypatch.setattr(ort, "convert", wrong_convert)
+    infer = extractor.infer  # converted; not yet checked: the check runs on the first images it is given
+    assert infer.agreement is None
     with pytest.raises(RuntimeUnavailable) as error:
-        extractor.infer
+        infer(images(4))
     message = str(error.value)
     assert "\n" not in message and "differ from TensorFlow" in message and "allowed 0.001" in message
+    assert "on 4 of the run's images" in message
+    with pytest.raises(RuntimeUnavailable):  # and again: a refused session never gives features
+        infer(images(4))
+
+
+@needs_ort
+def test_the_agreement_check_runs_on_the_first_images_given_and_is_recorded(tmp_path):
+    extractor = Extractor.from_options(TINY, runtime="onnxruntime")
+    infer = extractor.infer
+    batch = images(12)
+    infer(batch)
+    assert infer.agreement["images"] == ort.CHECK_IMAGES and infer.agreement["on"] == "the run's images"
+    assert 0 <= infer.agreement["max_difference"] <= ort.TOLERANCE
+    dark = Extractor.from_options(TINY, runtime="onnxruntime")
+    session = dark.infer  # converted from the real model; then a reference that is all zero on blank images
+    real = dark.model
+    dark._model = lambda batch, training: np.zeros((len(batch), 4), np.float32) if not np.any(batch) else \
+        real(batch, training=training)
+    session(np.zeros((2, 32, 32, 3), np.float32))  # all-zero features would prove nothing: probe images instead
+    assert session.agreement["on"].startswith("probe images") and session.agreement["images"] == ort.CHECK_IMAGES
 
 
 def test_a_missing_onnxruntime_is_one_line(monkeypatch):
@@ -216,6 +240,51 @@ def test_extract_run_with_onnxruntime_stores_tensorflows_features_and_names_the_
     want, got = FeatureStore(tf_store).view().read("train"), FeatureStore(ort_store).view().read("train")
     assert got.paths == want.paths
     assert ort.disagreement(got.features, want.features) <= 2e-3  # float16 storage on top of 1e-3
+
+
+@needs_ort
+def test_extract_run_refuses_a_different_converted_file_on_its_own_images(dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(ort, "convert", wrong_convert)
+    checked = []
+    real_check = ort.CheckedSession.check
+    monkeypatch.setattr(ort.CheckedSession, "check", lambda self, batch: checked.append(batch.copy())
+                        or real_check(self, batch))
+    with pytest.raises(RuntimeUnavailable) as error:
+        run_extraction(dataset, tmp_path / "store", TINY, RunOptions(batch_size=8, runtime="onnxruntime"))
+    assert "\n" not in str(error.value) and "of the run's images" in str(error.value)
+    assert not list((tmp_path / "store").rglob("shard-*.h5")), "no feature of a refused conversion is stored"
+    # the check's images are the run's own files, decoded and resized as the run does it
+    reference = Extractor.from_options(TINY)
+    decoded = np.stack([reference.load_images([str(p)])[0][0] for p in dataset.rglob("*.png")])
+    assert len(checked) == 1 and len(checked[0]) == ort.CHECK_IMAGES
+    assert all(any(np.array_equal(image, known) for known in decoded) for image in checked[0])
+
+
+@needs_ort
+def test_augmentation_views_reuse_the_plain_configurations_conversion(dataset, tmp_path, monkeypatch):
+    from extract import AugmentSpec, run_views
+
+    store, run = tmp_path / "store", RunOptions(batch_size=8, runtime="onnxruntime")
+    plain = run_extraction(dataset, store, TINY, run)
+    calls = []
+    monkeypatch.setattr(ort, "convert", lambda *args: calls.append(args))
+    summaries = run_views(2, AugmentSpec(), dataset, store, TINY, run)  # a fresh extractor, 2 new view configs
+    assert [s.extracted for s in summaries[1:]] == [12, 12] and summaries[0].extracted == 0
+    assert calls == [], "a view runs the same base: the plain configuration's conversion is reused"
+    assert len({s.config.config_id for s in summaries}) == 3
+    converted = sorted(p.parent.parent.parent.name for p in store.rglob(ort.RECORD_FILE))  # configs/<id>/runtimes/onnxruntime
+    assert converted == [plain.config.config_id]
+
+
+@needs_ort
+def test_the_run_record_keeps_the_agreement_check(dataset, tmp_path):
+    summary = run_extraction(dataset, tmp_path / "store", TINY, RunOptions(batch_size=8, runtime="onnxruntime"))
+    stats = latest_run_record(StoreLayout(tmp_path / "store"), summary.config.config_id).stats
+    check = stats["runtime_check"]
+    assert check["on"] == "the run's images" and check["images"] == ort.CHECK_IMAGES
+    assert check["max_difference"] <= check["tolerance"] == ort.TOLERANCE
+    assert stats["runtimes"] == summary.runtimes and len(summary.runtimes) == 1
+    assert list(summary.runtimes.values())[0].startswith("onnxruntime (model.onnx sha256 ")
 
 
 @needs_ort

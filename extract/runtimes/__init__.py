@@ -5,6 +5,11 @@ Keras model that defines the numbers) and returns `batch -> float32 features`. T
 configuration id never depends on the runtime: a runtime must give the same numbers to float
 precision, and the run record names the runtime that computed them. Adding a runtime is one
 module here with a class that follows `Runtime`, registered in `RUNTIMES`.
+
+A runtime whose numbers must be checked against TensorFlow returns a callable that also has
+`agreement` (None until checked), `check(images)` (refuses in one line) and `describe()` (one
+line for the run record): it checks itself on the first batch it is given, and
+`extract.runtimes.choice.ready_runtime` gives it a few of the run's images first.
 """
 from __future__ import annotations
 
@@ -54,9 +59,19 @@ def _onnxruntime() -> Runtime:
     return OnnxRuntime()
 
 
+def _int8() -> Runtime:
+    from extract.runtimes.int8 import Int8Runtime
+
+    return Int8Runtime()
+
+
 # name -> factory (a factory, so that listing runtimes imports none of their libraries)
 RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime}
 DEFAULT_RUNTIME = "tensorflow"
+# What computes an int8 configuration (`quantize="int8"`), whatever runtime was asked for: not a
+# choice in RUNTIMES, since its numbers are not TensorFlow's (its own configuration id)
+INT8_RUNTIME = "openvino-int8"
+QUANTIZED: dict[str, Callable[[], Runtime]] = {INT8_RUNTIME: _int8}
 
 
 def runtime_names() -> tuple[str, ...]:
@@ -65,7 +80,7 @@ def runtime_names() -> tuple[str, ...]:
 
 def get_runtime(name: str) -> Runtime:
     """The runtime called `name`; one line naming the allowed ones otherwise."""
-    factory = RUNTIMES.get(name)
+    factory = RUNTIMES.get(name) or QUANTIZED.get(name)
     if factory is None:
         raise OptionError(f"Unknown runtime {name!r}. Allowed: {', '.join(RUNTIMES)}")
     return factory()

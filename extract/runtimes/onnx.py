@@ -4,10 +4,12 @@ The Keras feature model is converted once per configuration by Keras 3's own
 `Model.export(format="onnx")` (tf2onnx underneath) and, when the run has a store, kept there
 (`configs/<id>/runtimes/onnxruntime/`, with its sha256 and the converter's versions) so the
 conversion is paid once. Before first use in a process the converted model is checked against
-TensorFlow on a few images; beyond `TOLERANCE` it is refused in one line, never used.
+TensorFlow on the first images it is given (the run's own: the driver passes a few decoded images
+of the run, a worker its first batch); beyond `TOLERANCE` it is refused in one line, never used.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 import json
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from extract.runtimes import Infer, RuntimeUnavailable
+from extract.runtimes import RuntimeUnavailable
 from store.integrity import file_sha256
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 PACKAGES = ("onnxruntime", "onnx", "tf2onnx")
 MODEL_FILE, RECORD_FILE = "model.onnx", "converted.json"
 TOLERANCE = 1e-3  # max |ORT - TF| / max |TF| on the check images
-CHECK_IMAGES = 8
+CHECK_IMAGES = 8  # the first images a process gives the converted base: TensorFlow computes them too
 
 
 def _versions(names) -> dict[str, str]:
@@ -48,6 +50,12 @@ def intra_op_threads() -> int:
 
     cores = available_cores()
     return max(1, cores - default_decode_workers(cores))
+
+
+def model_config_id(config) -> str:
+    """The configuration whose folder keeps the converted base: augmentation views of a configuration
+    run the same base on other pixels (extract.pipeline), so they share the plain one's conversion."""
+    return dataclasses.replace(config, augment=None).config_id
 
 
 def converted_dir(store: Path, config_id: str) -> Path:
@@ -78,7 +86,8 @@ def convert(extractor: "Extractor", path: Path) -> None:
 
 
 def probe_images(size: int, count: int = CHECK_IMAGES) -> np.ndarray:
-    """Smooth gradients plus noise in 0..255: images with structure, reproducible everywhere."""
+    """Smooth gradients plus noise in 0..255: images with structure, reproducible everywhere (the check's
+    fallback when the run's images give all-zero features, which would prove nothing)."""
     rng = np.random.default_rng(19)
     ramp = np.linspace(0, 255, size, dtype=np.float32)
     base = (ramp[None, :, None] + ramp[:, None, None]) / 2
@@ -105,7 +114,7 @@ class OnnxRuntime:
     def versions(self) -> dict[str, str]:
         return {"runtime": self.name, **_versions(PACKAGES)}
 
-    def load(self, extractor: "Extractor", store: Path | None = None) -> Infer:
+    def load(self, extractor: "Extractor", store: Path | None = None) -> "CheckedSession":
         reason = self.unavailable()
         if reason:
             raise RuntimeUnavailable(f"{reason}. Received: --runtime onnxruntime")
@@ -113,30 +122,26 @@ class OnnxRuntime:
             with tempfile.TemporaryDirectory(prefix="onnx-base-") as folder:
                 path = Path(folder) / MODEL_FILE
                 convert(extractor, path)
-                session = self._session(path)
-        else:
-            session = self._session(self.converted(extractor, Path(store)))
-        self.check(extractor, session)
-        name = session.get_inputs()[0].name
+                return CheckedSession(extractor, self._session(path), file_sha256(path), converted_here=True)
+        path, sha256, converted_here = self.converted(extractor, Path(store))
+        return CheckedSession(extractor, self._session(path), sha256, converted_here)
 
-        def infer(images: np.ndarray) -> np.ndarray:
-            return np.asarray(session.run(None, {name: np.ascontiguousarray(images, np.float32)})[0], np.float32)
-
-        return infer
-
-    def converted(self, extractor: "Extractor", store: Path) -> Path:
-        """The store's converted model of this configuration, made once (staged) and checked by sha256."""
+    def converted(self, extractor: "Extractor", store: Path) -> tuple[Path, str, bool]:
+        """The store's converted model of this configuration, made once (staged) and checked by sha256:
+        (its path, its sha256, whether this call converted it; False: another run, process or worker had)."""
         from store.atomic import StagingError, staged_folder
 
-        folder = converted_dir(store, extractor.config.config_id)
+        folder = converted_dir(store, model_config_id(extractor.config))
+        converted_here = False
         if not (folder / RECORD_FILE).is_file():
             try:
                 with staged_folder(folder) as staging:
                     convert(extractor, staging / MODEL_FILE)
-                    record = {"sha256": file_sha256(staging / MODEL_FILE), "config_id": extractor.config.config_id,
+                    record = {"sha256": file_sha256(staging / MODEL_FILE), "config_id": model_config_id(extractor.config),
                               "converter": _versions(("keras", "tf2onnx", "onnx", "tensorflow")),
                               "runtime": _versions(("onnxruntime",))}
                     (staging / RECORD_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+                converted_here = True
             except StagingError:
                 if not (folder / RECORD_FILE).is_file():  # not another process finishing first
                     raise
@@ -152,7 +157,7 @@ class OnnxRuntime:
             raise RuntimeUnavailable(f"The converted base of configuration {extractor.config.config_id} does not "
                                      f"match its recorded sha256 ({actual[:12]} vs {expected[:12]}); remove "
                                      f"{folder} to convert again. Received: {model}")
-        return model
+        return model, actual, converted_here
 
     @staticmethod
     def _session(path: Path):
@@ -169,16 +174,48 @@ class OnnxRuntime:
             raise RuntimeUnavailable(f"ONNX Runtime cannot load the converted base: "
                                      f"{' '.join(str(error).split())[:200]}. Received: {path}") from None
 
-    @staticmethod
-    def check(extractor: "Extractor", session) -> float:
-        """Refuse (one line) a converted base whose features are not TensorFlow's to `TOLERANCE`."""
-        images = probe_images(extractor.config.size)
-        want = np.asarray(extractor.model(images, training=False), np.float32)  # eager: no tracing to pay
-        got = np.asarray(session.run(None, {session.get_inputs()[0].name: images})[0], np.float32)
+
+class CheckedSession:
+    """The converted base as `batch -> float32 features`, checked against TensorFlow on the first
+    images it is given before any of its features is used (`agreement` records that check)."""
+
+    def __init__(self, extractor: "Extractor", session, sha256: str, converted_here: bool):
+        self.extractor, self.session, self.sha256 = extractor, session, sha256
+        self.converted_here = converted_here  # False: read from the store, converted by another run or process
+        self.input_name = session.get_inputs()[0].name
+        self.agreement: dict | None = None
+
+    def _run(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self.session.run(None, {self.input_name: np.ascontiguousarray(images, np.float32)})[0],
+                          np.float32)
+
+    def check(self, images: np.ndarray) -> dict:
+        """Refuse (one line) when the features of the first `CHECK_IMAGES` of `images` are not
+        TensorFlow's to `TOLERANCE`; all-zero reference features prove nothing, so fixed probe
+        images are checked then instead."""
+        config = self.extractor.config
+        sample, on = np.asarray(images[:CHECK_IMAGES], np.float32), "the run's images"
+        want = np.asarray(self.extractor.model(sample, training=False), np.float32)  # eager: no tracing to pay
+        if not np.abs(want).max() > 0:
+            sample, on = probe_images(config.size), "probe images (the run's gave all-zero features)"
+            want = np.asarray(self.extractor.model(sample, training=False), np.float32)
+        got = self._run(sample)
         gap = disagreement(got, want) if got.shape == want.shape else float("inf")
         if not gap <= TOLERANCE:
             raise RuntimeUnavailable(
-                f"ONNX Runtime's features of configuration {extractor.config.config_id} differ from "
-                f"TensorFlow's by {gap:.2g} of their scale (allowed {TOLERANCE:g}); refusing to use them. "
-                f"Received: --runtime onnxruntime")
-        return gap
+                f"ONNX Runtime's features of configuration {config.config_id} differ from TensorFlow's by "
+                f"{gap:.2g} of their scale on {len(sample)} of {on} (allowed {TOLERANCE:g}); refusing to use "
+                f"them. Received: --runtime onnxruntime")
+        self.agreement = {"images": len(sample), "on": on, "max_difference": gap, "tolerance": TOLERANCE,
+                          "model_sha256": self.sha256}
+        return self.agreement
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        if self.agreement is None:
+            self.check(images)
+        return self._run(images)
+
+    def describe(self) -> str:
+        """One line for a worker's report: which converted file computed its features, and where it came from."""
+        made = "converted here" if self.converted_here else "read from the store"
+        return f"onnxruntime (model.onnx sha256 {self.sha256[:12]}, {made})"

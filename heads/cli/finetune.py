@@ -11,11 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from extract import augment_options, cli_support
+from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from heads.cli.common import HANDLED, console, epoch_progress, errors, fail, number, print_notes, stage_printer
 from heads.kinds.finetune import PATHS, STOP_ON
 
 FinetunePath = Enum("FinetunePath", {name: name for name in PATHS}, type=str)
 StopOn = Enum("StopOn", {name: name for name in STOP_ON}, type=str)
+RuntimeName = Enum("RuntimeName", {name: name for name in RUNTIME_CHOICES}, type=str)
 
 
 def finetune(
@@ -39,6 +41,8 @@ def finetune(
     seed: Annotated[int, typer.Option(help="Seed of the views, the online augmentation, the held-out rows and the batch order.")] = 0,
     memory_limit: Annotated[Optional[float], typer.Option(help="MB of activations or images to hold in memory.", show_default="half of the available")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/HEAD-ID")] = None,
+    runtime: Annotated[RuntimeName, typer.Option(metavar="NAME", help="What runs the frozen part when caching its "
+                                                 "activations: tensorflow, onnxruntime, auto (docs: runtimes).")] = RuntimeName.tensorflow,
 ) -> None:
     """Fine-tune a dense head together with the top blocks of its backbone (SGD, augmentation, early stopping)."""
     from heads.finetune.run import finetune_head
@@ -82,7 +86,7 @@ def finetune(
                                patience=patience, stop_on=stop_on.value, holdout_fraction=holdout_fraction,
                                flip=flip, rotation=rotation, zoom=zoom, shift=shift, seed=seed,
                                memory_limit_mb=memory_limit, out=out, on_epoch=on_epoch, on_images=on_images,
-                               on_stage=on_stage)
+                               on_stage=on_stage, runtime=runtime.value)
     except HANDLED as error:
         fail(error)
         return

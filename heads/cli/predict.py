@@ -15,11 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from extract import cli_support
+from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from heads.cli.common import HANDLED, ForceOption, HeadOption, console, errors, fail, print_notes
 from heads.errors import HeadError
 from store.printable import shown
 
 TABLE = "table"
+RuntimeName = Enum("RuntimeName", {name: name for name in RUNTIME_CHOICES}, type=str)
 OutputFormat = Enum("OutputFormat", {name: name for name in ("csv", "json", "wide", TABLE)}, type=str)
 
 
@@ -46,6 +48,8 @@ def predict(
     keep: Annotated[bool, typer.Option(help="Keep the features computed for new images in the store (dataset "
                                             "heads-predict): the next call on them reads them.")] = True,
     force: ForceOption = False,
+    runtime: Annotated[RuntimeName, typer.Option(metavar="NAME", help="What runs the base on new images: "
+                                                 "tensorflow, onnxruntime, auto (docs: runtimes).")] = RuntimeName.tensorflow,
 ) -> None:
     """Classify new images: the head's inputs (stored features reused, else computed from the image), then the head."""
     from heads.predict import STDOUT, UNKNOWN, output_format, predict_images
@@ -66,6 +70,7 @@ def predict(
             predictions = predict_images(head, inputs, store=store, out=target, top=top, batch_size=batch_size,
                                          format=None if chosen == TABLE else chosen, threshold=threshold,
                                          file_column=file_column, tta=tta, keep=keep, on_note=notes.append, force=force,
+                                         runtime=runtime.value,
                                          on_progress=lambda n: progress.advance(task, n))
     except HANDLED as error:
         fail(error)

@@ -58,7 +58,7 @@ def publish(target: Path, head_id: str, start, net, recipe, cut_config, training
         "augment": recipe.augment,
         "view_order": "each epoch: rows reshuffled, one of the K views drawn per row, seeded by (seed, epoch)"
                       if recipe.path == "cached" else "online: Keras random layers in the model",
-        **{k: training.extraction.get(k) for k in ("view_configs", "extract_seconds", "extracted")},
+        **{k: training.extraction.get(k) for k in ("view_configs", "extract_seconds", "extracted", "runtimes")},
         "data_root": index.data_root,
         "optimizer": {"name": "sgd", "learning_rate": recipe.learning_rate, "momentum": recipe.momentum},
         "batch_size": recipe.batch_size, "epochs": recipe.epochs, "early_stopping": stopping,

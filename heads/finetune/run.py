@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from extract import AugmentSpec, Extractor, RunOptions, run_views
+from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
 from heads import artifact, binding, record as records
 from heads.data import default_memory_limit_mb
 from heads.errors import HeadError
@@ -69,15 +70,20 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
                   zoom: float = 0.1, shift: float = 0.1, seed: int = 0, memory_limit_mb: float | None = None,
                   out: str | Path | None = None, extract_batch_size: int = 32,
                   on_stage: Callable[[str], None] | None = None, on_epoch: Callable[[int, dict], None] | None = None,
-                  on_images: Callable[[str, int | None, int], None] | None = None) -> FineTuneResult:
+                  on_images: Callable[[str, int | None, int], None] | None = None,
+                  runtime: str = "tensorflow") -> FineTuneResult:
     """Fine-tune a dense head with its backbone's top `blocks` blocks; publish it as a head folder.
 
     `data` defaults to the folder the head was fitted on. `on_images(label, total, done)` reports
-    extraction or decoding progress (total when known)."""
+    extraction or decoding progress (total when known). `runtime` runs the frozen part below the cut
+    where its activations are cached (extract.runtimes: tensorflow, onnxruntime, auto); the reopened
+    blocks always train in Keras."""
     started = time.perf_counter()
     stage = on_stage or (lambda message: None)
     recipe = FineTuneRecipe(blocks, path, views, epochs, batch_size, learning_rate, momentum, patience, stop_on,
                             holdout_fraction, flip, rotation, zoom, shift, seed).checked()
+    if runtime not in RUNTIME_CHOICES:
+        raise HeadError(f"Unknown runtime {runtime!r}. Allowed: {', '.join(RUNTIME_CHOICES)}. Received: --runtime {runtime}")
     start = artifact.load_head(artifact.resolve_head(head, store))
     if start.kind.name != "dense":
         raise HeadError(f"Fine-tuning starts from a dense head (its trained weights on top of the reopened blocks); "
@@ -124,8 +130,9 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
     # The head's input is the plain activations at the cut: cached on both paths (so eval and predict read
     # them from the store), with K augmented views of the train images on the cached path.
     extraction = _cache_activations(cut_config, recipe, dataclasses.replace(index, data_root=str(root)), store,
-                                    extract_batch_size, stage, report)
+                                    extract_batch_size, stage, report, runtime)
     train, scored, notes = _rows(start, index, recipe.stop_on)
+    notes += extraction.pop("notes")
     hold = None
     if recipe.patience and recipe.stop_on == "holdout":
         _, hold = holdout_split(train, recipe.holdout_fraction, recipe.seed)
@@ -178,7 +185,8 @@ def _check_files(index, root: Path) -> None:
                         f"extracted from ({index.data_root}), or `extract run` the data again first.")
 
 
-def _cache_activations(cut_config, recipe, index, store: Path, batch_size: int, stage, report) -> dict:
+def _cache_activations(cut_config, recipe, index, store: Path, batch_size: int, stage, report,
+                       runtime: str = "tensorflow") -> dict:
     """Extract what the store lacks at the cut: the plain activations of every image and, on the cached
     path, K views of the train images (a view is a pure function of seed, view number and image content)."""
     spec = AugmentSpec(recipe.flip, recipe.rotation, recipe.zoom, recipe.shift, recipe.seed)
@@ -193,7 +201,7 @@ def _cache_activations(cut_config, recipe, index, store: Path, batch_size: int, 
 
     started = time.perf_counter()
     # the files of the head's dataset as they are (no new scan: the dataset and other heads' data stay as they were)
-    summaries = run_views(recipe.views, spec, index, store, cut_config, RunOptions(batch_size=batch_size),
+    summaries = run_views(recipe.views, spec, index, store, cut_config, RunOptions(batch_size=batch_size, runtime=runtime),
                           on_start=on_start, on_progress=lambda n: report(current["label"], None, n))
     for summary in summaries:
         if summary.config.weights_sha256 != cut_config.weights_sha256 or \
@@ -201,4 +209,6 @@ def _cache_activations(cut_config, recipe, index, store: Path, batch_size: int, 
             raise HeadError(f"Extraction at {cut_config.layer} built configuration {summary.config.config_id}, which "
                             f"does not match the head's backbone (weights or shape). Refusing.")
     return {"cut_config": summaries[0].config.config_id, "view_configs": [s.config.config_id for s in summaries[1:]],
-            "extract_seconds": round(time.perf_counter() - started, 3), "extracted": [s.extracted for s in summaries]}
+            "extract_seconds": round(time.perf_counter() - started, 3), "extracted": [s.extracted for s in summaries],
+            "runtimes": sorted({line for s in summaries for line in s.runtimes.values()}),
+            "notes": [n.message for s in summaries for n in s.notes if n.code == "runtime-fallback"]}
