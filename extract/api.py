@@ -306,7 +306,9 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
                  "skipped_non_image": summary.skipped_non_image, "seconds": round(summary.seconds, 3),
                  "layout": scan.layout, "engine": dispatcher.name, "compute": config.compute,
                  "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known,
-                 "runtime": runtime if todo else None}
+                 "runtime": runtime if todo else None,
+                 # how a runtime other than TensorFlow was checked against it (extract.runtimes.keras_backend)
+                 "runtime_check": getattr(extractor._infer, "checked", None) if todo else None}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was

@@ -54,8 +54,21 @@ def _onnxruntime() -> Runtime:
     return OnnxRuntime()
 
 
+def _jax() -> Runtime:
+    from extract.runtimes.jax import JaxRuntime
+
+    return JaxRuntime()
+
+
+def _torch() -> Runtime:
+    from extract.runtimes.torch import TorchRuntime
+
+    return TorchRuntime()
+
+
 # name -> factory (a factory, so that listing runtimes imports none of their libraries)
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime}
+RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime,
+                                              "jax": _jax, "torch": _torch}
 DEFAULT_RUNTIME = "tensorflow"
 
 
