@@ -182,7 +182,7 @@ def test_the_jax_path_runs_without_tensorflow(tmp_path, synthetic_weights_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["backend"] == "jax" and report["runtime"] == "jax" and report["tensorflow_imported"] == []
-    assert "Keras runs on jax" in report["tensorflow_reason"] and "no TensorFlow here" in report["checked"]
+    assert "Keras runs on jax" in report["tensorflow_reason"] and "no TensorFlow reference" in report["checked"]
     assert "--weights none is TensorFlow's seeded random init" in report["random_init"]
     reference = Extractor.from_options(ExtractOptions(**fields))
     assert report["config_id"] == reference.config.config_id

@@ -93,7 +93,8 @@ class InProcess:
 
         self.model = extractor.model
         self.device = devices.device_label()
-        self.checked = "the Keras model of this process (no TensorFlow here to check against)"
+        # Keras runs on this backend here: the model is the configuration's own, no TensorFlow to compare with
+        self.checked = f"not compared: Keras runs on {devices.keras_backend()} in this process (no TensorFlow reference)"
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict_on_batch(np.ascontiguousarray(images, np.float32)), np.float32)
