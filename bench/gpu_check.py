@@ -23,7 +23,7 @@ Usage: python bench/gpu_check.py [--out bench/gpu_check_out] [--runtimes tensorf
            [--configs backbone:size:weights-file,...]   (default: those of VGG16@150 and MobileNetV2@224
             whose weights are in $BOTTLENECK_SHARED/weights: a device call carries one of the two files)
            [--images 64] [--e2e-images 2000] [--cpu-e2e-images 64] [--batch-size 64] [--cpu-batch-size 16] [--min-seconds 3]
-           [--no-mixed] [--require-gpu]
+           [--rounds 1] [--no-mixed] [--require-gpu]
 (weights are files in $BOTTLENECK_SHARED/weights; the JPEGs are $BOTTLENECK_SHARED/data/dogs_vs_cats)
 """
 from __future__ import annotations
@@ -149,6 +149,21 @@ def run_child(job: dict, timeout: float) -> dict:
     return json.loads(lines[-1])
 
 
+def median_of_rounds(results: list[dict]) -> dict:
+    """The first round's result with each speed the median over the rounds (each round's kept beside it)."""
+    import statistics
+
+    first = next((r for r in results if "configs" in r), results[0])
+    for name, result in first.get("configs", {}).items():
+        for speed in ("base_images_per_second", "e2e_images_per_second"):
+            values = [r["configs"][name][speed] for r in results if speed in r.get("configs", {}).get(name, {})]
+            if values:
+                result[speed], result[f"{speed}_rounds"] = statistics.median(values), values
+    if any("failed" in r for r in results):
+        first = {**first, "failed": next(r["failed"] for r in results if "failed" in r)}
+    return first
+
+
 def decode_images(paths: list[str], size: int):
     """Decoded and resized as extraction does it (Pillow, the NumPy antialiased resize)."""
     import numpy as np
@@ -178,6 +193,7 @@ def main() -> int:
     parser.add_argument("--cpu-batch-size", type=int, default=16)
     parser.add_argument("--min-seconds", type=float, default=3.0, help="time the base alone for this long at least")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per runtime and device")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the runtimes this often; medians")
     parser.add_argument("--no-mixed", action="store_true", help="skip --mixed-precision on the GPU")
     parser.add_argument("--require-gpu", action="store_true", help="exit 2 when no runtime finds a GPU")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -218,16 +234,20 @@ def main() -> int:
                                 args.timeout) for name in present}
         for count in {args.e2e_images if "device" in probe else args.cpu_e2e_images for probe in gpus.values()}:
             jpeg_folder(paths, count, work / f"data-{count}" / "train")  # one folder per class, as extract reads them
-        runs: dict[str, dict] = {}
-        for name in present:
-            has_gpu = "device" in gpus[name]
-            modes = ["cpu"] + (["gpu"] + ([] if args.no_mixed else ["gpu-mixed"]) if has_gpu else [])
-            for mode in modes:
-                job = {**common, "runtime": name, "mode": mode, "e2e": mode == ("gpu" if has_gpu else "cpu"),
-                       "batch_size": args.cpu_batch_size if mode == "cpu" else args.batch_size,
-                       "data": str(work / f"data-{args.e2e_images if has_gpu else args.cpu_e2e_images}")}
-                runs[f"{name}/{mode}"] = result = run_child(job, args.timeout)
-                print(f"  {name}/{mode}: {result.get('failed') or result.get('device')}", flush=True)
+        rounds: dict[str, list[dict]] = {}
+        for round_number in range(args.rounds):  # runtimes in turn, round after round: paired under a shared load
+            for name in present:
+                has_gpu = "device" in gpus[name]
+                modes = ["cpu"] + (["gpu"] + ([] if args.no_mixed else ["gpu-mixed"]) if has_gpu else [])
+                for mode in modes:
+                    job = {**common, "runtime": name, "mode": mode, "e2e": mode == ("gpu" if has_gpu else "cpu"),
+                           "batch_size": args.cpu_batch_size if mode == "cpu" else args.batch_size,
+                           "data": str(work / f"data-{args.e2e_images if has_gpu else args.cpu_e2e_images}")}
+                    result = run_child(job, args.timeout)
+                    rounds.setdefault(f"{name}/{mode}", []).append(result)
+                    print(f"  round {round_number + 1}: {name}/{mode}: {result.get('failed') or result.get('device')}",
+                          flush=True)
+        runs = {key: median_of_rounds(results) for key, results in rounds.items()}
         any_gpu = any("device" in probe for probe in gpus.values())
         reference_key = "tensorflow/cpu" if "tensorflow/cpu" in runs else f"{present[0]}/cpu"
         failed = False
@@ -247,7 +267,7 @@ def main() -> int:
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "reference": reference_key,
               "gpu_probes": gpus, "not_installed": absent, "runs": runs, "configs": configs,
               "images": min(args.images, len(paths)), "e2e_images": args.e2e_images if any_gpu else args.cpu_e2e_images,
-              "real_jpegs": len(paths)}
+              "real_jpegs": len(paths), "rounds": args.rounds}
     (out / "gpu_check.json").write_text(json.dumps(report, indent=1))
     (out / "gpu_check.md").write_text(markdown(report))
     print((out / "gpu_check.md").read_text())

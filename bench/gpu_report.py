@@ -59,7 +59,7 @@ def _number(value, digits: str = ".1f") -> str:
 def markdown(report: dict) -> str:
     """One table: a row per runtime, device and configuration."""
     lines = [f"GPU check {report['created']}: {report['images']} images for the base alone, "
-             f"{report['e2e_images']} JPEGs end to end (from {report['real_jpegs']} photos); "
+             f"{report['e2e_images']} JPEGs end to end; medians of {report.get('rounds', 1)} round(s); "
              f"reference {report['reference']}."
              + (f" Not installed: {', '.join(report['not_installed'])}." if report["not_installed"] else ""), "",
              "| runtime | device | config | base img/s | e2e img/s | e2e/base | max abs | max rel | "
