@@ -111,6 +111,22 @@ def test_a_worker_that_cannot_build_the_configuration_is_one_line_and_leaves_no_
     assert len(started) == 1 and started[0].poll() is not None  # the child has ended
 
 
+@needs_jax
+def test_a_worker_killed_mid_run_is_one_line_not_a_hang():
+    from extract.runtimes.keras_worker import KerasWorker
+
+    extractor = Extractor.from_options(TINY)
+    worker = KerasWorker("jax", extractor)
+    assert worker.features(images(2)).shape[0] == 2
+    worker.process.kill()
+    worker.process.wait()
+    with pytest.raises(RuntimeUnavailable) as error:
+        worker.features(images(2))
+    message = str(error.value)
+    assert "\n" not in message and "worker of configuration" in message and "ended" in message
+    assert not os.path.exists(worker.log.name)  # its log removed with it
+
+
 def test_tensorflow_runtime_in_a_process_without_tensorflow_is_one_line(monkeypatch):
     from extract import devices
     from extract.runtimes import get_runtime

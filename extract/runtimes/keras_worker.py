@@ -101,26 +101,32 @@ class KerasWorker:
         return reply
 
     def _last_log_line(self) -> str:
-        self.close()
+        self._stop()
         try:
             lines = [line for line in Path(self.log.name).read_text(errors="replace").splitlines() if line.strip()]
         except OSError:
             lines = []
+        self.close()
         return lines[-1].strip()[:300] if lines else f"exit status {self.process.returncode}"
 
     def close(self) -> None:
+        """End the child (its input closed: it exits) and remove its log."""
+        self._stop()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+    def _stop(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):  # end of input: the child exits
+            try:
+                stream.close()
+            except OSError:
+                pass
         if self.process.poll() is None:
-            for stream in (self.process.stdin, self.process.stdout):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
 
 
 _WORKERS: dict[tuple[str, str], KerasWorker] = {}  # (backend, configuration id) -> its child, per process
