@@ -143,7 +143,7 @@ def test_without_tensorflow_keras_runs_on_jax_unless_the_user_chose(monkeypatch,
     monkeypatch.setattr(devices, "_installed", lambda name: name in {"jax", "torch"})
     monkeypatch.delitem(sys.modules, "keras")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_BACKEND", "")  # unset for the function; restored after (it sets the variable)
     assert devices.default_keras_backend() == "jax" and os.environ["KERAS_BACKEND"] == "jax"
     monkeypatch.setenv("KERAS_BACKEND", "torch")  # the user's choice stays
     assert devices.default_keras_backend() is None and os.environ["KERAS_BACKEND"] == "torch"
