@@ -1,9 +1,13 @@
 """Stage one: scan images, run a frozen ImageNet base, cache features in the store.
 
 The public face of extraction: heads and notebooks import from here only. Importing it does not
-import TensorFlow; that happens when a model is built.
+import TensorFlow; that happens when a model is built. Where TensorFlow is not installed, Keras
+runs on JAX or PyTorch (extract.devices.default_keras_backend), with `--runtime jax|torch`.
 """
-from extract import augment_options, cli_support
+from extract.devices import default_keras_backend
+
+default_keras_backend()  # before anything imports Keras
+from extract import augment_options, cli_support  # noqa: E402  (after the backend is chosen)
 from extract.api import RunSummary, run_extraction, run_tta, run_views
 from extract.augment import AugmentSpec, FixedView, tta_views
 from extract.backbones import Backbone, get_backbone

@@ -309,7 +309,9 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
                  "devices": summary.devices, "files_read": summary.files_read, "files_known": summary.files_known,
                  "runtime": runtime if todo else None, "stages": summary.stages or None,
                  "input_path": summary.input_path or None, "runtimes": summary.runtimes,
-                 "runtime_check": getattr(extractor._infer, "agreement", None) if todo else None}
+                 # how a runtime other than TensorFlow was checked against it (onnx: agreement; keras_backend: checked)
+                 "runtime_check": (getattr(extractor._infer, "agreement", None)
+                                   or getattr(extractor._infer, "checked", None)) if todo else None}
         if part is None:  # the whole scan describes the dataset, even when the run extracted some splits
             index = _dataset_rows(dataset_name, scan, scan.entries)
             if not scan.source.get("indexed"):  # a dataset given as its index stays as it was

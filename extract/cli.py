@@ -130,7 +130,7 @@ def run(
     batch_size: Annotated[int, typer.Option(rich_help_panel=SCALE, help="Images per forward pass.")] = 32,
     shard_size: Annotated[int, typer.Option(rich_help_panel=SCALE, help="Images per committed shard (the most a kill can lose).")] = 256,
     xla: Annotated[Optional[bool], typer.Option(rich_help_panel=SCALE, help="Force XLA on/off.", show_default="per backbone")] = None,
-    runtime: Annotated[RuntimeName, typer.Option(rich_help_panel=SCALE, metavar="NAME", help="tensorflow, onnxruntime, auto.")] = RuntimeName.tensorflow,
+    runtime: Annotated[RuntimeName, typer.Option(rich_help_panel=SCALE, metavar="NAME", help="tensorflow, onnxruntime, jax, torch, auto.")] = RuntimeName.tensorflow,
     decode_workers: Annotated[Optional[int], typer.Option(rich_help_panel=SCALE, help="Decode processes (0: in process).", show_default="tf.data for tensorflow, else 1 per 4 cores")] = None,
     engine: Annotated[EngineName, typer.Option(rich_help_panel=SCALE, help="local (this process) or ray (pip install -e \".\\[ray]\").")] = EngineName.local,
     address: Annotated[Optional[str], typer.Option(rich_help_panel=SCALE, help="Ray cluster to join, e.g. auto.", show_default="start one here")] = None,

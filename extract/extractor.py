@@ -161,9 +161,6 @@ class Extractor:
         """Build and check once: weights identity, output shape (against a known feature shape)."""
         if self._model is not None:
             return self
-        import keras
-        import tensorflow as tf
-
         if self._base is None:
             self._base = self._load_base()
         model = build_feature_model(self.backbone, self._base, self.config.preprocess, self.config.layer,
@@ -173,8 +170,7 @@ class Extractor:
             raise ExtractError(f"The built {self.config.backbone} gives features of shape {shape}; configuration "
                                f"{self.config.config_id} holds {tuple(self.config.feature_shape)}. Refusing.")
         provenance = self.config.provenance or {
-            "tensorflow": tf.__version__, "keras": keras.__version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(), "compute": self.config.compute}
+            **devices.backend_versions(), "created": dt.datetime.now(dt.timezone.utc).isoformat(), "compute": self.config.compute}
         self.config = dataclasses.replace(self.config, feature_shape=shape, provenance=provenance)
         self._model = model
         return self

@@ -93,7 +93,8 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
     times = StageTimes()
     writer = ShardWriter(layout.shards_dir(config.config_id), config.config_id, config.dtype,
                          config.feature_shape, task.shard_size, times)
-    result = TaskResult(rejected=[], changed=[], device=devices.device_label(),
+    # where the base computes: a runtime in a child process (Keras on JAX, PyTorch) says its own device
+    result = TaskResult(rejected=[], changed=[], device=getattr(extractor.infer, "device", None) or devices.device_label(),
                         input_path=input_path_label(task))
     try:
         with devices.exact_float32(config.compute):

@@ -1,6 +1,7 @@
 """bench/gpu_stage.sh: the folder that travels to a device machine for bench/gpu_check.py."""
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.skipif(not (SHARED / "weights" / SMALL_WEIGHTS).is_file
 
 
 def stage(dest: Path, **env: str) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "BOTTLENECK_SHARED": str(SHARED), "WEIGHTS": SMALL_WEIGHTS, **env}
+    full_env = {**os.environ, "BOTTLENECK_SHARED": str(SHARED), "WEIGHTS": SMALL_WEIGHTS, "WHEELS": "none", **env}
     return subprocess.run(["bash", str(SCRIPT), str(dest)], env=full_env, capture_output=True, text=True)
 
 
@@ -43,3 +44,37 @@ def test_bad_input_is_one_line_and_leaves_no_folder(tmp_path, env, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "gpu").exists()
+
+
+def test_staged_wheels_travel_with_the_folder(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "keras-3.15.1-py3-none-any.whl").write_bytes(b"a wheel")
+    result = stage(tmp_path / "gpu", IMAGES="2", WHEELS=str(wheels))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "gpu/wheels/keras-3.15.1-py3-none-any.whl").read_bytes() == b"a wheel"
+    assert "1 wheels" in result.stdout
+
+
+def test_gpu_wheels_downloads_exactly_the_listed_wheels(tmp_path):
+    listed = [line.split("==")[0] for line in (REPO / "bench/gpu_wheels.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    result = subprocess.run(["bash", str(REPO / "bench/gpu_wheels.sh"), str(tmp_path / "w")], capture_output=True,
+                            text=True, timeout=300)
+    if result.returncode != 0 and "pip download failed" in result.stderr:
+        pytest.skip(f"no package registry reachable: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name.split("-")[0] for p in (tmp_path / "w").glob("*.whl"))
+    assert names == sorted(listed) and any("cp312" in p.name for p in (tmp_path / "w").glob("optree-*.whl"))
+
+
+def test_the_one_device_command_runs_the_check_on_a_cpu_and_says_no_gpu(tmp_path):
+    staged = tmp_path / "gpu"
+    assert stage(staged, IMAGES="4").returncode == 0
+    out = tmp_path / "out"
+    result = subprocess.run(
+        ["bash", str(REPO / "bench/gpu_run.sh"), str(staged), "--runtimes", "jax", "--configs",
+         f"mobilenet:128:{SMALL_WEIGHTS}", "--images", "4", "--cpu-e2e-images", "4", "--min-seconds", "0"],
+        env={**os.environ, "OUT": str(out), "PYTHON": sys.executable}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]  # --require-gpu: none here
+    assert "NO GPU FOUND" in result.stdout and (out / "gpu_check.json").is_file() and (out / "gpu_check.md").is_file()

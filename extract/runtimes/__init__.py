@@ -65,8 +65,21 @@ def _int8() -> Runtime:
     return Int8Runtime()
 
 
+def _jax() -> Runtime:
+    from extract.runtimes.jax import JaxRuntime
+
+    return JaxRuntime()
+
+
+def _torch() -> Runtime:
+    from extract.runtimes.torch import TorchRuntime
+
+    return TorchRuntime()
+
+
 # name -> factory (a factory, so that listing runtimes imports none of their libraries)
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime}
+RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime,
+                                              "jax": _jax, "torch": _torch}
 DEFAULT_RUNTIME = "tensorflow"
 # What computes an int8 configuration (`quantize="int8"`), whatever runtime was asked for: not a
 # choice in RUNTIMES, since its numbers are not TensorFlow's (its own configuration id)

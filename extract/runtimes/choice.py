@@ -1,4 +1,5 @@
-"""Which runtime a run uses: `auto` picks ONNX Runtime on a CPU when it pays, TensorFlow otherwise.
+"""Which runtime a run uses: `auto` picks ONNX Runtime on a CPU when it pays, TensorFlow otherwise,
+and Keras's own backend (jax, torch) in a process whose Keras does not run on TensorFlow.
 
 Converting a base to ONNX costs seconds (more for big bases), so `auto` takes ONNX Runtime only
 when the run has enough images to earn that back, or when the store already holds the
@@ -32,6 +33,11 @@ def choose_runtime(requested: str, images: int, store: Path | None, config_id: s
     check_runtime_name(requested)
     if requested != AUTO:
         return requested
+    from extract.devices import keras_backend
+
+    backend = keras_backend()
+    if backend != "tensorflow":  # no TensorFlow here (extract.devices): Keras's own backend, in process
+        return backend
     if on_gpu or get_runtime("onnxruntime").unavailable():
         return "tensorflow"
     from extract.runtimes.onnx import RECORD_FILE, converted_dir

@@ -29,9 +29,22 @@ class TensorFlowRuntime:
     name = "tensorflow"
 
     def unavailable(self) -> str | None:
-        return None  # a core dependency: the features are defined by its Keras model
+        """None where Keras runs on TensorFlow (a core dependency). A process whose Keras runs on
+        another backend (a machine without TensorFlow) cannot run it."""
+        from extract.devices import keras_backend
+
+        backend = keras_backend()
+        if backend != "tensorflow":
+            return (f"Keras runs on {backend} in this process, not on TensorFlow: give --runtime {backend} "
+                    f"(or auto)")
+        return None
 
     def load(self, extractor: "Extractor", store: Path | None = None) -> Infer:
+        reason = self.unavailable()
+        if reason:
+            from extract.runtimes import RuntimeUnavailable
+
+            raise RuntimeUnavailable(f"{reason}. Received: --runtime tensorflow")
         compiled = compile_inference(extractor.model, extractor.xla)
 
         def infer(images: np.ndarray) -> np.ndarray:
