@@ -18,6 +18,7 @@ from extract.engines.progress import WorkerMeter
 from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
 from extract.options import ExtractOptions, RunOptions
+from extract.progress_bar import ExtractionBar, shows_progress
 from extract.runner import ShardTask, TaskResult, register_extractor
 from extract.scan import Note, Scan
 from extract.slices import Slice, listing_digest
@@ -131,7 +132,7 @@ def run_extraction(
     data: str | Path | DatasetIndex | None, store: str | Path,
     extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
     on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-    on_worker_progress: Callable[[str, int], None] | None = None,
+    on_worker_progress: Callable[[str, int], None] | None = None, progress: bool | None = None,
 ) -> RunSummary:
     """Extract what is not cached of `data` (a data folder, or a DatasetIndex of the store: its files as
     indexed, or None: the folder of dataset `options.data.name` as the store recorded it) into `store`,
@@ -146,6 +147,38 @@ def run_extraction(
     `shard="i/n"` does one deterministic slice (see extract.slices), `engine="ray"` spreads the
     shard tasks over Ray workers, `splits` limits the run (and its index) to those splits. A run
     with nothing to extract imports no TensorFlow (the feature shape comes from the store's record).
+
+    Parameters
+    ----------
+    data : str, Path, DatasetIndex or None
+        The data folder, a dataset index of the store, or None (see above).
+    store : str or Path
+        The feature store (made on first use).
+    extractor : ExtractOptions, ExtractorConfig or Extractor
+        The configuration to extract (see above).
+    options : RunOptions, optional
+        How to run (engine, shard, splits, batch size, strictness...); default RunOptions().
+    on_start : callable(int), optional
+        Called once with the number of images to extract.
+    on_progress : callable(int), optional
+        Called with the number of images done, batch by batch.
+    on_worker_progress : callable(str, int), optional
+        The same per worker (worker name, images).
+    progress : bool, optional
+        A progress bar on stderr (tqdm.auto: a widget in a notebook). By default shown in a notebook or
+        a terminal unless the caller follows progress itself (`on_start` or `on_progress` given);
+        False: none; True: always.
+
+    Returns
+    -------
+    RunSummary
+        Images found, extracted and already cached, files rejected (path, reason), images per split,
+        seconds, the configuration (`config`) and the dataset's name.
+
+    Raises
+    ------
+    ExtractError
+        Bad options, a data folder that cannot be read, weights that do not fit (one line says why).
     """
     started = time.perf_counter()
     options = options or RunOptions()
@@ -172,6 +205,10 @@ def run_extraction(
     if not extractor.with_store_record(store):
         _build_for_work(extractor, options.engine)
 
+    bar = None
+    if progress or (progress is None and on_start is None and on_progress is None and shows_progress(None)):
+        bar = ExtractionBar(f"extracting {extractor.config.backbone}", on_start, on_progress)
+        on_start, on_progress = bar.on_start, bar.on_progress
     dispatcher.open()  # starts or joins a cluster; refuses what it cannot provide before anything is written
     try:
         summary, store_layout = _extract(scan, mine, part, extractor, Path(store), dispatcher, options, started,
@@ -179,6 +216,8 @@ def run_extraction(
                                          plan.previous if plan is not None else None)
     finally:
         dispatcher.close()
+        if bar is not None:
+            bar.close()
     summary.store_bytes = _store_bytes(store_layout.root)
     summary.preprocess_from, summary.weights_note = extractor.weights.preprocess_from, extractor.weights.note
     return summary
@@ -188,7 +227,8 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
               extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
               views_splits: list[str] | None = None, on_start: Callable[[int], None] | None = None,
               on_progress: Callable[[int], None] | None = None,
-              on_worker_progress: Callable[[str, int], None] | None = None) -> list[RunSummary]:
+              on_worker_progress: Callable[[str, int], None] | None = None,
+              progress: bool | None = None) -> list[RunSummary]:
     """The plain configuration, then `views` augmented views of the images of `views_splits`
     (default train: augmenting validation images serves no purpose), one configuration each.
     `data`, `store`, `extractor` and `options` as for run_extraction."""
@@ -197,7 +237,8 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
     options = options or RunOptions()
     checked_data(data, store, options)
     plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
+    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
+                 "progress": progress}
     summaries = [run_extraction(data, store, plain, options, **callbacks)]
     view_options = replace(options, splits=views_splits or ["train"])
     for view in range(views):
@@ -209,14 +250,16 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
 def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
             extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
             on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-            on_worker_progress: Callable[[str, int], None] | None = None) -> list[RunSummary]:
+            on_worker_progress: Callable[[str, int], None] | None = None,
+            progress: bool | None = None) -> list[RunSummary]:
     """The plain configuration, then the first `tta` fixed test-time views (extract.augment.TTA_VIEWS) of
     every split, one configuration each: what `heads eval/predict --tta` read instead of computing."""
     views = tta_views(tta)  # refuses a count out of range before anything is extracted
     options = options or RunOptions()
     checked_data(data, store, options)
     plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
+    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
+                 "progress": progress}
     summaries = [run_extraction(data, store, plain, options, **callbacks)]
     for view in views:
         summaries.append(run_extraction(data, store, plain.derive(augment=view.augment()), options, **callbacks))
