@@ -42,6 +42,51 @@ class StrictModeError(ExtractError):
 
 @dataclass
 class RunSummary:
+    """What one `run_extraction` did (printed by `extract run`, recorded in the store's runs).
+
+    Parameters
+    ----------
+    config : ExtractorConfig
+        The configuration extracted.
+    images : int
+        Usable image files the scan found.
+    extracted, cached : int
+        Images computed now / found in the store.
+    rejected : list of (str, str)
+        Files that cannot be used: (path, reason).
+    changed : int
+        Files whose content changed since the last run.
+    skipped_hidden, skipped_non_image : int
+        Files left out: hidden ones, and files that are not images.
+    seconds : float
+        The whole run: scan, model build, extraction, index.
+    extract_seconds : float
+        The images through the pipeline and the base (`images_per_second` divides by it).
+    store_bytes : int
+        The store's size on disk after the run.
+    split_counts : dict
+        Images per split.
+    engine : str
+        How the work was dispatched (local, ray).
+    workers : dict
+        Worker -> (images, images/s), for a distributed run.
+    slice : str, optional
+        "i/n" for a `--shard` run (the counts above are the slice's).
+    devices : dict
+        Worker -> device ("GPU:0 (name)" or "CPU"); empty when nothing ran.
+    dataset : str
+        The name of the dataset the run indexed.
+    files_read, files_known : int
+        Files the scan opened / knew by their stat alone (store.stat_cache).
+    notes : list of Note
+        The scan's notes: files left out, merged, moved...
+    dataset_note : str, optional
+        One line when the dataset got a new index version, saying why.
+    preprocess_from : str
+        Where the preprocessing came from (manifest, known file...).
+    weights_note : str, optional
+        One line when the weights' preprocessing had to be assumed.
+    """
     config: ExtractorConfig
     images: int  # usable image files found by the scan
     extracted: int
@@ -231,7 +276,33 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
               progress: bool | None = None) -> list[RunSummary]:
     """The plain configuration, then `views` augmented views of the images of `views_splits`
     (default train: augmenting validation images serves no purpose), one configuration each.
-    `data`, `store`, `extractor` and `options` as for run_extraction."""
+
+    Parameters
+    ----------
+    views : int
+        How many augmented views (0: the plain configuration only).
+    spec : AugmentSpec
+        The random transforms each view draws from (a fixed draw per image and view).
+    data : str, Path or DatasetIndex
+        As for `run_extraction`.
+    store : str or Path
+        The feature store.
+    extractor : ExtractOptions, ExtractorConfig or Extractor
+        The plain configuration; each view derives its own from it.
+    options : RunOptions, optional
+        How to run, as for `run_extraction`.
+    on_start, on_progress, on_worker_progress : callable, optional
+        As for `run_extraction`, called for each configuration's run.
+    views_splits : list of str, optional
+        The splits the views are extracted for (default: train).
+    progress : bool, optional
+        As for `run_extraction`: one bar per configuration.
+
+    Returns
+    -------
+    list of RunSummary
+        The plain configuration's run first, then one per view.
+    """
     if views < 0:
         raise OptionError(f"views must be 0 or more. Received: {views}")
     options = options or RunOptions()
@@ -253,7 +324,30 @@ def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
             on_worker_progress: Callable[[str, int], None] | None = None,
             progress: bool | None = None) -> list[RunSummary]:
     """The plain configuration, then the first `tta` fixed test-time views (extract.augment.TTA_VIEWS) of
-    every split, one configuration each: what `heads eval/predict --tta` read instead of computing."""
+    every split, one configuration each: what `heads eval/predict --tta` read instead of computing.
+
+    Parameters
+    ----------
+    tta : int
+        How many test-time views (a horizontal flip first; see `tta_views`).
+    data : str, Path or DatasetIndex
+        As for `run_extraction`.
+    store : str or Path
+        The feature store.
+    extractor : ExtractOptions, ExtractorConfig or Extractor
+        The plain configuration; each view derives its own from it.
+    options : RunOptions, optional
+        How to run, as for `run_extraction`.
+    on_start, on_progress, on_worker_progress : callable, optional
+        As for `run_extraction`, called for each configuration's run.
+    progress : bool, optional
+        As for `run_extraction`: one bar per configuration.
+
+    Returns
+    -------
+    list of RunSummary
+        The plain configuration's run first, then one per view.
+    """
     views = tta_views(tta)  # refuses a count out of range before anything is extracted
     options = options or RunOptions()
     checked_data(data, store, options)

@@ -84,7 +84,18 @@ def read_regular(path: str, max_image_mb: float = DEFAULT_MAX_IMAGE_MB) -> tuple
 
 
 def read_and_decode(path: str) -> tuple[np.ndarray | None, str, str]:
-    """(image or None, content hash of the bytes actually read, reason when None)."""
+    """Read and decode one image file (a regular file only, of a sane size).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+
+    Returns
+    -------
+    tuple of (ndarray or None, str, str)
+        (RGB image uint8 (h, w, 3) or None, sha256 of the bytes actually read, reason when None).
+    """
     data, reason = read_regular(path)
     if data is None:
         return None, "", reason

@@ -132,9 +132,26 @@ def rank_key(record: dict, split: str) -> tuple[float, float]:
 
 def list_store_heads(store: str | Path, config: str | None = None, split: str = "validation",
                      dataset: str | None = None) -> list[dict]:
-    """Every head of the store (optionally reading one configuration, or fitted on one dataset), best first by
-    `split` accuracy then log loss; `data_changed` says when the dataset a head was fitted on has changed since
-    (compared by digest), `config_names` the readable names of the configurations it reads (store.names)."""
+    """Every head of the store, best first by `split` accuracy then log loss.
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    config : str, optional
+        Only heads reading this configuration (id, id prefix or readable name).
+    split : str, default "validation"
+        The split heads are ranked by.
+    dataset : str, optional
+        Only heads fitted on this dataset.
+
+    Returns
+    -------
+    list of dict
+        Each head's record (head.json) with `folder`, `data_changed` (the dataset it was fitted on has
+        changed since, compared by digest) and `config_names` (the readable names of the configurations it
+        reads, store.names).
+    """
     features = FeatureStore(store)
     names = features.names()
     wanted = features.select(config).config_id if config is not None else None

@@ -17,12 +17,40 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".tab")
 
 
 def is_file_table(path: str | Path) -> bool:
+    """Whether a path names a table of files (.csv, .tsv, .tab) rather than an image or a folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        What the user gave.
+
+    Returns
+    -------
+    bool
+    """
     return Path(path).suffix.lower() in TABLE_SUFFIXES
 
 
 def listed_files(table_path: str | Path, file_column: str | None = None) -> list[Path]:
     """The files the table names, in its row order (blank values skipped); paths that do not exist
-    are returned as they are, for the caller to report."""
+    are returned as they are, for the caller to report.
+
+    Parameters
+    ----------
+    table_path : str or Path
+        A CSV or TSV file; its paths are relative to its folder.
+    file_column : str, optional
+        The column of the files (default: detected: id, filename, file, path, image).
+
+    Returns
+    -------
+    list of Path
+
+    Raises
+    ------
+    ExtractError
+        When the table cannot be read or its file column is not found.
+    """
     path = Path(table_path)
     table = read_table(path)
     column = _file_column(table.columns, file_column, path.name)

@@ -22,7 +22,30 @@ GALLERY = 12  # most confidently wrong images shown per split
 
 def report_head(head: str | Path, out: str | Path | None = None, store: str | Path | None = None,
                 gallery: int = GALLERY) -> Path:
-    """Write the report page of one head; returns its path."""
+    """Write the report page of one head: metrics, confusion matrices, curves, its most confidently
+    wrong images.
+
+    Parameters
+    ----------
+    head : str or Path
+        A head folder, or a head id (or unique prefix) with `store`.
+    out : str or Path, optional
+        The folder to write the page in (default: the head's folder).
+    store : str or Path, optional
+        The store the head and its features are read from (default: the head's own).
+    gallery : int, default 12
+        Most confidently wrong images shown per split.
+
+    Returns
+    -------
+    Path
+        The page (`report-<head id>.html`).
+
+    Raises
+    ------
+    HeadError
+        On a bad option or a head that cannot be read.
+    """
     if gallery < 0:
         raise HeadError(f"--gallery is a number of images per split, 0 or more. Received: --gallery {gallery}")
     loaded = load_head(resolve_head(head, store))
@@ -36,7 +59,29 @@ def report_head(head: str | Path, out: str | Path | None = None, store: str | Pa
 def compare_heads(store: str | Path, heads: list[str] | None = None, out: str | Path | None = None,
                   split: str = "validation") -> Path:
     """Write one page with several heads of a store side by side (all of them when `heads` is empty), best first
-    by `split` accuracy then log loss; a split no head was scored on is refused before anything is written."""
+    by `split` accuracy then log loss; a split no head was scored on is refused before anything is written.
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    heads : list of str, optional
+        Head ids (or unique prefixes); default: every head of the store.
+    out : str or Path, optional
+        The folder to write the page in (default: the store's heads folder).
+    split : str, default "validation"
+        The split heads are ranked by.
+
+    Returns
+    -------
+    Path
+        The page.
+
+    Raises
+    ------
+    HeadError
+        When no head matches, or none was scored on `split`.
+    """
     if heads:
         folders = list(dict.fromkeys(resolve_head(h, store) for h in heads))
     else:
