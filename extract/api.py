@@ -19,6 +19,7 @@ from extract.errors import ExtractError, OptionError
 from extract.extractor import Extractor
 from extract.memory import refused_when_out_of_memory
 from extract.options import ExtractOptions, RunOptions
+from extract.progress_bar import ExtractionBar, shows_progress
 from extract.runner import ShardTask, TaskResult, register_extractor
 from extract.scan import Note, Scan
 from extract.slices import Slice, listing_digest
@@ -43,6 +44,51 @@ class StrictModeError(ExtractError):
 
 @dataclass
 class RunSummary:
+    """What one `run_extraction` did (printed by `extract run`, recorded in the store's runs).
+
+    Parameters
+    ----------
+    config : ExtractorConfig
+        The configuration extracted.
+    images : int
+        Usable image files the scan found.
+    extracted, cached : int
+        Images computed now / found in the store.
+    rejected : list of (str, str)
+        Files that cannot be used: (path, reason).
+    changed : int
+        Files whose content changed since the last run.
+    skipped_hidden, skipped_non_image : int
+        Files left out: hidden ones, and files that are not images.
+    seconds : float
+        The whole run: scan, model build, extraction, index.
+    extract_seconds : float
+        The images through the pipeline and the base (`images_per_second` divides by it).
+    store_bytes : int
+        The store's size on disk after the run.
+    split_counts : dict
+        Images per split.
+    engine : str
+        How the work was dispatched (local, ray).
+    workers : dict
+        Worker -> (images, images/s), for a distributed run.
+    slice : str, optional
+        "i/n" for a `--shard` run (the counts above are the slice's).
+    devices : dict
+        Worker -> device ("GPU:0 (name)" or "CPU"); empty when nothing ran.
+    dataset : str
+        The name of the dataset the run indexed.
+    files_read, files_known : int
+        Files the scan opened / knew by their stat alone (store.stat_cache).
+    notes : list of Note
+        The scan's notes: files left out, merged, moved...
+    dataset_note : str, optional
+        One line when the dataset got a new index version, saying why.
+    preprocess_from : str
+        Where the preprocessing came from (manifest, known file...).
+    weights_note : str, optional
+        One line when the weights' preprocessing had to be assumed.
+    """
     config: ExtractorConfig
     images: int  # usable image files found by the scan
     extracted: int
@@ -122,7 +168,7 @@ def run_extraction(
     data: str | Path | DatasetIndex | None, store: str | Path,
     extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
     on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-    on_worker_progress: Callable[[str, int], None] | None = None,
+    on_worker_progress: Callable[[str, int], None] | None = None, progress: bool | None = None,
 ) -> RunSummary:
     """Extract what is not cached of `data` (a data folder, or a DatasetIndex of the store: its files as
     indexed, or None: the folder of dataset `options.data.name` as the store recorded it) into `store`,
@@ -137,6 +183,38 @@ def run_extraction(
     `shard="i/n"` does one deterministic slice (see extract.slices), `engine="ray"` spreads the
     shard tasks over Ray workers, `splits` limits the run (and its index) to those splits. A run
     with nothing to extract imports no TensorFlow (the feature shape comes from the store's record).
+
+    Parameters
+    ----------
+    data : str, Path, DatasetIndex or None
+        The data folder, a dataset index of the store, or None (see above).
+    store : str or Path
+        The feature store (made on first use).
+    extractor : ExtractOptions, ExtractorConfig or Extractor
+        The configuration to extract (see above).
+    options : RunOptions, optional
+        How to run (engine, shard, splits, batch size, strictness...); default RunOptions().
+    on_start : callable(int), optional
+        Called once with the number of images to extract.
+    on_progress : callable(int), optional
+        Called with the number of images done, batch by batch.
+    on_worker_progress : callable(str, int), optional
+        The same per worker (worker name, images).
+    progress : bool, optional
+        A progress bar on stderr (tqdm.auto: a widget in a notebook). By default shown in a notebook or
+        a terminal unless the caller follows progress itself (`on_start` or `on_progress` given);
+        False: none; True: always.
+
+    Returns
+    -------
+    RunSummary
+        Images found, extracted and already cached, files rejected (path, reason), images per split,
+        seconds, the configuration (`config`) and the dataset's name.
+
+    Raises
+    ------
+    ExtractError
+        Bad options, a data folder that cannot be read, weights that do not fit (one line says why).
     """
     started = time.perf_counter()
     options = options or RunOptions()
@@ -163,6 +241,10 @@ def run_extraction(
     if not extractor.with_store_record(store):
         _build_for_work(extractor, options.engine)
 
+    bar = None
+    if progress or (progress is None and on_start is None and on_progress is None and shows_progress(None)):
+        bar = ExtractionBar(f"extracting {extractor.config.backbone}", on_start, on_progress)
+        on_start, on_progress = bar.on_start, bar.on_progress
     dispatcher.open()  # starts or joins a cluster; refuses what it cannot provide before anything is written
     try:
         with refused_when_out_of_memory(Path(store), extractor.config.config_id, extractor.config.size,
@@ -172,6 +254,8 @@ def run_extraction(
                                              plan.previous if plan is not None else None)
     finally:
         dispatcher.close()
+        if bar is not None:
+            bar.close()
     summary.store_bytes = _store_bytes(store_layout.root)
     summary.preprocess_from, summary.weights_note = extractor.weights.preprocess_from, extractor.weights.note
     return summary
@@ -181,16 +265,44 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
               extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
               views_splits: list[str] | None = None, on_start: Callable[[int], None] | None = None,
               on_progress: Callable[[int], None] | None = None,
-              on_worker_progress: Callable[[str, int], None] | None = None) -> list[RunSummary]:
+              on_worker_progress: Callable[[str, int], None] | None = None,
+              progress: bool | None = None) -> list[RunSummary]:
     """The plain configuration, then `views` augmented views of the images of `views_splits`
     (default train: augmenting validation images serves no purpose), one configuration each.
-    `data`, `store`, `extractor` and `options` as for run_extraction."""
+
+    Parameters
+    ----------
+    views : int
+        How many augmented views (0: the plain configuration only).
+    spec : AugmentSpec
+        The random transforms each view draws from (a fixed draw per image and view).
+    data : str, Path or DatasetIndex
+        As for `run_extraction`.
+    store : str or Path
+        The feature store.
+    extractor : ExtractOptions, ExtractorConfig or Extractor
+        The plain configuration; each view derives its own from it.
+    options : RunOptions, optional
+        How to run, as for `run_extraction`.
+    on_start, on_progress, on_worker_progress : callable, optional
+        As for `run_extraction`, called for each configuration's run.
+    views_splits : list of str, optional
+        The splits the views are extracted for (default: train).
+    progress : bool, optional
+        As for `run_extraction`: one bar per configuration.
+
+    Returns
+    -------
+    list of RunSummary
+        The plain configuration's run first, then one per view.
+    """
     if views < 0:
         raise OptionError(f"views must be 0 or more. Received: {views}")
     options = options or RunOptions()
     checked_data(data, store, options)
     plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
+    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
+                 "progress": progress}
     summaries = [run_extraction(data, store, plain, options, **callbacks)]
     view_options = replace(options, splits=views_splits or ["train"])
     for view in range(views):
@@ -202,14 +314,39 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
 def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
             extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
             on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-            on_worker_progress: Callable[[str, int], None] | None = None) -> list[RunSummary]:
+            on_worker_progress: Callable[[str, int], None] | None = None,
+            progress: bool | None = None) -> list[RunSummary]:
     """The plain configuration, then the first `tta` fixed test-time views (extract.augment.TTA_VIEWS) of
-    every split, one configuration each: what `heads eval/predict --tta` read instead of computing."""
+    every split, one configuration each: what `heads eval/predict --tta` read instead of computing.
+
+    Parameters
+    ----------
+    tta : int
+        How many test-time views (a horizontal flip first; see `tta_views`).
+    data : str, Path or DatasetIndex
+        As for `run_extraction`.
+    store : str or Path
+        The feature store.
+    extractor : ExtractOptions, ExtractorConfig or Extractor
+        The plain configuration; each view derives its own from it.
+    options : RunOptions, optional
+        How to run, as for `run_extraction`.
+    on_start, on_progress, on_worker_progress : callable, optional
+        As for `run_extraction`, called for each configuration's run.
+    progress : bool, optional
+        As for `run_extraction`: one bar per configuration.
+
+    Returns
+    -------
+    list of RunSummary
+        The plain configuration's run first, then one per view.
+    """
     views = tta_views(tta)  # refuses a count out of range before anything is extracted
     options = options or RunOptions()
     checked_data(data, store, options)
     plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress}
+    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
+                 "progress": progress}
     summaries = [run_extraction(data, store, plain, options, **callbacks)]
     for view in views:
         summaries.append(run_extraction(data, store, plain.derive(augment=view.augment()), options, **callbacks))

@@ -20,6 +20,22 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AugmentSpec:
+    """Random augmentation for `extract run --views`: each view draws one transform per image, fixed by
+    the seed, the view number and the image's content (so a rerun computes the same features).
+
+    Parameters
+    ----------
+    flip : bool, default True
+        Flip horizontally with probability one half.
+    rotation : float, default 0.1
+        Rotation, as a fraction of a full turn, both ways (keras RandomRotation's factor).
+    zoom : float, default 0.1
+        Scale drawn in [1 - zoom, 1 + zoom].
+    shift : float, default 0.1
+        Shift as a fraction of the size, both axes.
+    seed : int, default 0
+        Seed of the draws.
+    """
     flip: bool = True
     rotation: float = 0.1  # fraction of a full turn, both ways (as keras RandomRotation's factor)
     zoom: float = 0.1  # scale in [1 - zoom, 1 + zoom]
@@ -40,7 +56,19 @@ class AugmentSpec:
 
 @dataclass(frozen=True)
 class FixedView:
-    """One test-time view: the same transform for every image."""
+    """One test-time view: the same transform for every image.
+
+    Parameters
+    ----------
+    name : str
+        The view's name (flip, zoom, flip-zoom, zoom-top-left...).
+    flip : bool, default False
+        Flip horizontally.
+    scale : float, default 1.0
+        The input region's side, as a fraction of the image: below 1 zooms in.
+    dx, dy : float, default 0.0
+        Shift of the region's centre, fraction of the size (positive: right, down).
+    """
 
     name: str
     flip: bool = False
@@ -73,7 +101,22 @@ TTA_VIEWS = (
 
 
 def tta_views(count: int) -> list[FixedView]:
-    """The first `count` test-time views (a horizontal flip first)."""
+    """The first `count` test-time views (a horizontal flip first).
+
+    Parameters
+    ----------
+    count : int
+        0 to the number of views known (TTA_VIEWS).
+
+    Returns
+    -------
+    list of FixedView
+
+    Raises
+    ------
+    ValueError
+        When `count` is out of range.
+    """
     if not 0 <= count <= len(TTA_VIEWS):
         raise ValueError(f"Test-time views: 0 to {len(TTA_VIEWS)} ({', '.join(v.name for v in TTA_VIEWS)}). "
                          f"Received: {count}")

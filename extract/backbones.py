@@ -15,6 +15,27 @@ from extract.errors import ExtractError
 
 @dataclass(frozen=True)
 class Backbone:
+    """A `keras.applications` architecture as the registry knows it (`extract backbones` lists them).
+
+    Parameters
+    ----------
+    name : str
+        Its name on the command line (vgg16, mobilenet_v2...).
+    factory : str
+        The attribute of keras.applications that builds it.
+    default_size : int
+        The input size it was trained at.
+    min_size : int
+        The smallest input size it accepts.
+    preprocess : str
+        Its ImageNet preprocessing: caffe, tf, torch or none (the model rescales itself).
+    blocks : tuple of (str, str)
+        (block name, layer that ends it), bottom to top: the layers features may be read from.
+    has_alpha : bool, default False
+        Takes a width multiplier (MobileNets).
+    xla_on_cpu : bool, default False
+        XLA compilation is faster on CPUs for it (measured, not guessed).
+    """
     name: str
     factory: str  # attribute of keras.applications
     default_size: int
@@ -86,6 +107,22 @@ class BackboneError(ExtractError):
 
 
 def get_backbone(name: str) -> Backbone:
+    """A backbone of the registry by name.
+
+    Parameters
+    ----------
+    name : str
+        Its name (`extract backbones` lists them).
+
+    Returns
+    -------
+    Backbone
+
+    Raises
+    ------
+    ExtractError
+        When no backbone has that name (the message lists the known ones).
+    """
     try:
         return BACKBONES[name]
     except KeyError:

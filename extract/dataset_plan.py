@@ -46,7 +46,29 @@ def dataset_options(store: str | Path, name: str | None = None, data: str | Path
                     **changes) -> tuple[Path, DataOptions]:
     """The data folder and DataOptions of a run, as `extract run` takes its flags: for a dataset the
     store holds (by `name`, else by the data folder's name), its recorded folder (unless `data` names
-    one) and options with `changes` applied; for a new dataset, `data` and the defaults with `changes`."""
+    one) and options with `changes` applied; for a new dataset, `data` and the defaults with `changes`.
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    name : str, optional
+        The dataset's name (default: the data folder's name).
+    data : str or Path, optional
+        The data folder (default: the one recorded for dataset `name`).
+    **changes
+        DataOptions fields to change (layout, val_fraction, labels...).
+
+    Returns
+    -------
+    tuple of (Path, DataOptions)
+        The folder to read and how.
+
+    Raises
+    ------
+    ExtractError
+        When neither is given, or the dataset is unknown or its folder is gone.
+    """
     store = Path(store)
     if data is None:
         if name is None:

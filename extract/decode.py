@@ -85,8 +85,20 @@ def read_regular(path: str, max_image_mb: float = DEFAULT_MAX_IMAGE_MB) -> tuple
 
 
 def read_and_decode(path: str, seconds: dict[str, float] | None = None) -> tuple[np.ndarray | None, str, str]:
-    """(image or None, content hash of the bytes actually read, reason when None); the seconds spent
-    reading and decoding are added to `seconds` when given (extract.stages)."""
+    """Read and decode one image file (a regular file only, of a sane size).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    seconds : dict, optional
+        The seconds spent reading and decoding are added to its "read" and "decode" keys (extract.stages).
+
+    Returns
+    -------
+    tuple of (ndarray or None, str, str)
+        (RGB image uint8 (h, w, 3) or None, sha256 of the bytes actually read, reason when None).
+    """
     seconds = seconds if seconds is not None else {}
     started = time.perf_counter()
     data, reason = read_regular(path)

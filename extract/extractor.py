@@ -41,7 +41,22 @@ def _weights_mismatch(config: ExtractorConfig, where: str, found: str) -> Weight
 
 
 class Extractor:
-    """Images -> features of one configuration (see the module docstring)."""
+    """Images -> features of one configuration (see the module docstring). Made with
+    `Extractor.from_options(ExtractOptions(...))` or `Extractor.from_config(config)`.
+
+    Parameters
+    ----------
+    config : ExtractorConfig
+        The configuration.
+    weights : ResolvedWeights
+        Its weights, resolved and checked.
+    backbone : Backbone
+        Its architecture.
+    xla : bool, optional
+        XLA compilation (default: per backbone, as measured).
+    runtime : str, default "tensorflow"
+        What runs the base (extract.runtimes).
+    """
 
     def __init__(self, config: ExtractorConfig, weights: ResolvedWeights, backbone: Backbone,
                  xla: bool | None = None, runtime: str = DEFAULT_RUNTIME):

@@ -132,6 +132,26 @@ def build_section(base, start: str | None, end: str, name: str | None = None):
     Fine-tuning trains the blocks above a cut on activations cached at the cut: this is that
     part. It shares the base's layers, so training it trains the base, and works for residual
     graphs as long as no connection crosses the cut (block ends are chosen so none does).
+
+    Parameters
+    ----------
+    base : keras.Model
+        The convolutional base.
+    start : str or None
+        The layer whose output is the section's input; None: the base's input.
+    end : str
+        The layer whose output is the section's output.
+    name : str, optional
+        The model's name (default `<start>_to_<end>`).
+
+    Returns
+    -------
+    keras.Model
+
+    Raises
+    ------
+    ValueError
+        When the base has no such layer.
     """
     import keras
 

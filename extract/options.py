@@ -27,7 +27,33 @@ def check_choice(name: str, value, allowed: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    """Everything that changes the features, as the user gives it (weights by name or path)."""
+    """Everything that changes the features, as the user gives it (weights by name or path).
+
+    Parameters
+    ----------
+    backbone : str
+        A backbone of the registry (`extract backbones`).
+    weights : str, default "imagenet"
+        imagenet (Keras's download, or BOTTLENECK_WEIGHTS_DIR offline), none, or a Keras no-top weights file.
+    size : int, optional
+        Input size in pixels (default: the weights' manifest, else the backbone's default size).
+    layer : str, optional
+        The layer features are read from (default: the last block's end).
+    pool : str, default "none"
+        Pooling over the feature map: none, avg or max.
+    dtype : str, default "float16"
+        Storage precision.
+    preprocess : str, optional
+        Preprocessing mode (default: the weights' own).
+    alpha : float, optional
+        Width multiplier of MobileNets (default: the weights' manifest, else 1.0).
+    resize : str, default "squash"
+        How an image is brought to `size`.
+    augment : dict, optional
+        One augmented or test-time view (AugmentSpec.for_view, FixedView.augment).
+    mixed_precision : bool, default False
+        Compute in mixed_float16 (GPU): a configuration of its own.
+    """
 
     backbone: str
     weights: str = "imagenet"  # imagenet | none | a Keras no-top weights file
@@ -69,7 +95,35 @@ class ExtractOptions:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a run is done: none of these changes a feature value."""
+    """How a run is done: none of these changes a feature value.
+
+    Parameters
+    ----------
+    batch_size : int, default 32
+        Images per batch through the base.
+    data : DataOptions, optional
+        How the data folder is read (default: as the store recorded it for the dataset, else DataOptions()).
+    strict : bool, default False
+        Fail on a file that cannot be used instead of recording it.
+    shard_size : int, default 256
+        Images per shard file.
+    xla : bool, optional
+        XLA compilation (default: per backbone, as measured).
+    engine : str, default "local"
+        local or ray.
+    shard : str, optional
+        "i/n": one deterministic slice of the work (then `extract merge`).
+    address, workers, gpus_per_worker, cpus_per_worker, max_retries : optional
+        The Ray engine's cluster address, workers, resources per worker and retries (docs/distributed.md).
+    splits : sequence of str, optional
+        Only these splits (and only them in the index).
+    rehash : bool, default False
+        Read and hash every file, trusting no recorded file version.
+    max_image_mb : float, default 512
+        Larger files are rejected unread.
+    runtime : str, default "tensorflow"
+        What runs the base (tensorflow, onnxruntime, auto...; docs/runtimes.md).
+    """
 
     batch_size: int = 32
     # How the data folder is read (name, layout, labels, splits). None: as the store recorded it for

@@ -44,6 +44,8 @@ def scan_dataset(root: str | Path, options: DataOptions | None = None, *, worker
     rules
         How files are read (extract.sources.reading.ReadRules: size limit, stat cache, rehash);
         None reads every file with the default limit.
+    **legacy
+        DataOptions fields given as keywords, applied on top of `options`.
 
     Returns
     -------

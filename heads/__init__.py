@@ -22,7 +22,8 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {"LoadedHead": "heads.artifact", "load_head": "heads.artifact", "resolve_head": "heads.artifact",
-          "HeadError": "heads.errors", "eval_head": "heads.evaluate", "list_store_heads": "heads.evaluate",
+          "HeadError": "heads.errors", "EvalResult": "heads.eval_result", "eval_head": "heads.evaluate",
+          "list_store_heads": "heads.evaluate",
           "export_head": "heads.export", "finetune_head": "heads.finetune.run", "fit_head": "heads.fit",
           "DenseHead": "heads.kinds.dense", "KINDS": "heads.kinds.registry", "make_head": "heads.kinds.registry",
           "predict_images": "heads.predict", "predict_frame": "heads.predict_frame",

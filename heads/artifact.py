@@ -53,7 +53,20 @@ def staged_folder(final: Path):
 
 @dataclass
 class LoadedHead:
-    """A head folder loaded: its record, the inputs it reads and its model (see `load_head`).
+    """A head folder loaded: its record, the inputs it reads and its model (see `load_head`, which makes it).
+
+    Parameters
+    ----------
+    folder : Path
+        The head folder.
+    record : dict
+        Its head.json.
+    kind : Kind
+        Its kind (heads.kinds.registry).
+    inputs : HeadInputs
+        The configurations it reads.
+    model : HeadModel
+        Its model, loaded.
 
     Attributes
     ----------

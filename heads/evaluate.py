@@ -17,6 +17,7 @@ from heads import binding, metrics as metrics_mod
 from heads.artifact import LoadedHead, list_heads, load_head, resolve_head
 from heads.data import buffer_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
+from heads.eval_result import EvalResult
 from heads.tta import average, cache_views, cross_validated, stored_probabilities, view_inputs
 from store import FeatureStore, is_store
 
@@ -55,7 +56,7 @@ def predict_rows(loaded: LoadedHead, views, hashes: list[str], chunk_rows: int) 
 
 def eval_head(head: str | Path, split: str = "validation", store: str | Path | None = None,
               dataset: str | None = None, memory_limit_mb: float | None = None, tta: int = 0,
-              cv: int | None = None, on_stage: Callable[[str], None] | None = None) -> dict:
+              cv: int | None = None, on_stage: Callable[[str], None] | None = None) -> EvalResult:
     """Metrics of a head on one split of its data (or of `dataset`), with a note for each difference.
     `tta`: probabilities averaged over the plain image and that many fixed test-time views (heads.tta),
     extracted into the store the first time. `cv` (with `tta`, on the train split): accuracy by k-fold
@@ -80,9 +81,11 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
 
     Returns
     -------
-    dict
-        n, accuracy, balanced_accuracy, macro_f1, log_loss, per-class precision/recall/F1, confusion
-        matrix and `notes` (one line per difference between the head's data and what was scored).
+    EvalResult
+        A dict: n, accuracy, balanced_accuracy, macro_f1, log_loss, per-class precision/recall/F1,
+        confusion matrix and `notes` (one line per difference between the head's data and what was
+        scored); `to_frame()` gives the scored images as a DataFrame (path, true, predicted, correct, a
+        probability column per class).
 
     Raises
     ------
@@ -116,7 +119,8 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
     result.update(head_id=loaded.head_id, split=split, dataset=index.name, notes=notes + rows.notes,
                   tta=[i.configs[0].augment["tta"] for i in view_inputs(loaded.inputs, tta)] if tta else [],
                   tta_cv=tta_cv if cv is not None else None)
-    return result
+    true = np.asarray(loaded.class_names, dtype=str)[np.asarray(rows.labels, dtype=np.int64)]
+    return EvalResult(result, rows.paths, true, proba, loaded.classes_, index.data_root)
 
 
 def rank_key(record: dict, split: str) -> tuple[float, float]:
@@ -129,9 +133,26 @@ def rank_key(record: dict, split: str) -> tuple[float, float]:
 
 def list_store_heads(store: str | Path, config: str | None = None, split: str = "validation",
                      dataset: str | None = None) -> list[dict]:
-    """Every head of the store (optionally reading one configuration, or fitted on one dataset), best first by
-    `split` accuracy then log loss; `data_changed` says when the dataset a head was fitted on has changed since
-    (compared by digest), `config_names` the readable names of the configurations it reads (store.names)."""
+    """Every head of the store, best first by `split` accuracy then log loss.
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    config : str, optional
+        Only heads reading this configuration (id, id prefix or readable name).
+    split : str, default "validation"
+        The split heads are ranked by.
+    dataset : str, optional
+        Only heads fitted on this dataset.
+
+    Returns
+    -------
+    list of dict
+        Each head's record (head.json) with `folder`, `data_changed` (the dataset it was fitted on has
+        changed since, compared by digest) and `config_names` (the readable names of the configurations it
+        reads, store.names).
+    """
     features = FeatureStore(store)
     names = features.names()
     wanted = features.select(config).config_id if config is not None else None

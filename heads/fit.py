@@ -110,6 +110,8 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
         Every random choice.
     search, cv
         Search the kind's parameters by `cv`-fold cross-validation on the train split.
+    budget : float, optional
+        Seconds `kind="auto"` may spend: no new candidate is tried once they are spent.
     exportable_only, stream, memory_limit_mb, exclude, exclude_suspects, dataset, train_split
         As above; `stream` trains incremental kinds chunk by chunk (default: when over the memory limit).
     out : str or Path, optional

@@ -7,7 +7,6 @@ exactly that path rather than a second one that could drift from it. Features go
 """
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,12 +19,10 @@ ACCEPTED = ("image paths or a folder, decoded images (uint8 ndarray (n, h, w, 3)
 
 
 def progress_bar(total: int, progress: bool | None, description: str = "images"):
-    """A tqdm bar on stderr (tqdm.auto: a widget in a notebook). `progress=None`: on only when stderr is a
-    terminal or in a notebook; False: off."""
-    from tqdm.auto import tqdm
-    if progress is None:  # tqdm's own default (disable=None) reads a notebook's stderr as "not a terminal"
-        progress = "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
-    return tqdm(total=total, desc=description, unit="img", file=sys.stderr, disable=not progress, leave=False)
+    """A tqdm bar on stderr (tqdm.auto: a widget in a notebook): the convention of extract.progress_bar,
+    one for the whole Python API. `progress=None`: on only when stderr is a terminal or in a notebook."""
+    from extract.progress_bar import progress_bar as bar
+    return bar(total, progress, description)
 
 
 def _is_path(x) -> bool:

@@ -104,6 +104,8 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
         The store to look the head up in, reuse stored features from and keep new ones in.
     out : str or Path, optional
         File to write ("-": stdout), in `format` (csv, json, wide; else from its suffix).
+    format : str, optional
+        The file's format: csv, json or wide (default: from `out`'s suffix).
     top : int, default 3
         Classes kept per image, best first.
     batch_size : int, default 32

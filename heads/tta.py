@@ -66,7 +66,8 @@ def cache_views(inputs: list[HeadInputs], store: str | Path, index: DatasetIndex
             if on_stage:
                 on_stage(f"test-time view {config.augment['tta']}: extracting {len(lacking)} images of "
                          f"{', '.join(splits)} into configuration {config.config_id} (cached for next time)")
-            run_extraction(index, store, config, RunOptions(batch_size=batch_size, splits=splits))
+            run_extraction(index, store, config, RunOptions(batch_size=batch_size, splits=splits),
+                           progress=False)  # the stage line above says it; the caller draws any bar
     views = [view.views(store, index.name, "the head's test-time view") for view in inputs]
     for view, config_views in zip(inputs, views):
         absent = ~view.present(config_views, list(hashes))

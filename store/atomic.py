@@ -64,7 +64,20 @@ def _remove(path: Path) -> None:
 def staged_file(final: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yields a temporary path to write (h5py, Keras, ...); on success it becomes `final`.
 
-    On an exception the temporary is deleted and `final` is left as it was."""
+    On an exception the temporary is deleted and `final` is left as it was.
+
+    Parameters
+    ----------
+    final : str or Path
+        The file to publish (replaced as one step when it exists).
+    keep_suffix : bool, default False
+        Keep `final`'s suffix on the temporary name (for writers that choose a format by it).
+
+    Yields
+    ------
+    Path
+        The temporary path to write to.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(final, keep_suffix)
@@ -86,7 +99,18 @@ def staged_folder(final: str | Path) -> Iterator[Path]:
     """Yields a temporary folder to fill; on success it is renamed to `final` whole.
 
     `final` may be missing or an empty folder; a folder with anything in it is refused
-    (nothing is ever replaced silently)."""
+    (nothing is ever replaced silently).
+
+    Parameters
+    ----------
+    final : str or Path
+        The folder to publish.
+
+    Yields
+    ------
+    Path
+        The temporary folder to fill.
+    """
     final = Path(final)
     if final.exists() and not (final.is_dir() and not any(final.iterdir())):
         raise StagingError(f"Refusing to publish a folder over an existing non-empty path. Received: {final}")
@@ -143,17 +167,56 @@ def _tidy(folder: Path) -> None:
 
 
 def write_bytes(final: str | Path, data: bytes) -> Path:
+    """Write a file whole or not at all (through `staged_file`).
+
+    Parameters
+    ----------
+    final : str or Path
+        The file to write.
+    data : bytes
+        Its content.
+
+    Returns
+    -------
+    Path
+        `final`.
+    """
     with staged_file(final) as tmp:
         tmp.write_bytes(data)
     return Path(final)
 
 
 def write_json(final: str | Path, data: Any) -> Path:
+    """Write JSON (indented, keys sorted) whole or not at all.
+
+    Parameters
+    ----------
+    final : str or Path
+        The file to write.
+    data : object
+        Anything `json.dumps` takes.
+
+    Returns
+    -------
+    Path
+        `final`.
+    """
     return write_bytes(final, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_json(path: Path) -> Any:
-    """Plain JSON only: nothing in a store file can execute code when read."""
+    """Plain JSON only: nothing in a store file can execute code when read.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to read.
+
+    Returns
+    -------
+    object
+        The parsed JSON value (a `ValueError` for malformed text).
+    """
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 

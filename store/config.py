@@ -23,6 +23,39 @@ COMPUTE_PRECISIONS = ("float32", "mixed_float16")
 
 @dataclasses.dataclass(frozen=True)
 class ExtractorConfig:
+    """Everything that changes the numbers of a feature: its id is a hash of these (`config_id`).
+
+    Parameters
+    ----------
+    backbone : str
+        Backbone name (extract.backbones).
+    weights_sha256 : str
+        The weights' identity.
+    preprocess : str
+        Preprocessing mode (caffe, tf, torch...).
+    size : int
+        Input size in pixels (square).
+    layer : str
+        The layer the features are read from.
+    pool : str, default "none"
+        Pooling over the feature map (none, avg, max).
+    dtype : str, default "float16"
+        How features are stored.
+    resize : str, default "squash"
+        How an image is brought to `size`.
+    alpha : float, optional
+        Width multiplier of MobileNets.
+    augment : dict, optional
+        The augmentation or test-time view; None for the plain image.
+    compute : str, default "float32"
+        The precision the base computes in.
+    weights_source : str, optional
+        Where the weights came from (provenance, not identity).
+    feature_shape : tuple of int, optional
+        Shape of one feature tensor.
+    provenance : dict, optional
+        Other provenance, not part of the identity.
+    """
     backbone: str
     weights_sha256: str
     preprocess: str

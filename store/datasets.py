@@ -35,7 +35,23 @@ _NAME = re.compile(r"^[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]{0,127}$")
 
 
 def check_dataset_name(name: str) -> str:
-    """A dataset name is a folder name of the store: one safe path component."""
+    """A dataset name is a folder name of the store: one safe path component.
+
+    Parameters
+    ----------
+    name : str
+        The name to check.
+
+    Returns
+    -------
+    str
+        `name`, unchanged.
+
+    Raises
+    ------
+    StoreError
+        When it is not one safe folder name.
+    """
     if not isinstance(name, str) or not _NAME.match(name) or name.endswith((" ", ".")):
         raise StoreError("A dataset name is one folder name: 1 to 128 characters without / \\ or control "
                          f"characters, not starting with a dot nor ending with a space or a dot. Received: {name!r}")
@@ -43,7 +59,18 @@ def check_dataset_name(name: str) -> str:
 
 
 def default_dataset_name(data: str | Path) -> str:
-    """The name a dataset gets when none is given: its data folder's name."""
+    """The name a dataset gets when none is given: its data folder's name.
+
+    Parameters
+    ----------
+    data : str or Path
+        The data folder.
+
+    Returns
+    -------
+    str
+        Its folder name (checked by `check_dataset_name`).
+    """
     return check_dataset_name(Path(data).resolve().name)
 
 
@@ -56,7 +83,35 @@ def legacy_dataset_name(data_root: str) -> str:
 
 @dataclass
 class DatasetIndex:
-    """One row per file the scan found (unusable ones included, with a reason). Treat as read-only."""
+    """One row per file the scan found (unusable ones included, with a reason). Treat as read-only.
+
+    Parameters
+    ----------
+    name : str
+        The dataset's name in the store.
+    data_root : str
+        The folder the files were scanned from; `paths` are relative to it.
+    classes : list of str
+        Class names; `labels` index them.
+    paths : list of str
+        Each row's file, relative to `data_root`.
+    labels : ndarray of int32
+        Each row's class (index into `classes`); -1 for an unlabelled row.
+    splits : list of str
+        Each row's split (train, validation, test...).
+    hashes : list of str
+        Each row's content hash (sha256): the key of its features.
+    reasons : list of str
+        Why a row cannot be used ("" for a usable one).
+    split_sources : list of str, optional
+        Where each row's split came from ("" everywhere when not recorded).
+    source : dict, optional
+        How the folder was read (layout, label source...).
+    stats : dict, optional
+        What the scan counted.
+    created : str, optional
+        When the index was written (ISO time).
+    """
 
     name: str
     data_root: str

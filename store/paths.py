@@ -26,7 +26,27 @@ def check_relative(relative: str, what: str = "path") -> PurePosixPath:
 
 def confine(folder: str | Path, relative: str, what: str = "path") -> Path:
     """`folder / relative`, refused when it is absolute, climbs out with `..`, or resolves (through
-    a symlink) to a place outside `folder`."""
+    a symlink) to a place outside `folder`.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder the path must stay in.
+    relative : str
+        A path read from a record, relative to `folder`.
+    what : str, default "path"
+        What the path is, for the message.
+
+    Returns
+    -------
+    Path
+        `folder / relative` (not resolved).
+
+    Raises
+    ------
+    StoreError
+        When the path is absolute, climbs out or leads outside `folder`.
+    """
     pure = check_relative(relative, what)
     folder = Path(folder)
     candidate = folder.joinpath(*pure.parts)

@@ -16,12 +16,39 @@ __all__ = ["ConfigView", "FeatureStore", "SplitData", "StoreError", "init_store"
 
 
 def is_store(path: Path) -> bool:
+    """Whether a folder is a feature store (holds its store.json marker).
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+
+    Returns
+    -------
+    bool
+    """
     return StoreLayout(Path(path)).marker.is_file()
 
 
 def init_store(path: str | Path) -> StoreLayout:
     """Create the store folder, or check an existing one is a store; the first writer of a
-    version-1 store upgrades it, and every writer clears dead creators' temporaries."""
+    version-1 store upgrades it, and every writer clears dead creators' temporaries.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store folder (made when missing or empty).
+
+    Returns
+    -------
+    StoreLayout
+        Where each file of the store lives.
+
+    Raises
+    ------
+    StoreError
+        When the path exists and is not a store, or its format is not one this version reads.
+    """
     layout = StoreLayout(Path(path))
     if not layout.marker.is_file() and _free_for_a_store(layout):
         layout.root.mkdir(parents=True, exist_ok=True)
@@ -46,6 +73,23 @@ def _free_for_a_store(layout: StoreLayout) -> bool:
 
 
 class FeatureStore:
+    """A feature store opened for reading: its configurations, datasets and aligned views.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store folder (made by `init_store` or `extract run`).
+
+    Raises
+    ------
+    StoreError
+        When the folder is not a store, or its format is not one this version reads.
+
+    Examples
+    --------
+    >>> store = FeatureStore("cache")                          # doctest: +SKIP
+    >>> store.view("mobilenet_v2@224").read("validation")      # doctest: +SKIP
+    """
     def __init__(self, path: str | Path):
         self.layout = StoreLayout(Path(path))
         if not self.layout.marker.is_file():

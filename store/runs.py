@@ -22,6 +22,31 @@ RECORD_GLOB = "run-*.json"
 
 @dataclass
 class RunRecord:
+    """What one `extract run` (or merge) did, recorded in the store.
+
+    Parameters
+    ----------
+    config_id : str
+        The configuration extracted.
+    dataset : str
+        The dataset's name.
+    digest : str or None
+        `DatasetIndex.digest()` of what the run indexed; None for a slice (the merge records it).
+    stats : dict
+        extracted, cached, rejected, changed, seconds...
+    engine : str, default "local"
+        How the work was dispatched.
+    splits : list of str, optional
+        The splits the run extracted; None: all.
+    slice : str, optional
+        "i/n" for one slice, "n slices" for a merge.
+    devices : list of str, optional
+        The devices the base ran on.
+    created : str, optional
+        When (ISO time).
+    extra : dict, optional
+        Fields of newer writers, kept as read.
+    """
     config_id: str
     dataset: str  # the dataset's name
     digest: str | None  # DatasetIndex.digest() of what the run indexed; None for a slice (merge records it)

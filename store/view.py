@@ -21,7 +21,21 @@ from store.layout import StoreLayout
 
 @dataclass
 class SplitData:
-    """Features and everything that describes them, aligned row by row."""
+    """Features and everything that describes them, aligned row by row.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n, ...)
+        One feature tensor per row, as stored (float16 unless the configuration says otherwise).
+    labels : ndarray of int of shape (n,)
+        Each row's class, an index into `class_names`.
+    class_names : list of str
+        The dataset's classes.
+    paths : list of str
+        Each row's file, relative to the dataset's data root.
+    hashes : list of str
+        Each row's content hash (sha256).
+    """
 
     features: np.ndarray
     labels: np.ndarray
@@ -52,7 +66,26 @@ class SplitData:
 
 
 class ConfigView:
-    """The features of one configuration, joined with one dataset index (None: no index yet)."""
+    """The features of one configuration, joined with one dataset index (None: no index yet).
+
+    Made by `FeatureStore.view`; `read(split)` returns a `SplitData`, `iter_batches` reads a split a
+    batch at a time.
+
+    Parameters
+    ----------
+    layout : StoreLayout
+        Where the store's files live.
+    config : ExtractorConfig
+        The configuration whose features are read.
+    index : DatasetIndex, optional
+        The dataset the rows come from.
+    note : str, optional
+        One line when the dataset was chosen among several (the newest).
+    catalog : ShardCatalog, optional
+        The configuration's committed shards (loaded when not given).
+    name : str, optional
+        Its readable name in its store, for messages (default: its id).
+    """
 
     def __init__(self, layout: StoreLayout, config: ExtractorConfig, index: DatasetIndex | None = None,
                  note: str | None = None, catalog: ShardCatalog | None = None, name: str | None = None):

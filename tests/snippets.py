@@ -117,5 +117,55 @@ def make_workspace(root: Path, weights: Path) -> Path:
     return work
 
 
+def _photos(folder: Path, pattern: str, names: list[str], seed: int, suffix: str = ".jpg") -> None:
+    for i, name in enumerate(names):
+        make_photo(folder / f"{name}{suffix}", pattern, seed=seed + i, size=(60 + 2 * (i % 5), 56))
+
+
+def make_data_layouts(work: Path) -> None:
+    """The data folders docs/data.md runs its commands on, one per shape it describes (classes birds, cats,
+    dogs as textures; seeds apart from my_photos' so no content repeats between datasets):
+
+    - pets/<class>/ (a folder per class; birds has 5 images only), flowers/{train,val}/<class>/;
+    - dog-breed/train/<id>.jpg with dog-breed/labels.csv (id,breed): one id with no file, one file with no
+      row, one row twice, one file with two labels;
+    - photos/<file> with photos/meta.csv (path,label,split; `valid` for validation);
+    - dogs-vs-cats/train/{cat,dog}.<n>.jpg (labels in file names) and an unlabelled test1/;
+    - incoming/photo<i>.png (unlabelled, 6) and list.csv naming two of them and a missing file."""
+    seed = 200_000
+    for c, name in enumerate(PATTERNS):
+        _photos(work / "pets" / name, name, [f"{name}{i}" for i in range(5 if name == "birds" else 14)], seed + 100 * c)
+        for split, count in (("train", 7), ("val", 3)):
+            _photos(work / "flowers" / split / name, name, [f"{split}{i}" for i in range(count)],
+                    seed + 1000 + 100 * c + (50 if split == "val" else 0))
+    breeds = work / "dog-breed"
+    rows = []
+    for i in range(30):
+        name = PATTERNS[i % 3]
+        ident = f"{i:06x}e7"
+        _photos(breeds / "train", name, [ident], seed + 3000 + i)
+        rows.append(f"{ident},{name}")
+    _photos(breeds / "train", "cats", ["not_in_table"], seed + 3100)
+    rows += ["ffff00e7,dogs", rows[0], f"{1:06x}e7,birds"]  # no file; a duplicate row; a second label
+    (breeds / "labels.csv").write_text("id,breed\n" + "\n".join(rows) + "\n")
+    meta = []
+    for i in range(24):
+        name, split = PATTERNS[i % 3], ("train", "train", "train", "train", "valid", "test")[i // 3 % 6]
+        _photos(work / "photos" / "img", name, [f"p{i:02d}"], seed + 4000 + i)
+        meta.append(f"img/p{i:02d}.jpg,{name},{split}")
+    (work / "photos" / "meta.csv").write_text("path,label,split\n" + "\n".join(meta) + "\n")
+    for i in range(12):
+        _photos(work / "dogs-vs-cats" / "train", "cats", [f"cat.{i}"], seed + 5000 + i)
+        _photos(work / "dogs-vs-cats" / "train", "dogs", [f"dog.{i}"], seed + 5100 + i)
+    for i in range(5):
+        _photos(work / "dogs-vs-cats" / "test1", PATTERNS[1 + i % 2], [str(i + 1)], seed + 5200 + i)
+    for i in range(6):
+        _photos(work / "incoming", PATTERNS[i % 3], [f"photo{i}"], seed + 6000 + i, suffix=".png")
+    (work / "list.csv").write_text("path\nincoming/photo0.png\nincoming/photo1.png\nmissing.png\n")
+
+
+PAGE_DATA = {"data.md": make_data_layouts}  # a page whose commands read data folders of their own
+
+
 def clean(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)

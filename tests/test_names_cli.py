@@ -84,7 +84,22 @@ def test_heads_list_of_joined_heads_reads_at_80_columns(named_store, tmp_path, m
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
-    for name in ("mobilenet@32", "mobilenet_v2@32", "mobilenet@40", "val acc", "val loss", "train acc"):
+    for name in ("mobilenet@32", "mobilenet_v2@32", "mobilenet@40", "val acc", "val loss", "train acc", "fit s"):
         assert name in listed.stdout, name  # whole: never folded a character a line, never cut
     cells = [part for line in lines for part in BOX.sub(" ", line).split()]
     assert sum(len(cell) == 1 and cell not in "+*" for cell in cells) <= 2, listed.stdout
+
+
+def test_heads_list_of_one_configuration_keeps_every_column_at_80_columns(named_store, tmp_path, monkeypatch):
+    """One configuration, a parameter shown: the one-line layout just too wide for 80 columns once cut the
+    last column to one character ("fit s" became "f"); the table then goes to lines under each head."""
+    store = private_copy(named_store, tmp_path / "store")
+    args = ["fit", "--store", str(store), "--kind", "logreg", "--config", "mobilenet@40", "--reduce", "avg"]
+    assert runner.invoke(heads_app, args).exit_code == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    listed = runner.invoke(heads_app, ["list", "--store", str(store), "--config", "mobilenet@40"])
+    assert listed.exit_code == 0, listed.output
+    head = json.loads(runner.invoke(heads_app, ["list", "--store", str(store), "--json"]).stdout)[0]["head_id"]
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    for text in (head, "reduce=avg", "val acc", "val loss", "train acc", "fit s"):
+        assert text in listed.stdout, (text, listed.stdout)

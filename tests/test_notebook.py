@@ -45,7 +45,9 @@ def test_the_quickstart_notebook_runs(shared_weights, tmp_path, monkeypatch):
     assert "mistakes among 6 validation photos" in outputs[3]
     assert any(out.get("data", {}).get("image/png") for out in notebook.cells[
         [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"][4]].outputs)  # the worst photos drawn
-    assert "new_photos/photo0.png" in outputs[5]
+    assert "accuracy" in outputs[2] and "validation" in outputs[2]  # FitResult.to_frame
+    assert "new_photos/photo0.png" in outputs[5] and "classes: ['birds' 'cats' 'dogs']" in outputs[5]
+    assert "predicted: ['birds', 'cats', 'dogs', 'birds']" in outputs[5]  # photo<i> is of class i % 3
     assert "checked on" in outputs[6] and "predict.py" in outputs[6]
     lines = outputs[7].strip().splitlines()  # predict.py of the export folder, one line per new photo
     assert len(lines) == 4 and all(os.path.basename(f"photo{i}.png") in line for i, line in enumerate(lines))

@@ -109,3 +109,58 @@ def test_fit_result_and_split_data_as_frames(multi_store, tmp_path):
     assert list(frame.columns[:4]) == ["path", "sha256", "class", "label"] and len(frame) == len(split)
     np.testing.assert_array_equal(frame.iloc[:, 4:].to_numpy(), split.features.reshape(len(split), -1))
     assert list(frame["class"]) == [split.class_names[i] for i in split.labels]
+
+
+def test_eval_result_as_a_frame_of_the_scored_images(multi_store, multi_head):
+    from heads import eval_head
+    from store import FeatureStore
+
+    result = eval_head(multi_head, "validation")
+    frame = result.to_frame()
+    head = load_head(multi_head)
+    assert list(frame.columns) == ["path", "true", "predicted", "correct", *head.classes_]
+    assert len(frame) == result["n"] > 0
+    assert frame["correct"].mean() == pytest.approx(result["accuracy"])  # the metrics are these rows'
+    assert (frame["correct"] == (frame["true"] == frame["predicted"])).all()
+    # the rows are the stored validation images, each with its class: the same numbers as predict_proba
+    split = FeatureStore(multi_store).view(head.inputs.ids[0]).read("validation")
+    by_path = dict(zip(split.paths, range(len(split))))
+    rows = [by_path[p] for p in frame["path"]]
+    assert list(frame["true"]) == [split.class_names[split.labels[i]] for i in rows]
+    np.testing.assert_allclose(frame[list(head.classes_)].to_numpy(), head.predict_proba(split.features[rows]),
+                               atol=1e-6)
+    assert json.loads(json.dumps(result))["accuracy"] == result["accuracy"]  # still the dict heads eval prints
+
+
+def test_eval_frame_renames_a_class_named_like_a_fixed_column():
+    from heads.eval_result import EvalResult
+
+    result = EvalResult({"n": 2}, ["a.jpg", "b.jpg"], ["true", "x"], np.array([[0.9, 0.1], [0.2, 0.8]]),
+                        ["true", "x"], "/data")
+    frame = result.to_frame()
+    assert list(frame.columns) == ["path", "true", "predicted", "correct", "proba_true", "x"]
+    assert list(frame["predicted"]) == ["true", "x"] and frame["correct"].all()
+    with pytest.raises(ValueError, match="do not line up"):
+        EvalResult({}, ["a.jpg"], ["x", "y"], np.zeros((1, 2)), ["x", "y"], "/data")
+
+
+def test_run_extraction_progress_follows_the_heads_convention(tmp_path, capsys, monkeypatch):
+    """progress=False: no bar; True: a bar on stderr; None: a bar only in a terminal or notebook, and not
+    when the caller follows progress through its own callbacks (the CLI's rich bars)."""
+    import extract.api
+    from extract.api import run_extraction
+    from tests.conftest import TINY, TINY_RUN, make_dataset
+
+    data = make_dataset(tmp_path / "d", per_class=3)
+    run_extraction(data, tmp_path / "quiet", TINY, TINY_RUN, progress=False)
+    run_extraction(data, tmp_path / "default", TINY, TINY_RUN)  # pytest's stderr is not a terminal
+    assert "img" not in capsys.readouterr().err
+    summary = run_extraction(data, tmp_path / "loud", TINY, TINY_RUN, progress=True)
+    err = capsys.readouterr().err
+    assert summary.extracted == 12 and "extracting mobilenet:" in err and "/12 [" in err  # tqdm's bar, 12 images
+    monkeypatch.setattr(extract.api, "shows_progress", lambda progress: True)  # as in a terminal
+    run_extraction(data, tmp_path / "terminal", TINY, TINY_RUN)
+    assert "/12 [" in capsys.readouterr().err
+    counted: list[int] = []
+    run_extraction(data, tmp_path / "own", TINY, TINY_RUN, on_progress=counted.append)
+    assert sum(counted) == 12 and "img" not in capsys.readouterr().err  # the caller's callbacks, no bar

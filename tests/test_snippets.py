@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.snippets import NO_RUN, PYTHON, SHELL, code_blocks, documentation_pages, make_workspace, page_blocks
+from tests.snippets import (NO_RUN, PAGE_DATA, PYTHON, SHELL, code_blocks, documentation_pages, make_workspace,
+                            page_blocks)
 
 PAGES = [path for path in documentation_pages() if any(b.runs_as for b in page_blocks(path))]
 BIN = Path(sys.executable).parent
@@ -69,6 +70,8 @@ def test_every_page_is_read_and_the_readme_runs_blocks():
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])
 def test_the_page_code_blocks_run(page, shared_weights, tmp_path, monkeypatch):
     work = make_workspace(tmp_path, shared_weights)
+    if page.name in PAGE_DATA:
+        PAGE_DATA[page.name](work)
     env = block_env(work)
     monkeypatch.chdir(work)
     for name in ("BOTTLENECK_WEIGHTS_DIR", "KERAS_HOME", "COLUMNS"):

@@ -17,18 +17,57 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".tab")
 
 
 def is_file_table(path: str | Path) -> bool:
+    """Whether a path names a table of files (.csv, .tsv, .tab) rather than an image or a folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        What the user gave.
+
+    Returns
+    -------
+    bool
+    """
     return Path(path).suffix.lower() in TABLE_SUFFIXES
 
 
 def listed_files(table_path: str | Path, file_column: str | None = None) -> list[Path]:
     """The files the table names, in its row order (blank values skipped); paths that do not exist
-    are returned as they are, for the caller to report."""
+    are returned as they are, for the caller to report.
+
+    Parameters
+    ----------
+    table_path : str or Path
+        A CSV or TSV file; its paths are relative to its folder.
+    file_column : str, optional
+        The column of the files (default: detected: id, filename, file, path, image).
+
+    Returns
+    -------
+    list of Path
+
+    Raises
+    ------
+    ExtractError
+        When the table cannot be read or its file column is not found.
+    """
     return read_file_list(table_path, file_column)[0]
 
 
 def read_file_list(table_path: str | Path, file_column: str | None = None) -> tuple[list[Path], int]:
     """`listed_files`, and how many rows named no file (blank lines, an empty file value): counted for
-    the caller's note, never dropped in silence."""
+    the caller's note, never dropped in silence.
+
+    Parameters
+    ----------
+    table_path, file_column
+        As `listed_files`.
+
+    Returns
+    -------
+    tuple of (list of Path, int)
+        The files, and the count of rows that named none.
+    """
     path = Path(table_path)
     table = read_table(path)
     column = _file_column(table.columns, file_column, path.name)

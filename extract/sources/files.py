@@ -30,7 +30,18 @@ SIGNATURES = (
 
 
 def sniff(head: bytes) -> str | None:
-    """The image format from a file's first bytes, or None when it is no image we decode."""
+    """The image format from a file's first bytes, or None when it is no image we decode.
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first bytes (12 are enough).
+
+    Returns
+    -------
+    str or None
+        jpeg, png, gif, bmp or webp; None for anything else.
+    """
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     for signature, kind in SIGNATURES:

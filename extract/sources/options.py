@@ -17,6 +17,32 @@ LAYOUTS = ("auto", "splits", "classes", "table", "pattern", "unlabelled")
 
 @dataclass(frozen=True)
 class DataOptions:
+    """How a data folder is read: labels from folders, a table or file names; splits; the dataset's
+    name (`extract run`'s data options, same names).
+
+    Parameters
+    ----------
+    name : str, optional
+        The dataset's name in the store (default: the data folder's name).
+    layout : str, default "auto"
+        auto, splits, classes, table, pattern or unlabelled (docs/data.md).
+    val_fraction, test_fraction : float
+        Fractions of each class kept aside, for files whose split no folder or table column gives.
+    split_seed : int, default 0
+        Seed of that split (0 keeps retrain.py's split exactly).
+    labels : str or Path, optional
+        A CSV/TSV (or .parquet) table of labels.
+    file_column, label_column, split_column : str, optional
+        The table's columns (default: detected by name).
+    extension : str, optional
+        Added to ids that name no file (default: the image extensions are tried).
+    label_pattern : str, optional
+        A regular expression with one group, searched in the file name: the label.
+    unlabelled : bool, default False
+        Read folders of loose images (or unlisted files) as unlabelled rows.
+    group_duplicates : bool, default False
+        After extraction, near duplicates the split rule placed apart join one split.
+    """
     name: str | None = None  # dataset name; None = the data folder's name
     layout: str = "auto"
     val_fraction: float = 0.2  # for files whose split is not given by a folder or a table column

@@ -36,8 +36,17 @@ NOT_IMAGE = "not an image: content is not JPEG, PNG, BMP, GIF or WebP"
 
 @dataclass(frozen=True)
 class ReadRules:
-    """How the files of a scan are read: the size limit, whether recorded file versions are trusted
-    (`rehash` False) and which (`known`, the dataset's stat cache)."""
+    """How the files of a scan are read.
+
+    Parameters
+    ----------
+    max_image_mb : float
+        Larger files are rejected unread.
+    rehash : bool, default False
+        Read and hash every file, trusting no recorded file version.
+    known : StatCache, optional
+        The dataset's stat cache: files whose size, mtime, inode and ctime are unchanged are not read.
+    """
 
     max_image_mb: float = DEFAULT_MAX_IMAGE_MB
     rehash: bool = False
@@ -135,8 +144,21 @@ def read_one(path: str, max_bytes: int) -> tuple[str, str | None, str]:
 
 
 def hash_image_file(path: str | Path, max_image_mb: float = DEFAULT_MAX_IMAGE_MB) -> tuple[str, str]:
-    """(content hash, reason) of one file named outside any data folder (`heads predict`): only a
-    regular file (a symlink followed) no larger than the limit is read, and only when it is an image."""
+    """Content hash of one file named outside any data folder (`heads predict`): only a regular file
+    (a symlink followed) no larger than the limit is read, and only when it is an image.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    max_image_mb : float
+        Size limit in MB.
+
+    Returns
+    -------
+    tuple of (str, str)
+        (sha256 of its bytes, "") for a usable image, ("" or the hash, reason) otherwise.
+    """
     try:
         info = os.stat(path)
     except FileNotFoundError:

@@ -20,7 +20,19 @@ class ScanError(ValueError):
 @dataclass(frozen=True)
 class Note:
     """One line for the user about files that were read in a way worth knowing (left out, merged,
-    moved...). `code` is stable for programs and tests; `message` is the line, count included."""
+    moved...).
+
+    Parameters
+    ----------
+    code : str
+        Stable for programs and tests (e.g. "hidden", "duplicate").
+    count : int
+        How many files it is about.
+    message : str
+        The line, count included.
+    examples : tuple of str, optional
+        A few of the files.
+    """
 
     code: str
     count: int

@@ -1,6 +1,7 @@
 """`heads list | eval | kinds`: looking at the heads of a store (thin over heads.evaluate and the registry)."""
 from __future__ import annotations
 
+import io
 import json
 from enum import Enum
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -92,6 +94,23 @@ def _heads_table(rows: list[dict], store: Path, dataset: Optional[str]) -> Table
     head_width = max(len("head"), *(len(head) for head, _, _ in texts))
     wide = head_width + sum(widths) + sum(max(len(c), 7) for c in numeric) + 2 * (len(widths) + len(numeric)) \
         <= console.width
+    table = _laid_out(title, texts, widths, numeric, head_width, wide)
+    if wide and not _shows_whole(table, numeric + [head for head, _, _ in texts]):
+        table = _laid_out(title, texts, widths, numeric, head_width, False)  # the estimate was a few columns short
+    return table
+
+
+def _shows_whole(table: Table, texts: list[str]) -> bool:
+    """Whether the table, printed at the console's width, shows each of `texts` whole: rich crops a no-wrap
+    column it has no room for (`fit s` became `f`) rather than refuse, so the layout is checked by printing it."""
+    probe = Console(width=console.width, file=io.StringIO(), color_system=None)
+    with probe.capture() as captured:
+        probe.print(table)
+    shown = captured.get()
+    return all(text in shown for text in texts)
+
+
+def _laid_out(title: str, texts: list, widths: list[int], numeric: list[str], head_width: int, wide: bool) -> Table:
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("head", no_wrap=wide, overflow="fold", min_width=None if wide else head_width)
     if wide:

@@ -74,10 +74,65 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
                   runtime: str = "tensorflow") -> FineTuneResult:
     """Fine-tune a dense head with its backbone's top `blocks` blocks; publish it as a head folder.
 
-    `data` defaults to the folder the head was fitted on. `on_images(label, total, done)` reports
-    extraction or decoding progress (total when known). `runtime` runs the frozen part below the cut
-    where its activations are cached (extract.runtimes: tensorflow, onnxruntime, auto); the reopened
-    blocks always train in Keras."""
+    Parameters
+    ----------
+    head : str or Path
+        The dense head to start from: a folder, or a head id (or unique prefix) with `store`.
+    data : str or Path, optional
+        The images (the head's classes); default: the folder the head was fitted on.
+    store : str or Path, optional
+        The head's store, where the activations at the cut are cached (default: the head's own).
+    blocks : int, default 1
+        Top convolutional blocks to reopen (VGG16: 1 = block5, 2 = block4 + block5).
+    path : str, default "cached"
+        cached: train on activations cached below the reopened blocks (extracted when missing); full: the
+        whole base on every image every epoch.
+    views : int, optional
+        With path "cached": fixed augmented views cached per train image (default 5).
+    epochs : int, default 30
+        Most epochs.
+    batch_size : int, default 32
+        Rows per step.
+    learning_rate, momentum : float, default 1e-4, 0.9
+        SGD's (small: the blocks are pretrained).
+    patience : int, default 5
+        Stop after this many epochs without a lower loss on the stopping rows, keeping the best epoch's
+        weights; 0: all epochs, last weights.
+    stop_on : str, default "holdout"
+        The rows early stopping watches: holdout (train rows held out from training) or validation (then
+        only a test split gives an honest figure).
+    holdout_fraction : float, default 0.1
+        Share of the train rows held out for early stopping.
+    flip, rotation, zoom, shift : augmentation
+        The augmentation of the train images (as extract.AugmentSpec).
+    seed : int, default 0
+        Seed of the views, the online augmentation, the held-out rows and the batch order.
+    memory_limit_mb : float, optional
+        MB of activations or images held in memory (default: half of the available).
+    out : str or Path, optional
+        The head folder (default `<store>/heads/<id>`).
+    extract_batch_size : int, default 32
+        Images per batch when activations are extracted.
+    on_stage : callable(str), optional
+        Called with a short line at each stage.
+    on_epoch : callable(int, dict), optional
+        Called per epoch with its logs.
+    on_images : callable(str, int or None, int), optional
+        `on_images(label, total, done)` reports extraction or decoding progress (total when known).
+    runtime : str, default "tensorflow"
+        What runs the frozen part below the cut where its activations are cached (extract.runtimes:
+        tensorflow, onnxruntime, auto); the reopened blocks always train in Keras.
+
+    Returns
+    -------
+    FineTuneResult
+        head_id, folder, record, metrics per split and notes.
+
+    Raises
+    ------
+    HeadError
+        On a head that is not dense, a bad option, or data the head cannot be bound to.
+    """
     started = time.perf_counter()
     stage = on_stage or (lambda message: None)
     recipe = FineTuneRecipe(blocks, path, views, epochs, batch_size, learning_rate, momentum, patience, stop_on,

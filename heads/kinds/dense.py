@@ -32,6 +32,51 @@ PREDICT_CHUNK = 4096
 
 
 class DenseHead(ClassifierMixin, BaseEstimator):
+    """The Keras blog's small network on bottleneck features, as a scikit-learn classifier.
+
+    Parameters
+    ----------
+    hidden : tuple of int, default (256,)
+        Units of each hidden Dense layer (ReLU).
+    dropout : float, default 0.5
+        Dropout after each hidden layer.
+    optimizer : str, default "rmsprop"
+        rmsprop, adam, adamw, sgd or nadam.
+    learning_rate : float, default 1e-3
+        The optimizer's learning rate.
+    epochs : int, default 50
+        Most epochs.
+    batch_size : int, default 128
+        Rows per step.
+    patience : int, default 5
+        Early stopping on `validation_fraction` of the *train* rows; 0: all epochs.
+    validation_fraction : float, default 0.1
+        Share of the train rows held out for early stopping.
+    reduce : str, default "flatten"
+        How spatial features become a vector: flatten, avg or max.
+    class_weight : "balanced" or None
+        Weigh classes by inverse frequency.
+    random_state : int, optional
+        Seed of the initial weights, the held-out rows and the batch order.
+    jit_compile : bool, default False
+        XLA compilation (slower on CPUs for this model, measured).
+    verbose : int, default 0
+        Keras's verbosity.
+    standardize : bool or "auto", default "auto"
+        Standardise the input per feature; auto: except for a flattened grid (heads.kinds.dense_init).
+    init : str, default "auto"
+        Start from the logistic regression on the train rows (logreg) or from random weights (random);
+        auto: random for a flattened grid, else logreg.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The labels seen in `fit`.
+    model_ : keras.Model
+        The trained network.
+    history_ : dict
+        Loss and accuracy per epoch.
+    """
     def __init__(self, hidden=(256,), dropout: float = 0.5, optimizer: str = "rmsprop",
                  learning_rate: float = 1e-3, epochs: int = 50, batch_size: int = 128, patience: int = 5,
                  validation_fraction: float = 0.1, reduce: str = "flatten", class_weight=None,

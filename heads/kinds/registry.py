@@ -251,7 +251,31 @@ def _has_probabilities(clf) -> bool:
 
 def make_head(kind: str, params: dict[str, Any] | None = None, reduce: str = "flatten",
               class_weight: str | None = None, seed: int | None = 0):
-    """An unfitted estimator of this kind; parameters are checked by name here, by value in fit."""
+    """An unfitted estimator of this kind; parameters are checked by name here, by value in fit.
+
+    Parameters
+    ----------
+    kind : str
+        A head kind (`heads kinds` lists them).
+    params : dict, optional
+        The kind's parameters, by name (default: the kind's defaults).
+    reduce : str, default "flatten"
+        How spatial features become a vector: flatten, avg or max.
+    class_weight : str, optional
+        "balanced" to weigh classes by inverse frequency.
+    seed : int, optional
+        The estimator's random state.
+
+    Returns
+    -------
+    estimator
+        A scikit-learn estimator (a Pipeline for the scikit-learn kinds, a DenseHead for dense).
+
+    Raises
+    ------
+    HeadError
+        On an unknown kind, reduce mode or parameter name, or a kind that starts from a fitted head.
+    """
     spec = get_kind(kind)
     if spec.starts_from:
         start = "fitted" if spec.starts_from == "any" else spec.starts_from

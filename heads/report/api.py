@@ -23,8 +23,32 @@ GALLERY = 12  # most confidently wrong images shown per split
 
 def report_head(head: str | Path, out: str | Path | None = None, store: str | Path | None = None,
                 gallery: int = GALLERY, force: bool = False) -> Path:
-    """Write the report page of one head; returns its path (`force`: replace a file there that is not a page
-    of this tool; see heads.outputs)."""
+    """Write the report page of one head: metrics, confusion matrices, curves, its most confidently
+    wrong images.
+
+    Parameters
+    ----------
+    head : str or Path
+        A head folder, or a head id (or unique prefix) with `store`.
+    out : str or Path, optional
+        The folder to write the page in (default: the head's folder).
+    store : str or Path, optional
+        The store the head and its features are read from (default: the head's own).
+    gallery : int, default 12
+        Most confidently wrong images shown per split.
+    force : bool, default False
+        Replace a file there that is not a page of this tool (heads.outputs).
+
+    Returns
+    -------
+    Path
+        The page (`report-<head id>.html`).
+
+    Raises
+    ------
+    HeadError
+        On a bad option or a head that cannot be read.
+    """
     if gallery < 0:
         raise HeadError(f"--gallery is a number of images per split, 0 or more. Received: --gallery {gallery}")
     loaded = load_head(resolve_head(head, store))
@@ -39,7 +63,31 @@ def report_head(head: str | Path, out: str | Path | None = None, store: str | Pa
 def compare_heads(store: str | Path, heads: list[str] | None = None, out: str | Path | None = None,
                   split: str = "validation", force: bool = False) -> Path:
     """Write one page with several heads of a store side by side (all of them when `heads` is empty), best first
-    by `split` accuracy then log loss; a split no head was scored on is refused before anything is written."""
+    by `split` accuracy then log loss; a split no head was scored on is refused before anything is written.
+
+    Parameters
+    ----------
+    store : str or Path
+        The feature store.
+    heads : list of str, optional
+        Head ids (or unique prefixes); default: every head of the store.
+    out : str or Path, optional
+        The folder to write the page in (default: the store's heads folder).
+    split : str, default "validation"
+        The split heads are ranked by.
+    force : bool, default False
+        Replace a file there that is not a page of this tool (heads.outputs).
+
+    Returns
+    -------
+    Path
+        The page.
+
+    Raises
+    ------
+    HeadError
+        When no head matches, or none was scored on `split`.
+    """
     if heads:
         folders = list(dict.fromkeys(resolve_head(h, store) for h in heads))
     else:
