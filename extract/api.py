@@ -88,6 +88,12 @@ class RunSummary:
         Where the preprocessing came from (manifest, known file...).
     weights_note : str, optional
         One line when the weights' preprocessing had to be assumed.
+    runtimes : dict
+        Worker -> what computed its features (a converted base: which file, converted or read).
+    stages : dict
+        Seconds per stage (read, decode, resize, wait, base, write); empty when nothing ran.
+    input_path : str
+        How the images were prepared ("tf.data", "N decode workers").
     """
     config: ExtractorConfig
     images: int  # usable image files found by the scan

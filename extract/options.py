@@ -53,6 +53,8 @@ class ExtractOptions:
         One augmented or test-time view (AugmentSpec.for_view, FixedView.augment).
     mixed_precision : bool, default False
         Compute in mixed_float16 (GPU): a configuration of its own.
+    quantize : str, optional
+        "int8": an int8 base calibrated on the train split, a configuration of its own (docs/runtimes.md).
     """
 
     backbone: str
@@ -123,6 +125,8 @@ class RunOptions:
         Larger files are rejected unread.
     runtime : str, default "tensorflow"
         What runs the base (tensorflow, onnxruntime, auto...; docs/runtimes.md).
+    decode_workers : int, optional
+        Decode processes (0: in process); default: chosen per runtime (extract.pipeline).
     """
 
     batch_size: int = 32

@@ -55,6 +55,8 @@ class ExtractorConfig:
         Shape of one feature tensor.
     provenance : dict, optional
         Other provenance, not part of the identity.
+    quantize : str, optional
+        "int8" for an int8 base (part of the identity); None for float.
     """
     backbone: str
     weights_sha256: str

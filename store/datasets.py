@@ -111,6 +111,8 @@ class DatasetIndex:
         What the scan counted.
     created : str, optional
         When the index was written (ISO time).
+    recorded_digest : str, optional
+        The digest written with the index file (None for an older file): compared with its rows.
     """
 
     name: str

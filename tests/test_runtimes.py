@@ -254,7 +254,7 @@ def test_extract_run_refuses_a_different_converted_file_on_its_own_images(datase
     assert "\n" not in str(error.value) and "of the run's images" in str(error.value)
     assert not list((tmp_path / "store").rglob("shard-*.h5")), "no feature of a refused conversion is stored"
     # the check's images are the run's own files, decoded and resized as the run does it
-    reference = Extractor.from_options(TINY)
+    reference = Extractor.from_options(TINY, runtime="onnxruntime")  # its input path: Pillow + NumPy resize
     decoded = np.stack([reference.load_images([str(p)])[0][0] for p in dataset.rglob("*.png")])
     assert len(checked) == 1 and len(checked[0]) == ort.CHECK_IMAGES
     assert all(any(np.array_equal(image, known) for known in decoded) for image in checked[0])
