@@ -47,6 +47,29 @@ class Runtime(Protocol):
         """Library versions that computed the features, for the run record."""
 
 
+def package_versions(names) -> dict[str, str]:
+    """Installed version of each package ("missing" when absent): what a runtime records with its numbers."""
+    import importlib.metadata
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def missing_packages(what: str, packages, install: str) -> str | None:
+    """One line when any of `packages` is not installed (`what` needs them; `install` says how), else None."""
+    import importlib.util
+
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"{what} needs {', '.join(packages)} ({install}); missing: {', '.join(missing)}"
+    return None
+
+
 def _tensorflow() -> Runtime:
     from extract.runtimes.tensorflow import TensorFlowRuntime
 

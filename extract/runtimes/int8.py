@@ -14,7 +14,6 @@ is refused in one line.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import logging
@@ -24,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from extract.runtimes import INT8_RUNTIME, RuntimeUnavailable
-from extract.runtimes.onnx import CHECK_IMAGES, _versions, convert, converted_dir, intra_op_threads, model_config_id
+from extract.runtimes import INT8_RUNTIME, RuntimeUnavailable, missing_packages, package_versions
+from extract.runtimes.onnx import CHECK_IMAGES, convert, converted_dir, intra_op_threads, model_config_id
 from store.integrity import file_sha256
 
 if TYPE_CHECKING:
@@ -77,14 +76,10 @@ class Int8Runtime:
     name = INT8_RUNTIME
 
     def unavailable(self) -> str | None:
-        missing = [name for name in PACKAGES if importlib.util.find_spec(name) is None]
-        if missing:
-            return (f"--quantize int8 needs {', '.join(PACKAGES)} (pip install 'bottleneck-cache[int8]'); "
-                    f"missing: {', '.join(missing)}")
-        return None
+        return missing_packages("--quantize int8", PACKAGES, "pip install 'bottleneck-cache[int8]'")
 
     def versions(self) -> dict[str, str]:
-        return {"runtime": self.name, **_versions(PACKAGES)}
+        return {"runtime": self.name, **package_versions(PACKAGES)}
 
     def load(self, extractor: "Extractor", store: Path | None = None) -> "Int8Session":
         reason = self.unavailable()
@@ -133,7 +128,7 @@ class Int8Runtime:
                 record = {"config_id": config_id, "sha256": {name: file_sha256(staging / name) for name in (XML, BIN)},
                           "calibration": {"split": "train", "rule": "smallest content hashes",
                                           "hashes": [sample[i][1] for i in usable]},
-                          "versions": _versions(("openvino", "nncf", "keras", "tf2onnx", "onnx", "tensorflow"))}
+                          "versions": package_versions(("openvino", "nncf", "keras", "tf2onnx", "onnx", "tensorflow"))}
                 (staging / RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
         except StagingError:
             if not (folder / RECORD).is_file():  # not another process finishing first

@@ -12,13 +12,12 @@ Keras picks its backend once per process, at import. So:
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from extract.runtimes import RuntimeUnavailable
+from extract.runtimes import RuntimeUnavailable, missing_packages, package_versions
 
 if TYPE_CHECKING:
     from extract.extractor import Extractor
@@ -52,22 +51,11 @@ class KerasBackendRuntime:
     extra = ""  # the pip extra that installs it
 
     def unavailable(self) -> str | None:
-        missing = [name for name in self.packages if importlib.util.find_spec(name) is None]
-        if missing:
-            return (f"The {self.name} runtime needs {', '.join(self.packages)} "
-                    f"({self.extra or 'pip install ' + ' '.join(self.packages)}); missing: {', '.join(missing)}")
-        return None
+        return missing_packages(f"The {self.name} runtime", self.packages,
+                                self.extra or "pip install " + " ".join(self.packages))
 
     def versions(self) -> dict[str, str]:
-        import importlib.metadata
-
-        found = {"runtime": self.name}
-        for name in ("keras", *self.packages):
-            try:
-                found[name] = importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                found[name] = "missing"
-        return found
+        return {"runtime": self.name, **package_versions(("keras", *self.packages))}
 
     def load(self, extractor: "Extractor", store: Path | None = None):
         reason = self.unavailable()

@@ -10,8 +10,6 @@ of the run, a worker its first batch); beyond `TOLERANCE` it is refused in one l
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import tempfile
@@ -21,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from extract.runtimes import RuntimeUnavailable
+from extract.runtimes import RuntimeUnavailable, missing_packages, package_versions
 from store.integrity import file_sha256
 
 if TYPE_CHECKING:
@@ -31,16 +29,6 @@ PACKAGES = ("onnxruntime", "onnx", "tf2onnx")
 MODEL_FILE, RECORD_FILE = "model.onnx", "converted.json"
 TOLERANCE = 1e-3  # max |ORT - TF| / max |TF| on the check images
 CHECK_IMAGES = 8  # the first images a process gives the converted base: TensorFlow computes them too
-
-
-def _versions(names) -> dict[str, str]:
-    found = {}
-    for name in names:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "missing"
-    return found
 
 
 def intra_op_threads() -> int:
@@ -105,14 +93,10 @@ class OnnxRuntime:
     name = "onnxruntime"
 
     def unavailable(self) -> str | None:
-        missing = [name for name in PACKAGES if importlib.util.find_spec(name) is None]
-        if missing:
-            return (f"The onnxruntime runtime needs {', '.join(PACKAGES)} (pip install 'bottleneck-cache[export]'); "
-                    f"missing: {', '.join(missing)}")
-        return None
+        return missing_packages("The onnxruntime runtime", PACKAGES, "pip install 'bottleneck-cache[export]'")
 
     def versions(self) -> dict[str, str]:
-        return {"runtime": self.name, **_versions(PACKAGES)}
+        return {"runtime": self.name, **package_versions(PACKAGES)}
 
     def load(self, extractor: "Extractor", store: Path | None = None) -> "CheckedSession":
         reason = self.unavailable()
@@ -138,8 +122,8 @@ class OnnxRuntime:
                 with staged_folder(folder) as staging:
                     convert(extractor, staging / MODEL_FILE)
                     record = {"sha256": file_sha256(staging / MODEL_FILE), "config_id": model_config_id(extractor.config),
-                              "converter": _versions(("keras", "tf2onnx", "onnx", "tensorflow")),
-                              "runtime": _versions(("onnxruntime",))}
+                              "converter": package_versions(("keras", "tf2onnx", "onnx", "tensorflow")),
+                              "runtime": package_versions(("onnxruntime",))}
                     (staging / RECORD_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
                 converted_here = True
             except StagingError:
