@@ -8,7 +8,9 @@ from extract.devices import default_keras_backend
 
 default_keras_backend()  # before anything imports Keras
 from extract import augment_options, cli_support  # noqa: E402  (after the backend is chosen)
-from extract.api import RunSummary, run_extraction, run_tta, run_views
+from extract.api import run_extraction
+from extract.run_summary import RunSummary
+from extract.view_runs import run_tta, run_views
 from extract.augment import AugmentSpec, FixedView, tta_views
 from extract.backbones import Backbone, get_backbone
 from extract.dataset_plan import dataset_options

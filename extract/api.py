@@ -4,14 +4,12 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from extract import devices
-from extract.augment import AugmentSpec, tta_views
 from extract.dataset_plan import change_note, checked_data, read_rules, record_versions, scan_of
 from extract.engines import get_engine
 from extract.engines.progress import WorkerMeter
@@ -20,6 +18,7 @@ from extract.extractor import Extractor
 from extract.memory import refused_when_out_of_memory
 from extract.options import ExtractOptions, RunOptions
 from extract.progress_bar import ExtractionBar, shows_progress
+from extract.run_summary import RunSummary
 from extract.runner import ShardTask, TaskResult, register_extractor
 from extract.scan import Note, Scan
 from extract.slices import Slice, listing_digest
@@ -40,91 +39,6 @@ class StrictModeError(ExtractError):
         listing = "; ".join(f"{path}: {reason}" for path, reason in rejected[:20])
         more = f" (and {len(rejected) - 20} more)" if len(rejected) > 20 else ""
         super().__init__(f"--strict: {len(rejected)} files cannot be used: {listing}{more}")
-
-
-@dataclass
-class RunSummary:
-    """What one `run_extraction` did (printed by `extract run`, recorded in the store's runs).
-
-    Parameters
-    ----------
-    config : ExtractorConfig
-        The configuration extracted.
-    images : int
-        Usable image files the scan found.
-    extracted, cached : int
-        Images computed now / found in the store.
-    rejected : list of (str, str)
-        Files that cannot be used: (path, reason).
-    changed : int
-        Files whose content changed since the last run.
-    skipped_hidden, skipped_non_image : int
-        Files left out: hidden ones, and files that are not images.
-    seconds : float
-        The whole run: scan, model build, extraction, index.
-    extract_seconds : float
-        The images through the pipeline and the base (`images_per_second` divides by it).
-    store_bytes : int
-        The store's size on disk after the run.
-    split_counts : dict
-        Images per split.
-    engine : str
-        How the work was dispatched (local, ray).
-    workers : dict
-        Worker -> (images, images/s), for a distributed run.
-    slice : str, optional
-        "i/n" for a `--shard` run (the counts above are the slice's).
-    devices : dict
-        Worker -> device ("GPU:0 (name)" or "CPU"); empty when nothing ran.
-    dataset : str
-        The name of the dataset the run indexed.
-    files_read, files_known : int
-        Files the scan opened / knew by their stat alone (store.stat_cache).
-    notes : list of Note
-        The scan's notes: files left out, merged, moved...
-    dataset_note : str, optional
-        One line when the dataset got a new index version, saying why.
-    preprocess_from : str
-        Where the preprocessing came from (manifest, known file...).
-    weights_note : str, optional
-        One line when the weights' preprocessing had to be assumed.
-    runtimes : dict
-        Worker -> what computed its features (a converted base: which file, converted or read).
-    stages : dict
-        Seconds per stage (read, decode, resize, wait, base, write); empty when nothing ran.
-    input_path : str
-        How the images were prepared ("tf.data", "N decode workers").
-    """
-    config: ExtractorConfig
-    images: int  # usable image files found by the scan
-    extracted: int
-    cached: int
-    rejected: list[tuple[str, str]] = field(default_factory=list)
-    changed: int = 0
-    skipped_hidden: int = 0
-    skipped_non_image: int = 0
-    seconds: float = 0.0  # the whole run: scan, model build, extraction, index
-    extract_seconds: float = 0.0  # the images through the pipeline and the base
-    store_bytes: int = 0
-    split_counts: dict[str, int] = field(default_factory=dict)
-    engine: str = "local"  # how the work was dispatched (engine, workers, retries)
-    workers: dict[str, tuple[int, float]] = field(default_factory=dict)  # worker -> (images, images/s)
-    slice: str | None = None  # "i/n" for a --shard run: the counts above are the slice's
-    devices: dict[str, str] = field(default_factory=dict)  # worker -> "GPU:0 (name)" or "CPU"; {} when none ran
-    runtimes: dict[str, str] = field(default_factory=dict)  # worker -> what computed its features
-    dataset: str = ""  # the name of the dataset the run indexed
-    files_read: int = 0  # files the scan opened (the others were known by their stat: store.stat_cache)
-    files_known: int = 0
-    notes: list[Note] = field(default_factory=list)  # the scan's notes: files left out, merged, moved...
-    dataset_note: str | None = None  # one line when the dataset got a new index version, saying why
-    preprocess_from: str = ""  # where the configuration's preprocessing came from (manifest, known file...)
-    weights_note: str | None = None  # one line when the weights' preprocessing had to be assumed
-    stages: dict = field(default_factory=dict)  # seconds per stage (extract.stages); {} when nothing ran
-    input_path: str = ""  # how the images were prepared: "tf.data", "N decode workers"
-
-    @property
-    def images_per_second(self) -> float:
-        return self.extracted / self.extract_seconds if self.extract_seconds > 0 else 0.0
 
 
 def _store_bytes(root: Path) -> int:
@@ -265,98 +179,6 @@ def run_extraction(
     summary.store_bytes = _store_bytes(store_layout.root)
     summary.preprocess_from, summary.weights_note = extractor.weights.preprocess_from, extractor.weights.note
     return summary
-
-
-def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | None, store: str | Path,
-              extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
-              views_splits: list[str] | None = None, on_start: Callable[[int], None] | None = None,
-              on_progress: Callable[[int], None] | None = None,
-              on_worker_progress: Callable[[str, int], None] | None = None,
-              progress: bool | None = None) -> list[RunSummary]:
-    """The plain configuration, then `views` augmented views of the images of `views_splits`
-    (default train: augmenting validation images serves no purpose), one configuration each.
-
-    Parameters
-    ----------
-    views : int
-        How many augmented views (0: the plain configuration only).
-    spec : AugmentSpec
-        The random transforms each view draws from (a fixed draw per image and view).
-    data : str, Path or DatasetIndex
-        As for `run_extraction`.
-    store : str or Path
-        The feature store.
-    extractor : ExtractOptions, ExtractorConfig or Extractor
-        The plain configuration; each view derives its own from it.
-    options : RunOptions, optional
-        How to run, as for `run_extraction`.
-    on_start, on_progress, on_worker_progress : callable, optional
-        As for `run_extraction`, called for each configuration's run.
-    views_splits : list of str, optional
-        The splits the views are extracted for (default: train).
-    progress : bool, optional
-        As for `run_extraction`: one bar per configuration.
-
-    Returns
-    -------
-    list of RunSummary
-        The plain configuration's run first, then one per view.
-    """
-    if views < 0:
-        raise OptionError(f"views must be 0 or more. Received: {views}")
-    options = options or RunOptions()
-    checked_data(data, store, options)
-    plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
-                 "progress": progress}
-    summaries = [run_extraction(data, store, plain, options, **callbacks)]
-    view_options = replace(options, splits=views_splits or ["train"])
-    for view in range(views):
-        summaries.append(run_extraction(data, store, plain.derive(augment=spec.for_view(view)), view_options,
-                                        **callbacks))
-    return summaries
-
-
-def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
-            extractor: ExtractOptions | ExtractorConfig | Extractor, options: RunOptions | None = None,
-            on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-            on_worker_progress: Callable[[str, int], None] | None = None,
-            progress: bool | None = None) -> list[RunSummary]:
-    """The plain configuration, then the first `tta` fixed test-time views (extract.augment.TTA_VIEWS) of
-    every split, one configuration each: what `heads eval/predict --tta` read instead of computing.
-
-    Parameters
-    ----------
-    tta : int
-        How many test-time views (a horizontal flip first; see `tta_views`).
-    data : str, Path or DatasetIndex
-        As for `run_extraction`.
-    store : str or Path
-        The feature store.
-    extractor : ExtractOptions, ExtractorConfig or Extractor
-        The plain configuration; each view derives its own from it.
-    options : RunOptions, optional
-        How to run, as for `run_extraction`.
-    on_start, on_progress, on_worker_progress : callable, optional
-        As for `run_extraction`, called for each configuration's run.
-    progress : bool, optional
-        As for `run_extraction`: one bar per configuration.
-
-    Returns
-    -------
-    list of RunSummary
-        The plain configuration's run first, then one per view.
-    """
-    views = tta_views(tta)  # refuses a count out of range before anything is extracted
-    options = options or RunOptions()
-    checked_data(data, store, options)
-    plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
-                 "progress": progress}
-    summaries = [run_extraction(data, store, plain, options, **callbacks)]
-    for view in views:
-        summaries.append(run_extraction(data, store, plain.derive(augment=view.augment()), options, **callbacks))
-    return summaries
 
 
 def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, store: Path, dispatcher,

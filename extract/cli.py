@@ -143,7 +143,9 @@ def run(
 ) -> None:
     """Extract and cache the features of every image not already in the store."""
     arguments = dict(locals())  # the data options among them: see _given_data_options
-    from extract.api import RunSummary, run_extraction, run_tta, run_views
+    from extract.api import run_extraction
+    from extract.run_summary import RunSummary
+    from extract.view_runs import run_tta, run_views
     from extract.augment import AugmentSpec, tta_views
     from extract.dataset_plan import dataset_options
     from extract.options import ExtractOptions, RunOptions

@@ -24,7 +24,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def store_with_a_view(binary_store, tmp_path_factory):
     """The binary store plus its flip view, and a logreg head reading the plain configuration."""
-    from extract.api import run_tta
+    from extract.view_runs import run_tta
     from heads.fit import fit_head
 
     store = private_copy(binary_store, tmp_path_factory.mktemp("rm") / "store")

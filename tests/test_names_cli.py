@@ -22,7 +22,8 @@ BOX = re.compile(r"[│┌┐└┘─┬┴├┤┼╭╮╰╯]")
 @pytest.fixture(scope="module")
 def named_store(joined_store, tmp_path_factory):
     """mobilenet@32 (with its flip view), mobilenet@40 and mobilenet_v2@32 over the same images."""
-    from extract.api import run_extraction, run_tta
+    from extract.api import run_extraction
+    from extract.view_runs import run_tta
 
     store = private_copy(joined_store["store"], tmp_path_factory.mktemp("names") / "store")
     features = FeatureStore(store)

@@ -4,7 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from extract.api import run_extraction, run_views
+from extract.api import run_extraction
+from extract.view_runs import run_views
 from extract.augment import AugmentSpec, apply_view, transform_vector, view_parameters
 from store import FeatureStore
 from tests.conftest import TINY, TINY_RUN, assert_features_close
