@@ -86,7 +86,7 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
              on_progress: Callable[[int], None] | None = None) -> TaskResult:
     started = time.perf_counter()
     devices.prepare_tensorflow()
-    devices.check_compute_device(task.config.compute)
+    devices.check_compute_device(task.config.compute, task.runtime)
     extractor = worker_extractor(task.config, task.xla, task.runtime, task.store_root)
     config = extractor.config
     layout = StoreLayout(Path(task.store_root))

@@ -224,3 +224,32 @@ def test_a_missing_backend_is_one_line_naming_how_to_install_it(monkeypatch):
         JaxRuntime().load(Extractor.from_options(TINY))
     message = str(error.value)
     assert "\n" not in message and "missing: jaxlib" in message and "bottleneck-cache[jax]" in message
+
+
+def test_mixed_precision_with_a_child_runtime_asks_that_backend_not_tensorflow(monkeypatch):
+    from extract import devices
+    from extract.errors import ExtractError
+
+    def tensorflow_asked():
+        raise AssertionError("TensorFlow's GPUs asked for a base that JAX computes")
+
+    monkeypatch.delenv(devices.ALLOW_CPU_MIXED_ENV, raising=False)
+    monkeypatch.setattr(devices, "gpus", tensorflow_asked)
+    devices.check_compute_device("mixed_float16", "jax")  # its child asks JAX (below)
+    monkeypatch.setattr(devices, "gpus", lambda: [])
+    with pytest.raises(ExtractError, match="none visible to tensorflow"):
+        devices.check_compute_device("mixed_float16", "tensorflow")
+
+
+@needs_jax
+def test_mixed_precision_on_jax_without_a_gpu_is_refused_by_the_child_in_one_line(dataset, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from extract import devices
+
+    monkeypatch.delenv(devices.ALLOW_CPU_MIXED_ENV, raising=False)
+    with pytest.raises(RuntimeUnavailable) as error:
+        run_extraction(dataset, tmp_path / "store", replace(TINY, mixed_precision=True),
+                       RunOptions(batch_size=8, runtime="jax"))
+    message = str(error.value)
+    assert "\n" not in message and "none visible to jax" in message and "mixed_float16" in message
