@@ -253,3 +253,18 @@ def test_mixed_precision_on_jax_without_a_gpu_is_refused_by_the_child_in_one_lin
                        RunOptions(batch_size=8, runtime="jax"))
     message = str(error.value)
     assert "\n" not in message and "none visible to jax" in message and "mixed_float16" in message
+
+
+def test_a_base_on_a_gpu_gets_every_core_but_one_decoding(monkeypatch):
+    from types import SimpleNamespace
+
+    from extract import feeder
+    from extract.runner import decode_workers_for, input_path_label
+
+    monkeypatch.setattr(feeder, "available_cores", lambda: 16)
+    task = SimpleNamespace(decode_workers=None, runtime="jax", config=SimpleNamespace(augment=None))
+    assert decode_workers_for(task, "GPU:0 (NVIDIA H200)") == 15  # decoding is the bound there
+    assert input_path_label(task, 15) == "15 decode workers"
+    assert decode_workers_for(task, "CPU") is None  # extract.pipeline's choice: the base needs the cores
+    assert decode_workers_for(SimpleNamespace(**{**vars(task), "runtime": "tensorflow"}), "GPU:0") is None  # tf.data
+    assert decode_workers_for(SimpleNamespace(**{**vars(task), "decode_workers": 3}), "GPU:0") == 3  # as asked
