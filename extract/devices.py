@@ -72,6 +72,14 @@ def keras_backend() -> str:
     return keras.config.backend()
 
 
+def tensorflow_unavailable() -> str | None:
+    """Why TensorFlow cannot run the base in this process (one line), or None where Keras runs on it."""
+    backend = keras_backend()
+    if backend != "tensorflow":
+        return f"Keras runs on {backend} in this process, not on TensorFlow: give --runtime {backend} (or auto)"
+    return None
+
+
 def backend_versions() -> dict[str, str]:
     """Keras and its backend's version, e.g. {"tensorflow": "2.21.0", "keras": "3.15.1"}."""
     import importlib

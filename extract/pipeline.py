@@ -95,16 +95,15 @@ def uses_decode_workers(runtime: str, augment: dict | None, decode_workers: int 
 def _need_tensorflow(runtime: str, augment: dict | None) -> None:
     """The tf.data path where TensorFlow is not installed: one line, before anything is read."""
     from extract import devices
+    from extract.errors import OptionError
 
     if devices.tensorflow_installed():
         return
-    from extract.runtimes import RuntimeUnavailable, get_runtime
-
     if augment:
-        raise RuntimeUnavailable(f"Augmented views are TensorFlow image ops, and TensorFlow is not installed here "
-                                 f"(Keras runs on {devices.keras_backend()}): extract the plain view, or run where "
-                                 f"TensorFlow is. Received: augment={augment}")
-    raise RuntimeUnavailable(f"{get_runtime('tensorflow').unavailable()}. Received: --runtime {runtime}")
+        raise OptionError(f"Augmented views are TensorFlow image ops, and TensorFlow is not installed here "
+                          f"(Keras runs on {devices.keras_backend()}): extract the plain view, or run where "
+                          f"TensorFlow is. Received: augment={augment}")
+    raise OptionError(f"{devices.tensorflow_unavailable()}. Received: --runtime {runtime}")
 
 
 def input_batches(paths: list[str], size: int, resize: str, batch_size: int, augment: dict | None = None,

@@ -268,3 +268,29 @@ def test_a_base_on_a_gpu_gets_every_core_but_one_decoding(monkeypatch):
     assert decode_workers_for(task, "CPU") is None  # extract.pipeline's choice: the base needs the cores
     assert decode_workers_for(SimpleNamespace(**{**vars(task), "runtime": "tensorflow"}), "GPU:0") is None  # tf.data
     assert decode_workers_for(SimpleNamespace(**{**vars(task), "decode_workers": 3}), "GPU:0") == 3  # as asked
+
+
+def test_options_check_runtime_names_in_a_leaf_that_imports_no_runtime():
+    """extract.options -> runtimes.choice -> runtimes -> (int8, onnx, keras_backend) -> extractor -> options was
+    a circle; the names and their check now live in extract/runtimes/names.py, which imports no runtime."""
+    import ast
+
+    def imported(path):
+        tree = ast.parse((REPO / path).read_text())
+        return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | \
+            {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+
+    assert {m for m in imported("extract/runtimes/names.py") if m.startswith("extract")} == {"extract.errors"}
+    assert not {m for m in imported("extract/options.py") if m.startswith("extract.runtimes")} - {"extract.runtimes.names"}
+    from extract.options import RunOptions
+    from extract.runtimes import RUNTIMES, register_runtime
+    from extract.runtimes.names import RUNTIMES as NAMED
+
+    assert NAMED is RUNTIMES  # one registry: a registered runtime is a name options take
+    register_runtime("planted", lambda: None)
+    try:
+        assert RunOptions(runtime="planted").runtime == "planted"
+    finally:
+        RUNTIMES.pop("planted")
+    with pytest.raises(Exception, match="Unknown runtime 'planted'. Allowed: auto, tensorflow"):
+        RunOptions(runtime="planted")
