@@ -52,6 +52,14 @@ DEFAULT_CONFIGS = ("vgg16:150:vgg16_imagenet_torchvision_notop.h5,"
 TOLERANCE = {"float32": 1e-3, "mixed_float16": 2e-2}
 
 
+def installed(module: str) -> bool:
+    """Found (not imported); a broken or hidden package counts as absent."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def parse_configs(text: str, weights_dir: Path) -> list[dict]:
     configs = []
     for item in filter(None, text.split(",")):
@@ -205,7 +213,7 @@ def main() -> int:
     unknown = [name for name in wanted if name not in RUNTIMES]
     if unknown:
         raise SystemExit(f"Unknown runtime {unknown[0]!r}. Allowed: {', '.join(RUNTIMES)}")
-    present = [name for name in wanted if importlib.util.find_spec(RUNTIMES[name]) is not None]
+    present = [name for name in wanted if installed(RUNTIMES[name])]
     absent = [name for name in wanted if name not in present]
     configs = parse_configs(args.configs or DEFAULT_CONFIGS, SHARED / "weights")
     missing = [c["weights"] for c in configs if c["weights"] != "none" and not Path(c["weights"]).is_file()]

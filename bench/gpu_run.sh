@@ -10,12 +10,15 @@ staged=${1:-$repo/.gpu}
 [[ $# -gt 0 ]] && shift
 python=${PYTHON:-python3}
 [[ -d "$staged/weights" ]] || { echo "gpu_run: nothing staged at $staged (run bench/gpu_stage.sh first)" >&2; exit 1; }
-if ! "$python" -c "import keras" >/dev/null 2>&1; then
+# Found, not imported: importing Keras here would pick its backend (TensorFlow by default, absent there)
+if ! "$python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('keras') is None)" >/dev/null 2>&1; then
     "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/gpu_site \
         "$staged"/wheels/*.whl || { echo "gpu_run: the staged wheels do not install" >&2; exit 1; }
     export PYTHONPATH=/tmp/gpu_site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH=$repo${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 BOTTLENECK_SHARED=$staged
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
-"$python" -c "import keras, sys; print('python', sys.version.split()[0], 'keras', keras.__version__)"
+# `extract` first: it picks Keras's backend (JAX, else PyTorch) where TensorFlow is not installed
+"$python" -c "import sys, extract, keras; print('python', sys.version.split()[0], 'keras', keras.__version__, 'on', keras.config.backend())" \
+    || { echo "gpu_run: extract or Keras does not import (above)" >&2; exit 1; }
 exec "$python" "$repo/bench/gpu_check.py" --out "${OUT:-$repo/bench/gpu_check_out}" --require-gpu "$@"

@@ -68,10 +68,11 @@ def as_extractor(extractor: ExtractOptions | ExtractorConfig | Extractor, xla: b
     raise TypeError(f"extractor is ExtractOptions, ExtractorConfig or Extractor. Received: {type(extractor).__name__}")
 
 
-def _build_for_work(extractor: Extractor, engine: str) -> None:
-    """Build (and check) the model before work that needs it; mixed precision only on a GPU here."""
+def _build_for_work(extractor: Extractor, engine: str, runtime: str | None = None) -> None:
+    """Build (and check) the model before work that needs it; mixed precision only on a GPU here (the GPU
+    of the backend that runs `runtime`)."""
     if engine == "local":
-        devices.check_compute_device(extractor.config.compute)
+        devices.check_compute_device(extractor.config.compute, runtime)
     extractor.build()
 
 
@@ -159,7 +160,7 @@ def run_extraction(
     # Before anything is written: a configuration the store has never recorded is built now, so a
     # bad layer or a weights file that does not fit is refused with the store untouched.
     if not extractor.with_store_record(store):
-        _build_for_work(extractor, options.engine)
+        _build_for_work(extractor, options.engine, options.runtime)
 
     bar = None
     if progress or (progress is None and on_start is None and on_progress is None and shows_progress(None)):
@@ -210,7 +211,7 @@ def _extract(scan: Scan, mine: list, part: Slice | None, extractor: Extractor, s
                 todo[entry.hash] = str(scan.root / entry.path)
         runtime, runtime_note = options.runtime, None
         if todo:  # only now, and only then, is the model needed (a rerun imports no TensorFlow)
-            _build_for_work(extractor, dispatcher.name)
+            _build_for_work(extractor, dispatcher.name, options.runtime)
             if config.quantize:  # its calibration images: the dataset's train split (extract.runtimes.int8)
                 from extract.runtimes.int8 import calibration_sample
 

@@ -21,6 +21,7 @@ from extract.errors import ExtractError
 # Mixed precision is for GPUs; on a CPU it is slow and gives other numbers. Tests (and anyone who
 # wants to see the float16 numbers on a CPU) set this to 1 to allow it there.
 ALLOW_CPU_MIXED_ENV = "BOTTLENECK_MIXED_PRECISION_ON_CPU"
+KERAS_BACKENDS = ("jax", "torch")  # the runtimes that are Keras on another backend (extract.runtimes.keras_backend)
 
 
 def node_name() -> str:
@@ -34,17 +35,27 @@ def _installed(name: str) -> bool:
         return False
 
 
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here (found, not imported: cheap)."""
+    return "tensorflow" in sys.modules or _installed("tensorflow")
+
+
 def default_keras_backend() -> str | None:
     """On a machine without TensorFlow, Keras (whose default backend it is) would not import at all:
     there, unless the user chose (KERAS_BACKEND, or keras.json's "backend"), Keras runs on JAX, else on
-    PyTorch. Must run before Keras is imported (`extract` does it first thing). Returns what it set."""
+    PyTorch. Must run before Keras is imported (`extract` does it first thing). Returns what it set.
+
+    keras.json's backend is a choice only when that backend is installed: Keras writes the file on its
+    first import with "tensorflow" in it even when KERAS_BACKEND says otherwise, so a machine without
+    TensorFlow would run once and then fail on every later import."""
     if "keras" in sys.modules or os.environ.get("KERAS_BACKEND") or _installed("tensorflow"):
         return None
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     try:
         with open(os.path.join(home, "keras.json"), encoding="utf-8") as handle:
-            if json.load(handle).get("backend"):
-                return None
+            chosen = json.load(handle).get("backend")
+        if isinstance(chosen, str) and chosen and _installed(chosen):
+            return None
     except (OSError, ValueError, AttributeError):
         pass
     for name in ("jax", "torch"):
@@ -59,6 +70,14 @@ def keras_backend() -> str:
     import keras
 
     return keras.config.backend()
+
+
+def tensorflow_unavailable() -> str | None:
+    """Why TensorFlow cannot run the base in this process (one line), or None where Keras runs on it."""
+    backend = keras_backend()
+    if backend != "tensorflow":
+        return f"Keras runs on {backend} in this process, not on TensorFlow: give --runtime {backend} (or auto)"
+    return None
 
 
 def backend_versions() -> dict[str, str]:
@@ -133,11 +152,21 @@ def device_label() -> str:
     return f"GPU:0{f' ({name})' if name else ''}{more}"
 
 
-def check_compute_device(compute: str) -> None:
-    """Mixed precision only where a GPU computes (or where explicitly allowed on a CPU)."""
-    if compute == "float32" or os.environ.get(ALLOW_CPU_MIXED_ENV) == "1" or gpus():
+def check_compute_device(compute: str, runtime: str | None = None) -> None:
+    """Mixed precision only where a GPU computes (or where explicitly allowed on a CPU).
+
+    The GPU is the one the base runs on: this process's Keras backend, or, for `runtime` jax or torch
+    where this process's Keras runs on TensorFlow, the child process that runs it (it asks its own
+    backend, jax.devices() or torch.cuda, before building: extract.runtimes.keras_worker). TensorFlow
+    is never asked for a GPU another library computes on."""
+    if compute == "float32" or os.environ.get(ALLOW_CPU_MIXED_ENV) == "1":
         return
-    raise ExtractError(f"--mixed-precision computes on GPUs; node {node_name()} has none visible "
+    backend = keras_backend()
+    if runtime in KERAS_BACKENDS and runtime != backend:
+        return  # checked in the child, by its own backend
+    if gpus():
+        return
+    raise ExtractError(f"--mixed-precision computes on GPUs; node {node_name()} has none visible to {backend} "
                        f"(drop --mixed-precision for float32 on the CPU). Received: compute {compute}")
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from extract.backbones import get_backbone
 from extract.errors import OptionError
 from extract.model import DTYPES, POOLING_MODES, RESIZE_MODES
+from extract.runtimes.names import check_runtime_name
 from extract.sources.options import DataOptions
 from extract.weights import PREPROCESS_MODES
 
@@ -158,8 +159,6 @@ class RunOptions:
         if self.batch_size < 1 or self.shard_size < 1:
             raise OptionError(f"batch_size and shard_size must be positive. "
                               f"Received: {self.batch_size}, {self.shard_size}")
-
-        from extract.runtimes.choice import check_runtime_name
 
         check_runtime_name(self.runtime)
         from extract.feeder import check_decode_workers

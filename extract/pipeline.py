@@ -92,6 +92,20 @@ def uses_decode_workers(runtime: str, augment: dict | None, decode_workers: int 
     return decode_workers is not None or runtime != "tensorflow"
 
 
+def _need_tensorflow(runtime: str, augment: dict | None) -> None:
+    """The tf.data path where TensorFlow is not installed: one line, before anything is read."""
+    from extract import devices
+    from extract.errors import OptionError
+
+    if devices.tensorflow_installed():
+        return
+    if augment:
+        raise OptionError(f"Augmented views are TensorFlow image ops, and TensorFlow is not installed here "
+                          f"(Keras runs on {devices.keras_backend()}): extract the plain view, or run where "
+                          f"TensorFlow is. Received: augment={augment}")
+    raise OptionError(f"{devices.tensorflow_unavailable()}. Received: --runtime {runtime}")
+
+
 def input_batches(paths: list[str], size: int, resize: str, batch_size: int, augment: dict | None = None,
                   runtime: str = "tensorflow", decode_workers: int | None = None,
                   times: StageTimes | None = None) -> Iterator[Batch]:
@@ -118,6 +132,7 @@ def input_batches(paths: list[str], size: int, resize: str, batch_size: int, aug
         workers = default_decode_workers() if decode_workers is None else decode_workers
         yield from feed_batches(paths, size, resize, batch_size, workers, times)
         return
+    _need_tensorflow(runtime, augment)
     times.separable["resize"] = False  # inside the tf.data graph: not timed on its own
     batches = iter(image_batches(paths, size, resize, batch_size, augment, times=times))
     while True:

@@ -86,7 +86,7 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
              on_progress: Callable[[int], None] | None = None) -> TaskResult:
     started = time.perf_counter()
     devices.prepare_tensorflow()
-    devices.check_compute_device(task.config.compute)
+    devices.check_compute_device(task.config.compute, task.runtime)
     extractor = worker_extractor(task.config, task.xla, task.runtime, task.store_root)
     config = extractor.config
     layout = StoreLayout(Path(task.store_root))
@@ -94,13 +94,14 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
     writer = ShardWriter(layout.shards_dir(config.config_id), config.config_id, config.dtype,
                          config.feature_shape, task.shard_size, times)
     # where the base computes: a runtime in a child process (Keras on JAX, PyTorch) says its own device
-    result = TaskResult(rejected=[], changed=[], device=getattr(extractor.infer, "device", None) or devices.device_label(),
-                        input_path=input_path_label(task))
+    device = getattr(extractor.infer, "device", None) or devices.device_label()
+    workers = decode_workers_for(task, device)
+    result = TaskResult(rejected=[], changed=[], device=device, input_path=input_path_label(task, workers))
     try:
         with devices.exact_float32(config.compute):
             for images, positions, hashes, reasons in input_batches(
                     list(task.paths), config.size, config.resize, task.batch_size, config.augment,
-                    task.runtime, task.decode_workers, times):
+                    task.runtime, workers, times):
                 count = int(images.shape[0])
                 if count < task.batch_size:  # pad the last batch: one compiled shape, no recompilation
                     images = np.concatenate([images, np.zeros((task.batch_size - count, *images.shape[1:]),
@@ -132,11 +133,25 @@ def run_task(task: ShardTask, expected_hashes: dict[str, str] | None = None,
     return result
 
 
-def input_path_label(task: ShardTask) -> str:
+def decode_workers_for(task: ShardTask, device: str) -> int | None:
+    """The task's decode workers: as asked, else, where a runtime other than TensorFlow's tf.data path
+    runs the base on a GPU, every core but one (decoding is then the bound: extract.feeder), else None
+    (extract.pipeline's choice)."""
+    if task.decode_workers is not None or not device.startswith("GPU"):
+        return task.decode_workers
+    if not uses_decode_workers(task.runtime, task.config.augment, None):
+        return None
+    from extract.feeder import default_decode_workers
+
+    return default_decode_workers(base_on_gpu=True)
+
+
+def input_path_label(task: ShardTask, decode_workers: int | None = None) -> str:
     """How a task's images are prepared, for the run record: "tf.data" or "N decode workers"."""
-    if not uses_decode_workers(task.runtime, task.config.augment, task.decode_workers):
+    decode_workers = task.decode_workers if decode_workers is None else decode_workers
+    if not uses_decode_workers(task.runtime, task.config.augment, decode_workers):
         return "tf.data"
     from extract.feeder import default_decode_workers
 
-    workers = default_decode_workers() if task.decode_workers is None else task.decode_workers
+    workers = default_decode_workers() if decode_workers is None else decode_workers
     return "decode in process" if workers == 0 else f"{workers} decode worker{'s' if workers > 1 else ''}"

@@ -224,3 +224,73 @@ def test_a_missing_backend_is_one_line_naming_how_to_install_it(monkeypatch):
         JaxRuntime().load(Extractor.from_options(TINY))
     message = str(error.value)
     assert "\n" not in message and "missing: jaxlib" in message and "bottleneck-cache[jax]" in message
+
+
+def test_mixed_precision_with_a_child_runtime_asks_that_backend_not_tensorflow(monkeypatch):
+    from extract import devices
+    from extract.errors import ExtractError
+
+    def tensorflow_asked():
+        raise AssertionError("TensorFlow's GPUs asked for a base that JAX computes")
+
+    monkeypatch.delenv(devices.ALLOW_CPU_MIXED_ENV, raising=False)
+    monkeypatch.setattr(devices, "gpus", tensorflow_asked)
+    devices.check_compute_device("mixed_float16", "jax")  # its child asks JAX (below)
+    monkeypatch.setattr(devices, "gpus", lambda: [])
+    with pytest.raises(ExtractError, match="none visible to tensorflow"):
+        devices.check_compute_device("mixed_float16", "tensorflow")
+
+
+@needs_jax
+def test_mixed_precision_on_jax_without_a_gpu_is_refused_by_the_child_in_one_line(dataset, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from extract import devices
+
+    monkeypatch.delenv(devices.ALLOW_CPU_MIXED_ENV, raising=False)
+    with pytest.raises(RuntimeUnavailable) as error:
+        run_extraction(dataset, tmp_path / "store", replace(TINY, mixed_precision=True),
+                       RunOptions(batch_size=8, runtime="jax"))
+    message = str(error.value)
+    assert "\n" not in message and "none visible to jax" in message and "mixed_float16" in message
+
+
+def test_a_base_on_a_gpu_gets_every_core_but_one_decoding(monkeypatch):
+    from types import SimpleNamespace
+
+    from extract import feeder
+    from extract.runner import decode_workers_for, input_path_label
+
+    monkeypatch.setattr(feeder, "available_cores", lambda: 16)
+    task = SimpleNamespace(decode_workers=None, runtime="jax", config=SimpleNamespace(augment=None))
+    assert decode_workers_for(task, "GPU:0 (NVIDIA H200)") == 15  # decoding is the bound there
+    assert input_path_label(task, 15) == "15 decode workers"
+    assert decode_workers_for(task, "CPU") is None  # extract.pipeline's choice: the base needs the cores
+    assert decode_workers_for(SimpleNamespace(**{**vars(task), "runtime": "tensorflow"}), "GPU:0") is None  # tf.data
+    assert decode_workers_for(SimpleNamespace(**{**vars(task), "decode_workers": 3}), "GPU:0") == 3  # as asked
+
+
+def test_options_check_runtime_names_in_a_leaf_that_imports_no_runtime():
+    """extract.options -> runtimes.choice -> runtimes -> (int8, onnx, keras_backend) -> extractor -> options was
+    a circle; the names and their check now live in extract/runtimes/names.py, which imports no runtime."""
+    import ast
+
+    def imported(path):
+        tree = ast.parse((REPO / path).read_text())
+        return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | \
+            {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+
+    assert {m for m in imported("extract/runtimes/names.py") if m.startswith("extract")} == {"extract.errors"}
+    assert not {m for m in imported("extract/options.py") if m.startswith("extract.runtimes")} - {"extract.runtimes.names"}
+    from extract.options import RunOptions
+    from extract.runtimes import RUNTIMES, register_runtime
+    from extract.runtimes.names import RUNTIMES as NAMED
+
+    assert NAMED is RUNTIMES  # one registry: a registered runtime is a name options take
+    register_runtime("planted", lambda: None)
+    try:
+        assert RunOptions(runtime="planted").runtime == "planted"
+    finally:
+        RUNTIMES.pop("planted")
+    with pytest.raises(Exception, match="Unknown runtime 'planted'. Allowed: auto, tensorflow"):
+        RunOptions(runtime="planted")

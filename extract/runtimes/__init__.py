@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 import numpy as np
 
 from extract.errors import OptionError
+from extract.runtimes.names import DEFAULT_RUNTIME, INT8_RUNTIME, RUNTIMES  # noqa: F401  (read from here too)
 
 if TYPE_CHECKING:  # the extractor imports this package; no cycle at run time
     from extract.extractor import Extractor
@@ -100,13 +101,8 @@ def _torch() -> Runtime:
     return TorchRuntime()
 
 
-# name -> factory (a factory, so that listing runtimes imports none of their libraries)
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime,
-                                              "jax": _jax, "torch": _torch}
-DEFAULT_RUNTIME = "tensorflow"
-# What computes an int8 configuration (`quantize="int8"`), whatever runtime was asked for: not a
-# choice in RUNTIMES, since its numbers are not TensorFlow's (its own configuration id)
-INT8_RUNTIME = "openvino-int8"
+# The registry lives in the leaf extract.runtimes.names (options check names there); filled here.
+RUNTIMES.update({"tensorflow": _tensorflow, "onnxruntime": _onnxruntime, "jax": _jax, "torch": _torch})
 QUANTIZED: dict[str, Callable[[], Runtime]] = {INT8_RUNTIME: _int8}
 
 

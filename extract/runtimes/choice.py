@@ -12,18 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from extract.errors import OptionError
-from extract.runtimes import RUNTIMES, get_runtime
+from extract.runtimes import get_runtime
+from extract.runtimes.names import AUTO, check_runtime_name, runtime_choices
 
-AUTO = "auto"
 AUTO_MIN_IMAGES = 256  # below this, conversion (a few seconds) costs more than ONNX Runtime saves
-CHOICES = (AUTO, *RUNTIMES)
-
-
-def check_runtime_name(name: str) -> str:
-    if name != AUTO and name not in RUNTIMES:
-        raise OptionError(f"Unknown runtime {name!r}. Allowed: {', '.join((AUTO, *RUNTIMES))}. "
-                          f"Received: --runtime {name}")
-    return name
+CHOICES = runtime_choices()  # the CLIs' --runtime choices (at their import: the built-in runtimes)
 
 
 def choose_runtime(requested: str, images: int, store: Path | None, config_id: str,

@@ -154,6 +154,7 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> None:
         request = json.loads(first[1])
         config = ExtractorConfig.from_json(request["config"])
         backend = devices.keras_backend()
+        devices.check_compute_device(config.compute)  # --mixed-precision: a GPU this backend sees
         extractor = Extractor.from_config(config, bool(request.get("xla")), runtime=backend)
         if request.get("weights_file"):  # the parent's random init (another backend draws other numbers)
             extractor._base = extractor.base()

@@ -31,13 +31,9 @@ class TensorFlowRuntime:
     def unavailable(self) -> str | None:
         """None where Keras runs on TensorFlow (a core dependency). A process whose Keras runs on
         another backend (a machine without TensorFlow) cannot run it."""
-        from extract.devices import keras_backend
+        from extract.devices import tensorflow_unavailable
 
-        backend = keras_backend()
-        if backend != "tensorflow":
-            return (f"Keras runs on {backend} in this process, not on TensorFlow: give --runtime {backend} "
-                    f"(or auto)")
-        return None
+        return tensorflow_unavailable()
 
     def load(self, extractor: "Extractor", store: Path | None = None) -> Infer:
         reason = self.unavailable()
