@@ -11,6 +11,7 @@ for the user, and refuse a dataset that cannot train a head, in one line.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from extract.sources.files import IMAGE_EXTENSIONS, content_hash, meant_as_image, noting_walks, sniff
@@ -99,7 +100,7 @@ def _links_out_note(root: Path, links: set) -> list[Note]:
 def _undecodable_note(reading: ReadOutcome) -> list[Note]:
     if not reading.bad_names:
         return []
-    shown = [name.encode("utf-8", "backslashreplace").decode() for name in reading.bad_names[:3]]
+    shown = reading.bad_names[:3]  # escaped already (_escaped_name)
     return [Note("files.bad_name", len(reading.bad_names),
                  f"{plural(len(reading.bad_names), 'file')} with a name that is not valid UTF-8 left out "
                  f"(rename {'it' if len(reading.bad_names) == 1 else 'them'}), "
@@ -119,6 +120,15 @@ def _labelled(root: Path, options: DataOptions) -> Labelled:
     return folder_labels(root, tree, options.unlabelled)
 
 
+BAD_NAME_REASON = "a name that is not valid UTF-8: not read (rename it)"
+
+
+def _escaped_name(text: str) -> str:
+    """A name os.fsdecode carried with surrogates, shown by its bytes (`bad\\xff.png`): valid text to
+    record and print, and what a shell's $'...' quoting takes to rename the file."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
 def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -131,15 +141,16 @@ def _read(root: Path, found: Labelled, workers: int,
           rules: ReadRules) -> tuple[list[ScanEntry], int, list[str], ReadOutcome]:
     """The entries of the candidates (content hash, format, reason; split "" where none is given,
     for the split rule), the stray non-image files skipped on the way (count, a few examples), and
-    how the files were read. A file whose name is not valid UTF-8 cannot be recorded: left out alone."""
+    how the files were read. A file whose name is not valid UTF-8 is not read: it is recorded as rejected under
+    its escaped name (its class too, when the class folder's name is the invalid one: then it has no label)."""
     label_of = {name: i for i, name in enumerate(found.classes)}
     skipped, examples = found.skipped_non_image, list(found.skipped_examples)
     entries = []
     recordable = [_encodable(c.rel) for c in found.candidates]
     candidates = [c for c, ok in zip(found.candidates, recordable) if ok]
-    bad_names = [c.rel for c, ok in zip(found.candidates, recordable) if not ok]
+    bad_names = [c for c, ok in zip(found.candidates, recordable) if not ok]
     reading = read_files(root, [str(c.path) for c in candidates], [c.rel for c in candidates], rules, workers)
-    reading.bad_names = bad_names
+    reading.bad_names = [_escaped_name(c.rel) for c in bad_names]
     for candidate, digest, kind, reason in zip(candidates, reading.hashes, reading.kinds, reading.reasons):
         if not candidate.listed and not meant_as_image(candidate.path, kind, reason):
             skipped += 1  # README.txt and the like: not meant as an image
@@ -152,6 +163,14 @@ def _read(root: Path, found: Labelled, workers: int,
         else:
             label, split = label_of[candidate.label], normalise_split(split_source) if split_source else ""
         entries.append(ScanEntry(candidate.rel, label, split, digest, kind, reason, split_source))
+    for candidate, name in zip(bad_names, reading.bad_names):
+        split_source = candidate.split_source or ""
+        split_source = split_source if _encodable(split_source) else ""  # a split folder's own name is the bad one
+        if candidate.label in label_of:
+            label, split = label_of[candidate.label], normalise_split(split_source) if split_source else ""
+        else:  # unlabelled, or a class whose own name is not valid UTF-8 (no such class is kept)
+            label, split = -1, UNLABELLED
+        entries.append(ScanEntry(name, label, split, "", None, BAD_NAME_REASON, split_source))
     return entries, skipped, examples, reading
 
 

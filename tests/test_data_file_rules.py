@@ -1,6 +1,7 @@
 """Which files of a data folder are read (extract.sources.reading): regular files only, symlinks by one
 rule, the kind sniffed before a whole read, a size limit, the store left out of its own data folder,
-names that cannot be recorded left out alone. Each case: the run goes on, with the file named."""
+names that are not valid UTF-8 rejected alone
+(recorded by their escaped bytes, listed by `extract ls --rejected`). Each case: the run goes on, with the file named."""
 import dataclasses
 import os
 import resource
@@ -101,4 +102,36 @@ def test_a_name_that_is_not_utf8_is_left_out_alone(data, tmp_path):
     summary = run_extraction(data, tmp_path / "store", TINY, TINY_RUN)
     assert summary.extracted == 8
     note = next(n for n in summary.notes if n.code == "files.bad_name")
-    assert note.message == "1 file with a name that is not valid UTF-8 left out (rename it), e.g. dogs/bad\\udcff.png"
+    assert note.message == "1 file with a name that is not valid UTF-8 left out (rename it), e.g. dogs/bad\\xff.png"
+    assert dict(summary.rejected) == {"dogs/bad\\xff.png": "a name that is not valid UTF-8: not read (rename it)"}
+
+
+def test_names_that_are_not_utf8_are_listed_as_rejected(data, tmp_path):
+    """`extract ls --rejected` lists them by their bytes, escaped, with the reason; the class folder case too."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from extract.cli import app
+
+    image = (data / "dogs" / "dogs.all.0.png").read_bytes()
+    os.mkdir(os.fsencode(data) + b"/bi\xffrds")
+    for raw in (b"/dogs/bad\xff.png", b"/bi\xffrds/x.png", b"/cats/\x1b[2J\xfe.png"):
+        with open(os.fsencode(data) + raw, "wb") as handle:
+            handle.write(image)
+    store = str(tmp_path / "store")
+    summary = run_extraction(data, store, TINY, TINY_RUN)
+    assert summary.extracted == 8 and summary.images == 8
+    listing = CliRunner().invoke(app, ["ls", "--store", store, "--rejected"])
+    assert listing.exit_code == 0, listing.output
+    reason = "a name that is not valid UTF-8: not read (rename it)"
+    lines = [line.strip() for line in listing.stdout.splitlines() if "UTF-8" in line]
+    assert sorted(lines) == sorted(f"data: {name}: {reason}" for name in
+                                   ("dogs/bad\\xff.png", "bi\\xffrds/x.png", "cats/\\x1b[2J\\xfe.png"))
+    assert "\x1b" not in listing.stdout and "3 rejected" in listing.stdout
+    as_json = json.loads(CliRunner().invoke(app, ["ls", "--store", store, "--rejected", "--json"]).stdout)
+    rejected = as_json["configs"][0]["datasets"][0]["rejected"]
+    assert {r["path"]: r["reason"] for r in rejected} == {
+        "dogs/bad\\xff.png": reason, "bi\\xffrds/x.png": reason, "cats/\x1b[2J\\xfe.png": reason}
+    again = run_extraction(data, store, TINY, TINY_RUN)  # the same rows: the index is not written anew
+    assert again.extracted == 0 and sorted(again.rejected) == sorted(summary.rejected)
