@@ -1,7 +1,7 @@
 """Which files of a data folder are read (extract.sources.reading): regular files only, symlinks by one
 rule, the kind sniffed before a whole read, a size limit, the store left out of its own data folder,
-names that are not valid UTF-8 rejected alone
-(recorded by their escaped bytes, listed by `extract ls --rejected`). Each case: the run goes on, with the file named."""
+names that are not valid UTF-8 rejected alone (recorded by their escaped bytes, listed by `extract ls
+--rejected`). Each case: the run goes on, with the file named."""
 import dataclasses
 import os
 import resource
