@@ -111,14 +111,20 @@ def test_eval_of_an_existing_head_refuses_a_damaged_shard(dataset, tmp_path):
     run_extraction(dataset, store, TINY, RUN)
     assert runner.invoke(heads_app, ["fit", "--store", str(store), "--kind", "logreg"]).exit_code == 0
     head_id = json.loads(runner.invoke(heads_app, ["list", "--store", str(store), "--json"]).stdout)[0]["head_id"]
+    scored = runner.invoke(heads_app, ["eval", "--head", head_id, "--store", str(store), "--json"])
+    assert scored.exit_code == 0, scored.output
     victims = [s for s in shard_files(store)]
     for victim in victims:
         flip_feature_bytes(victim)
     evaluated = runner.invoke(heads_app, ["eval", "--head", head_id, "--store", str(store)])
     assert "damaged" in refusal(evaluated)
     assert runner.invoke(extract_app, ["verify", "--store", str(store), "--repair"]).exit_code == 0
-    run_extraction(dataset, store, TINY, RUN)
-    assert runner.invoke(heads_app, ["eval", "--head", head_id, "--store", str(store)]).exit_code == 0
+    assert run_extraction(dataset, store, TINY, RUN).extracted == 24  # every shard was damaged: all again
+    again = runner.invoke(heads_app, ["eval", "--head", head_id, "--store", str(store), "--json"])
+    assert again.exit_code == 0, again.output
+    figures = ("accuracy", "log_loss", "confusion_matrix", "per_class")
+    before, after = json.loads(scored.stdout), json.loads(again.stdout)
+    assert {k: before[k] for k in figures} == {k: after[k] for k in figures}  # the exact figures restored
 
 
 def test_external_storage_is_refused_and_reported(dataset, tmp_path):
