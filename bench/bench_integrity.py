@@ -3,8 +3,9 @@
 Builds a store from generated images (tiny MobileNet, random init, 16x16x16 features per image),
 then times, alternating arm by arm, with the checks and with them switched off:
 `heads fit --kind logreg`, `heads eval` of that head, and an `extract run` rerun (all cached).
-"Off" replaces store.integrity.check_shard with a no-op and opens files with plain h5py, so it
-measures what the checks add; the once-per-process sha256 cache is cleared before every "on" call,
+"Off" replaces store.integrity.check_shard with a no-op where it is called (catalog, shards) and opens
+files with plain h5py wherever the store opens them through store.integrity.open_own, so it measures what
+the checks add; the once-per-process sha256 cache is cleared before every "on" call,
 as each CLI command is a new process. Fletcher-32 verification inside HDF5 stays in both arms.
 For the rerun a third arm, "hash all", hashes every shard in every process, as `extract run` did
 before the catalog index vouched for checksummed shards (store.catalog._vouched always False).
