@@ -13,7 +13,8 @@ import pytest
 from extract.api import run_extraction
 from extract.scan import scan_dataset
 from extract.sources import reading
-from heads.predict import _file_hash
+from heads.fit import fit_head
+from heads.predict import _file_hash, predict_images
 from tests.conftest import TINY, TINY_RUN, make_dataset
 
 
@@ -61,6 +62,10 @@ def test_fifo_named_like_an_image_does_not_block_the_run_nor_predict(data, tmp_p
     assert ("cats/pipe.jpg", "a FIFO: not read (only regular files are)") in summary.rejected
     assert summary.extracted == 8
     assert _file_hash(data / "cats" / "pipe.jpg") == ("", "a FIFO: not read (only regular files are)")
+    head = fit_head(tmp_path / "store", "logreg", out=tmp_path / "head").folder
+    predicted = {Path(p.path).name: p for p in predict_images(head, [data / "cats"], keep=False)}  # the folder
+    assert predicted["pipe.jpg"].error == "a FIFO: not read (only regular files are)"
+    assert len(predicted) == 5 and all(not p.error for name, p in predicted.items() if name != "pipe.jpg")
 
 
 def test_a_large_non_image_is_sniffed_not_read_whole(data):
