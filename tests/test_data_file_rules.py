@@ -140,3 +140,21 @@ def test_names_that_are_not_utf8_are_listed_as_rejected(data, tmp_path):
         "dogs/bad\\xff.png": reason, "bi\\xffrds/x.png": reason, "cats/\x1b[2J\\xfe.png": reason}
     again = run_extraction(data, store, TINY, TINY_RUN)  # the same rows: the index is not written anew
     assert again.extracted == 0 and sorted(again.rejected) == sorted(summary.rejected)
+
+
+def test_heads_predict_gives_a_name_that_is_not_utf8_its_row(data, tmp_path):
+    """Was: the whole prediction refused (`'utf-8' codec can't encode ...`, no file named) when writing --out."""
+    from typer.testing import CliRunner
+
+    from heads.cli import app
+
+    run_extraction(data, tmp_path / "store", TINY, TINY_RUN)
+    head = fit_head(tmp_path / "store", "logreg", out=tmp_path / "head").folder
+    with open(os.fsencode(data / "cats") + b"/bad\xff.png", "wb") as handle:
+        handle.write((data / "cats" / "cats.all.0.png").read_bytes())
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(app, ["predict", "--head", str(head), str(data / "cats"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {Path(line.split(",")[0]).name: line.split(",")[3] for line in out.read_text().splitlines()[1:]}
+    assert rows.pop("bad\\xff.png") == "a name that is not valid UTF-8: not read (rename it)"
+    assert len(rows) == 4 and not any(rows.values())  # the others predicted
