@@ -61,8 +61,8 @@ def scan_dataset(root: str | Path, options: DataOptions | None = None, *, worker
     options = DataOptions.from_kwargs(options, legacy).checked(root)
     with noting_walks(root) as walked:
         found = _labelled(root, options)
-    # a class named by a folder whose name is not valid UTF-8: its files are left out by name (the note), so
-    # the class would be an empty one the head learns but never predicts
+    # a class named by a folder whose name is not valid UTF-8: its files are rejected by name (unlabelled rows,
+    # with the note), so the class would be an empty one the head learns but never predicts
     found.classes = [name for name in found.classes if name_encodable(name)]
     entries, skipped, examples, reading = _read(root, found, workers, rules or ReadRules())
     found.candidates = []  # the entries hold what is needed: memory for one object per file, not two
