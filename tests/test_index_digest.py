@@ -1,6 +1,6 @@
 """Dataset indexes are checked too: an index is written with its digest (the run record holds the same one), so
-labels edited inside an index are reported by `extract verify` and refused by `heads fit` and `heads eval`; the
-digest is computed once per index in a run."""
+labels edited inside an index are reported by `extract verify` and refused by `heads fit`, `heads eval` and
+`heads finetune`; the digest is computed once per index in a run."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -88,6 +88,16 @@ def test_eval_refuses_an_edited_index_as_fit_does(extracted, tmp_path):
     assert verify_store(extracted, repair=True).repaired == [path]
     run_extraction(extracted.parent / "data", extracted, TINY, TINY_RUN)  # indexes the data folder anew
     assert figures(eval_head(head)) == clean
+
+
+def test_finetune_refuses_an_edited_index_as_fit_does(extracted, tmp_path):
+    from heads.finetune.run import finetune_head
+
+    head = fit_head(extracted, "dense", epochs=1, hidden=(4,), patience=0, out=tmp_path / "dense").folder
+    _flip_labels(_index_path(extracted))
+    with pytest.raises(HeadError, match="Refusing to fine-tune: dataset index 'data' was changed after it was written"):
+        finetune_head(head, path="full", epochs=1, out=tmp_path / "tuned")
+    assert not (tmp_path / "tuned").exists()
 
 
 def test_repair_and_a_rerun_restore_the_exact_figures(tmp_path):
