@@ -1,6 +1,6 @@
 """Dataset indexes are checked too: an index is written with its digest (the run record holds the same one), so
-labels edited inside an index are reported by `extract verify` and refused by `heads fit`, `heads eval` and
-`heads finetune`; the digest is computed once per index in a run."""
+labels edited inside an index are reported by `extract verify` and refused by `heads fit`, `heads eval`,
+`heads finetune` and `heads ensemble`; the digest is computed once per index in a run."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -98,6 +98,17 @@ def test_finetune_refuses_an_edited_index_as_fit_does(extracted, tmp_path):
     with pytest.raises(HeadError, match="Refusing to fine-tune: dataset index 'data' was changed after it was written"):
         finetune_head(head, path="full", epochs=1, out=tmp_path / "tuned")
     assert not (tmp_path / "tuned").exists()
+
+
+def test_ensemble_refuses_an_edited_index(extracted, tmp_path):
+    from heads.ensemble import ensemble_heads
+
+    members = [fit_head(extracted, "logreg", out=tmp_path / name).folder for name in ("a", "b")]
+    _flip_labels(_index_path(extracted))
+    for method in ("mean", "stack"):
+        with pytest.raises(HeadError, match="Refusing to combine: dataset index 'data' was changed after it was"):
+            ensemble_heads(members, method=method, out=tmp_path / "ensemble")
+    assert not (tmp_path / "ensemble").exists()
 
 
 def test_repair_and_a_rerun_restore_the_exact_figures(tmp_path):
