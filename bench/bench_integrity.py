@@ -18,6 +18,8 @@ On an existing store (`--store DIR --config NAME`, e.g. a copy of the Dogs vs Ca
 folder). A third arm, "bare", reads a twin of the configuration whose shards are rewritten as they were
 before issue 20 (contiguous, no Fletcher-32; markers re-signed) with the checks off: on / bare is the whole
 read-time cost, Fletcher-32 decoding included. In this mode "off" also skips the dataset index digest check.
+A fourth arm, "point", is "on" with rows read by h5py's point selection, as before store.integrity.read_rows;
+last, the shards' row reads alone, point selection against read_rows.
 
     python bench/bench_integrity.py --store /work/scratch-trust20/dvc --config vgg16 --repeats 7
 """
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dataclasses  # noqa: E402
 
 import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
 from extract.api import run_extraction  # noqa: E402
 from heads import evaluate, fit_data  # noqa: E402
@@ -66,6 +69,14 @@ def checks(on: bool | str):
     if on is True:
         yield
         return
+    if on == POINT_READS:
+        saved_reads = view.read_rows, shards.read_rows
+        view.read_rows = shards.read_rows = lambda dataset, rows: dataset[rows]
+        try:
+            yield
+        finally:
+            view.read_rows, shards.read_rows = saved_reads
+        return
     patched = [(catalog, "check_shard"), (shards, "check_shard")] + [
         (module, "open_own") for module in (shards, view, datasets, derived, partials, legacy)]
     if on == NO_INDEX_CHECK:
@@ -83,6 +94,7 @@ def checks(on: bool | str):
 
 HASH_ALL = "hash all"
 NO_INDEX_CHECK = "off, index digest too"  # a false value for `checks`: everything off
+POINT_READS = "point reads"  # checks on, rows read by h5py's point selection (before store.integrity.read_rows)
 
 
 def timed(action) -> float:
@@ -108,7 +120,7 @@ def measure(name: str, arms: dict, repeats: int) -> dict:
     result = {"seconds": {label: round(statistics.median(r[label] for r in runs), 4) for label in labels},
               "ratios": {f"{a}/{b}": round(statistics.median(r[a] / r[b] for r in runs), 3)
                          for a in labels for b in labels if a != b}}
-    shown = [pair for pair in result["ratios"] if pair.endswith("/off") or pair == "on/bare"]
+    shown = [pair for pair in result["ratios"] if pair.endswith("/off") or pair in ("on/bare", "point/on")]
     print(f"{name:34s} " + "  ".join(f"{label} {result['seconds'][label]:7.3f}s" for label in labels) + "  | "
           + "  ".join(f"{pair} {result['ratios'][pair]:5.3f}" for pair in shown), flush=True)
     return result
@@ -160,6 +172,30 @@ def bare_twin(store: Path, config_id: str, work: Path) -> Path:
     return twin
 
 
+def row_reads(shards_dir: Path, repeats: int, share: float = 0.7) -> dict:
+    """Reading `share` of each shard's rows (random, sorted): h5py's point selection against
+    store.integrity.read_rows (one span, picked in NumPy), alternating, paired per repeat."""
+    rng = np.random.default_rng(0)
+    paths = sorted(shards_dir.glob("*.h5"))
+    ways = {"point selection": lambda d, rows: d[rows], "read_rows (span)": integrity.read_rows}
+    runs = []
+    for repeat in range(repeats):
+        picks = {path: np.sort(rng.choice(256, int(256 * share), replace=False)) for path in paths}
+        seconds = {}
+        for name in ways if repeat % 2 == 0 else reversed(list(ways)):
+            started = time.perf_counter()
+            for path, rows in picks.items():
+                with h5py.File(path, "r") as f:
+                    ways[name](f["features"], rows[rows < len(f["features"])])
+            seconds[name] = time.perf_counter() - started
+        runs.append(seconds)
+    result = {name: round(statistics.median(r[name] for r in runs), 4) for name in ways}
+    result["ratio"] = round(statistics.median(r["point selection"] / r["read_rows (span)"] for r in runs), 2)
+    print(f"{share:.0%} of each shard's rows: " + "  ".join(f"{name} {result[name]:.3f}s" for name in ways)
+          + f"  | point / span {result['ratio']:.1f}", flush=True)
+    return result
+
+
 def existing(args) -> dict:
     """An existing store (not written to): fit and eval, checks on, off, and off on the bare twin."""
     from store import FeatureStore
@@ -175,7 +211,9 @@ def existing(args) -> dict:
         "heads eval": lambda where: lambda: eval_head(head, store=where),
     }.items():
         results[name] = measure(name, {"on": (True, action(args.store)), "off": (NO_INDEX_CHECK, action(args.store)),
-                                       "bare": (NO_INDEX_CHECK, action(twin))}, args.repeats)
+                                       "bare": (NO_INDEX_CHECK, action(twin)),
+                                       "point": (POINT_READS, action(args.store))}, args.repeats)
+    results["row reads"] = row_reads(args.store / "configs" / config_id / "shards", args.repeats)
     shard_count = sum(1 for _ in (args.store / "configs" / config_id / "shards").glob("*.h5"))
     print(f"{args.store} {config_id}: {shard_count} shards; work folder {work}")
     return {"store": str(args.store), "config": config_id, "results": results}
