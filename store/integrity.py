@@ -136,8 +136,8 @@ def read_rows(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
     """`dataset[rows]` for sorted, unique row positions, read as one span and picked in NumPy.
 
     Checksummed shards are chunked (Fletcher-32 needs chunks), and h5py's point selection on a chunked
-    dataset costs 25 to 100 times the span read: 180 of 256 MobileNetV2 rows (7x7x1280) took 1.6 s against
-    0.06 s (bench/README.md). The span is at most one shard's features, which its writer held in memory."""
+    dataset costs 24 to 32 times the span read (70 % of each shard's rows, vgg16@150 and mobilenet_v2@224:
+    bench/README.md). The span is at most one shard's features, which its writer held in memory."""
     rows = np.asarray(rows, dtype=np.int64)
     if len(rows) == 0:
         return dataset[:0]

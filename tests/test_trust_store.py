@@ -197,7 +197,7 @@ def test_an_index_path_edited_to_escape_is_one_line_everywhere(dataset, tmp_path
 @pytest.mark.parametrize("layout", [{"fletcher32": True, "chunks": (3, 2)}, {}], ids=["checksummed", "contiguous"])
 def test_rows_are_read_as_one_span_and_refused_outside_the_shard(tmp_path, layout):
     """store.integrity.read_rows gives what h5py's point selection gives (a span read, picked in NumPy: the point
-    selection costs 25-100x on chunked shards), and a row the shard does not hold is one line, never wrapped."""
+    selection costs 24-32x on chunked shards), and a row the shard does not hold is one line, never wrapped."""
     from store.integrity import read_rows
 
     stored = np.arange(40, dtype=np.float16).reshape(10, 4)
