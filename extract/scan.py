@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extract.sources.files import IMAGE_EXTENSIONS, content_hash, meant_as_image, noting_walks, sniff
+from extract.sources.files import (BAD_NAME_REASON, IMAGE_EXTENSIONS, content_hash, escaped_name, meant_as_image,
+                                   name_encodable, noting_walks, sniff)
 from extract.sources.folders import detect_layout, folder_labels, read_tree, unlabelled_candidates
 from extract.sources.label_checks import label_notes
 from extract.sources.options import DataOptions
@@ -60,9 +61,9 @@ def scan_dataset(root: str | Path, options: DataOptions | None = None, *, worker
     options = DataOptions.from_kwargs(options, legacy).checked(root)
     with noting_walks(root) as walked:
         found = _labelled(root, options)
-    # a class named by a folder whose name is not valid UTF-8: its files are left out by name (the note), so
-    # the class would be an empty one the head learns but never predicts
-    found.classes = [name for name in found.classes if _encodable(name)]
+    # a class named by a folder whose name is not valid UTF-8: its files are rejected by name (unlabelled rows,
+    # with the note), so the class would be an empty one the head learns but never predicts
+    found.classes = [name for name in found.classes if name_encodable(name)]
     entries, skipped, examples, reading = _read(root, found, workers, rules or ReadRules())
     found.candidates = []  # the entries hold what is needed: memory for one object per file, not two
     rule = apply_rule(entries, options.val_fraction, options.test_fraction, options.split_seed)
@@ -99,7 +100,7 @@ def _links_out_note(root: Path, links: set) -> list[Note]:
 def _undecodable_note(reading: ReadOutcome) -> list[Note]:
     if not reading.bad_names:
         return []
-    shown = [name.encode("utf-8", "backslashreplace").decode() for name in reading.bad_names[:3]]
+    shown = reading.bad_names[:3]  # escaped already (escaped_name)
     return [Note("files.bad_name", len(reading.bad_names),
                  f"{plural(len(reading.bad_names), 'file')} with a name that is not valid UTF-8 left out "
                  f"(rename {'it' if len(reading.bad_names) == 1 else 'them'}), "
@@ -119,27 +120,20 @@ def _labelled(root: Path, options: DataOptions) -> Labelled:
     return folder_labels(root, tree, options.unlabelled)
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a name os.fsdecode could only carry with surrogates
-        return False
-    return True
-
-
 def _read(root: Path, found: Labelled, workers: int,
           rules: ReadRules) -> tuple[list[ScanEntry], int, list[str], ReadOutcome]:
     """The entries of the candidates (content hash, format, reason; split "" where none is given,
     for the split rule), the stray non-image files skipped on the way (count, a few examples), and
-    how the files were read. A file whose name is not valid UTF-8 cannot be recorded: left out alone."""
+    how the files were read. A file whose name is not valid UTF-8 is not read: it is recorded as rejected under
+    its escaped name (its class too, when the class folder's name is the invalid one: then it has no label)."""
     label_of = {name: i for i, name in enumerate(found.classes)}
     skipped, examples = found.skipped_non_image, list(found.skipped_examples)
     entries = []
-    recordable = [_encodable(c.rel) for c in found.candidates]
+    recordable = [name_encodable(c.rel) for c in found.candidates]
     candidates = [c for c, ok in zip(found.candidates, recordable) if ok]
-    bad_names = [c.rel for c, ok in zip(found.candidates, recordable) if not ok]
+    bad_names = [c for c, ok in zip(found.candidates, recordable) if not ok]
     reading = read_files(root, [str(c.path) for c in candidates], [c.rel for c in candidates], rules, workers)
-    reading.bad_names = bad_names
+    reading.bad_names = [escaped_name(c.rel) for c in bad_names]
     for candidate, digest, kind, reason in zip(candidates, reading.hashes, reading.kinds, reading.reasons):
         if not candidate.listed and not meant_as_image(candidate.path, kind, reason):
             skipped += 1  # README.txt and the like: not meant as an image
@@ -152,6 +146,14 @@ def _read(root: Path, found: Labelled, workers: int,
         else:
             label, split = label_of[candidate.label], normalise_split(split_source) if split_source else ""
         entries.append(ScanEntry(candidate.rel, label, split, digest, kind, reason, split_source))
+    for candidate, name in zip(bad_names, reading.bad_names):
+        split_source = candidate.split_source or ""
+        split_source = split_source if name_encodable(split_source) else ""  # a split folder's own name is the bad one
+        if candidate.label in label_of:
+            label, split = label_of[candidate.label], normalise_split(split_source) if split_source else ""
+        else:  # unlabelled, or a class whose own name is not valid UTF-8 (no such class is kept)
+            label, split = -1, UNLABELLED
+        entries.append(ScanEntry(name, label, split, "", None, BAD_NAME_REASON, split_source))
     return entries, skipped, examples, reading
 
 

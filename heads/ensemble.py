@@ -28,6 +28,7 @@ from heads.kinds.reduce import SpatialReducer
 from heads.record import jsonable
 from heads.kinds.folds import cv_folds, kept_note, out_of_fold
 from store import FeatureStore
+from store.index_check import edited_reason
 
 CHUNK = 512
 STACKER_C = 1.0
@@ -147,6 +148,10 @@ def ensemble_heads(heads: Sequence[str | Path], store: str | Path | None = None,
                for m, pos in zip(loaded, positions)]
     features = FeatureStore(store)
     index = features.dataset(first.record["data"]["dataset"])
+    edited = edited_reason(features.layout, index)  # its labels would train the stacker and be scored against
+    if edited:
+        raise HeadError(f"Refusing to combine: {edited}. `extract run` again indexes the data folder anew "
+                        f"(`extract verify` lists such indexes). Received: {store}")
     views = inputs.views(store, index.name, "the ensemble")
     train_split = first.record["train_split"]
     splits_trained = {m.head_id: m.record["train_split"] for m in loaded}

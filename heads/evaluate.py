@@ -20,13 +20,15 @@ from heads.errors import HeadError
 from heads.eval_result import EvalResult
 from heads.tta import average, cache_views, cross_validated, stored_probabilities, view_inputs
 from store import FeatureStore, is_store
+from store.index_check import edited_reason
 
 
 def head_data(loaded: LoadedHead, store: str | Path | None = None, dataset: str | None = None):
     """(dataset index, a view per input configuration, notes) for scoring a head.
 
     The default dataset is the head's own; another (a test folder extracted as its own dataset)
-    is named with `dataset`."""
+    is named with `dataset`. An index edited after it was written (store.index_check) is refused, as
+    `heads fit` refuses it: its labels are the truth the head would be scored against."""
     store = Path(store) if store is not None else loaded.store
     if not is_store(store):
         raise HeadError(f"Not a feature store (no store.json). Received: {store}")
@@ -38,6 +40,10 @@ def head_data(loaded: LoadedHead, store: str | Path | None = None, dataset: str 
         notes.append(f"Store {store} has no dataset {own!r} (the head's); scoring on dataset {index.name!r}.")
     else:
         index = features.dataset(dataset or own)
+    edited = edited_reason(features.layout, index)  # its labels would be the truth scored against: refused as fit does
+    if edited:
+        raise HeadError(f"Refusing to score: {edited}. `extract run` again indexes the data folder anew "
+                        f"(`extract verify` lists such indexes). Received: {store}")
     views = loaded.inputs.views(store, index.name, loaded.head_id)
     notes += binding.check_classes(loaded.class_names, index)
     if index.name == own and index.digest() != loaded.record["data"]["digest"]:

@@ -8,7 +8,8 @@ decode and resize path as `extract run`, then each configuration rebuilt by extr
 (for a fine-tuned head: the frozen part below its cut, then its fine-tuned top).
 
 Inputs are what users have: image files, folders (walked), or a CSV/TSV listing files. A file
-that cannot be used (missing, unreadable, not an image) gets its row with the reason: never fatal.
+that cannot be used (missing, unreadable, not an image, a name that is not valid UTF-8: shown by its
+escaped bytes) gets its row with the reason: never fatal.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from extract import hash_image_file, is_file_table
 from extract.sources.file_list import read_file_list
-from extract.sources.files import inside, noting_walks, walk_files
+from extract.sources.files import BAD_NAME_REASON, escaped_name, inside, name_encodable, noting_walks, walk_files
 from extract.sources.reading import regular_stat
 from extract.sources.report import plural
 from extract.runtimes.choice import CHOICES as RUNTIME_CHOICES
@@ -157,6 +158,7 @@ def predict_images(head: str | Path | LoadedHead, inputs: list[str | Path], stor
     listing_notes: list[str] = []
     refused: dict[Path, str] = {}
     paths = collect_images(inputs, file_column, listing_notes, refused)
+    refused.update({p: BAD_NAME_REASON for p in paths if not name_encodable(str(p))})  # its row, not a failed run
     for line in listing_notes if on_note else []:
         on_note(line)
     hashes, errors = (list(column) for column in zip(*(("", refused[p]) if p in refused else _file_hash(p)
@@ -211,7 +213,7 @@ def finish_predictions(loaded: LoadedHead, paths: list[Path], hashes: list[str],
     """The top classes of each usable image (rows of `proba` follow `usable`) and its label; written to `out`
     when given."""
     names = np.asarray(loaded.columns)
-    predictions = [Prediction(str(p), hashes[i], source[i], error=errors[i]) for i, p in enumerate(paths)]
+    predictions = [Prediction(escaped_name(str(p)), hashes[i], source[i], error=errors[i]) for i, p in enumerate(paths)]
     k = min(top, len(names))
     for row, i in enumerate(usable):
         best = np.argsort(-proba[row], kind="stable")[:k]

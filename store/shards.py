@@ -17,7 +17,7 @@ import numpy as np
 
 from store import atomic
 from store.errors import StoreError
-from store.integrity import check_shard, file_sha256, open_own  # file_sha256: re-exported
+from store.integrity import check_shard, file_sha256, open_own, read_rows  # file_sha256: re-exported
 from store.paths import confine
 
 HASH_DTYPE = "S64"
@@ -124,7 +124,7 @@ def read_shard(shard_path: Path, rows: list[int] | None = None) -> ShardContent:
             features = f["features"][:]
         else:
             wanted, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
-            features = f["features"][wanted][inverse] if len(wanted) else f["features"][:0]
+            features = read_rows(f["features"], wanted)[inverse]
             hashes = [hashes[i] for i in rows]
         rejected = [h.decode() for h in f["rejected_hashes"][:]]
         reasons = [r.decode() if isinstance(r, bytes) else r for r in f["rejected_reasons"][:]]

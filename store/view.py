@@ -15,7 +15,7 @@ from store.catalog import ShardCatalog
 from store.config import ExtractorConfig
 from store.datasets import DatasetIndex
 from store.errors import StoreError
-from store.integrity import open_own, read_error
+from store.integrity import open_own, read_error, read_rows
 from store.layout import StoreLayout
 
 
@@ -158,7 +158,7 @@ class ConfigView:
             shards.check_committed(path)  # damaged bytes never reach a head
             try:
                 with open_own(path) as f:
-                    out[picked] = f["features"][wanted][inverse]
+                    out[picked] = read_rows(f["features"], wanted)[inverse]
             except OSError as error:  # HDF5's Fletcher-32 check of a damaged chunk among others
                 raise read_error(path, error) from None
         return out

@@ -1,6 +1,6 @@
 """Dataset indexes are checked too: an index is written with its digest (the run record holds the same one), so
-labels edited inside an index are reported by `extract verify` and refused by `heads fit`; the digest is
-computed once per index in a run."""
+labels edited inside an index are reported by `extract verify` and refused by `heads fit`, `heads eval`,
+`heads finetune` and `heads ensemble`; the digest is computed once per index in a run."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,6 +13,7 @@ from extract.api import run_extraction
 from extract.cli import app as extract_app
 from heads.cli import app as heads_app
 from heads.errors import HeadError
+from heads.evaluate import eval_head
 from heads.fit import fit_head
 from store import FeatureStore, datasets, runs
 from store.layout import StoreLayout
@@ -69,6 +70,45 @@ def test_labels_edited_inside_an_index_are_reported_and_refused(extracted, tmp_p
 
     shown = runner.invoke(extract_app, ["verify", "--store", str(extracted)])
     assert shown.exit_code == 1 and "changed after it was written" in shown.stdout.replace("\n", " ")
+
+
+def test_eval_refuses_an_edited_index_as_fit_does(extracted, tmp_path):
+    """Its labels would be the truth the head is scored against: a note beside wrong figures is not enough."""
+    head = fit_head(extracted, "logreg", out=tmp_path / "head").folder
+    figures = lambda result: (result["accuracy"], result["log_loss"], result["confusion_matrix"])  # noqa: E731
+    clean = figures(eval_head(head))
+    path = _index_path(extracted)
+    _flip_labels(path)
+    before = path.read_bytes()
+    with pytest.raises(HeadError, match="Refusing to score: dataset index 'data' was changed after it was written"):
+        eval_head(head)
+    result = runner.invoke(heads_app, ["eval", "--head", str(head)])
+    assert result.exit_code == 3 and "Refusing to score" in only_line(result)
+    assert path.read_bytes() == before
+    assert verify_store(extracted, repair=True).repaired == [path]
+    run_extraction(extracted.parent / "data", extracted, TINY, TINY_RUN)  # indexes the data folder anew
+    assert figures(eval_head(head)) == clean
+
+
+def test_finetune_refuses_an_edited_index_as_fit_does(extracted, tmp_path):
+    from heads.finetune.run import finetune_head
+
+    head = fit_head(extracted, "dense", epochs=1, hidden=(4,), patience=0, out=tmp_path / "dense").folder
+    _flip_labels(_index_path(extracted))
+    with pytest.raises(HeadError, match="Refusing to fine-tune: dataset index 'data' was changed after it was written"):
+        finetune_head(head, path="full", epochs=1, out=tmp_path / "tuned")
+    assert not (tmp_path / "tuned").exists()
+
+
+def test_ensemble_refuses_an_edited_index(extracted, tmp_path):
+    from heads.ensemble import ensemble_heads
+
+    members = [fit_head(extracted, "logreg", out=tmp_path / name).folder for name in ("a", "b")]
+    _flip_labels(_index_path(extracted))
+    for method in ("mean", "stack"):
+        with pytest.raises(HeadError, match="Refusing to combine: dataset index 'data' was changed after it was"):
+            ensemble_heads(members, method=method, out=tmp_path / "ensemble")
+    assert not (tmp_path / "ensemble").exists()
 
 
 def test_repair_and_a_rerun_restore_the_exact_figures(tmp_path):

@@ -1,6 +1,6 @@
 """Issue 20: every file of a head folder, damaged or hostile, is one line naming it (exit 3), never a
 traceback and never "File not found"; Keras safe mode's refusals (a Lambda's code, a vocabulary file
-outside the archive) are said as refusals."""
+outside the archive) and skops' (a type the kind does not trust, such as a function) are said as refusals."""
 from __future__ import annotations
 
 import json
@@ -60,6 +60,15 @@ def vocabulary_outside(path: Path) -> None:
             archive.writestr(name, data)
 
 
+def code_inside(path: Path) -> None:
+    """A skops file whose object is a function that runs a command (os.system), saved over the head's model."""
+    import os
+
+    import skops.io
+
+    skops.io.dump({"run": os.system}, path)
+
+
 @pytest.mark.parametrize("kind, file, damage, expected", [
     ("dense", "model.keras", truncated, "Damaged head model"),
     ("dense", "model.keras", garbage, "Damaged head model"),
@@ -69,6 +78,7 @@ def vocabulary_outside(path: Path) -> None:
     ("logreg", "model.skops", truncated, "Damaged head model"),
     ("logreg", "model.skops", garbage, "Damaged head model"),
     ("logreg", "model.skops", empty, "Damaged head model"),
+    ("logreg", "model.skops", code_inside, "outside its kind's trusted list: posix.system"),
     ("logreg", "head.json", truncated, "Damaged head record"),
     ("logreg", "head.json", garbage, "Damaged head record"),
     ("logreg", "head.json", empty, "Damaged head record"),

@@ -217,3 +217,23 @@ def looks_like_image(path: str | Path) -> bool:
             os.close(fd)
     except OSError:
         return False
+
+
+BAD_NAME_REASON = "a name that is not valid UTF-8: not read (rename it)"
+
+
+def name_encodable(name: str) -> bool:
+    """Whether a name read from disk is valid UTF-8 (os.fsdecode carries any other bytes as lone surrogates,
+    which no record, CSV or JSON file can hold)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def escaped_name(name: str) -> str:
+    """A name shown by its bytes (`bad\\xff.png`): valid text to record and print, and what a shell's
+    $'...' quoting takes to rename the file. A valid name is returned as it is."""
+    return name if name_encodable(name) else os.fsencode(name).decode("utf-8", "backslashreplace")
+

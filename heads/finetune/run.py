@@ -34,6 +34,7 @@ from heads.finetune.record import FINETUNE_KIND, publish
 from heads.finetune import train as training_step
 from heads.kinds.finetune import FineTuneRecipe
 from store import FeatureStore
+from store.index_check import edited_reason
 
 
 @dataclass
@@ -154,7 +155,12 @@ def finetune_head(head: str | Path, data: str | Path | None = None, store: str |
         raise HeadError(f"--blocks {plan.blocks} reopens every block of {config.backbone} up to {config.layer}: "
                         f"nothing frozen is left to cache. Use --path full, or fewer --blocks.")
     dataset = start.record["data"]["dataset"]
-    index = FeatureStore(store).dataset(dataset)
+    features = FeatureStore(store)
+    index = features.dataset(dataset)
+    edited = edited_reason(features.layout, index)  # its labels would be trained on: refused as `heads fit` does
+    if edited:
+        raise HeadError(f"Refusing to fine-tune: {edited}. `extract run` again indexes the data folder anew "
+                        f"(`extract verify` lists such indexes). Received: {store}")
     root = Path(data) if data is not None else Path(index.data_root)
     if not root.is_dir():
         raise HeadError(f"Data folder not found (dataset {dataset} of head {start.head_id} was extracted from "
