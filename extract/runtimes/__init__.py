@@ -82,6 +82,12 @@ def _onnxruntime() -> Runtime:
     return OnnxRuntime()
 
 
+def _openvino() -> Runtime:
+    from extract.runtimes.openvino import OpenVinoRuntime
+
+    return OpenVinoRuntime()
+
+
 def _int8() -> Runtime:
     from extract.runtimes.int8 import Int8Runtime
 
@@ -102,7 +108,7 @@ def _torch() -> Runtime:
 
 # name -> factory (a factory, so that listing runtimes imports none of their libraries)
 RUNTIMES: dict[str, Callable[[], Runtime]] = {"tensorflow": _tensorflow, "onnxruntime": _onnxruntime,
-                                              "jax": _jax, "torch": _torch}
+                                              "openvino": _openvino, "jax": _jax, "torch": _torch}
 DEFAULT_RUNTIME = "tensorflow"
 # What computes an int8 configuration (`quantize="int8"`), whatever runtime was asked for: not a
 # choice in RUNTIMES, since its numbers are not TensorFlow's (its own configuration id)
