@@ -129,3 +129,24 @@ def test_extract_run_refuses_a_different_converted_file_and_stores_nothing(datas
         run_extraction(dataset, tmp_path / "store", TINY, RunOptions(batch_size=8, runtime="openvino"))
     assert "\n" not in str(error.value) and "of the run's images" in str(error.value)
     assert not list((tmp_path / "store").rglob("shard-*.h5")), "no feature of a refused conversion is stored"
+
+
+@pytest.mark.slow
+@needs_openvino
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="SKIPPED: ray is not installed")
+def test_ray_workers_use_the_stores_openvino_base_and_never_convert_again(tmp_path):
+    import ray
+
+    from tests.conftest import make_dataset
+
+    data = make_dataset(tmp_path / "data", per_class=4)  # 16 images: shards of 4, spread over 2 workers
+    try:
+        summary = run_extraction(data, tmp_path / "store", TINY, RunOptions(batch_size=4, shard_size=4, engine="ray",
+                                                                            workers=2, runtime="openvino"))
+    finally:
+        ray.shutdown()
+    folder = ov.openvino_dir(tmp_path / "store", summary.config.config_id)
+    sha = json.loads((folder / ov.RECORD).read_text())["sha256"][ov.XML]
+    assert summary.extracted == 16 and len(summary.runtimes) == 2, summary.runtimes
+    assert all(line.startswith(f"openvino (model.xml sha256 {sha[:12]}, read from the store")
+               for line in summary.runtimes.values())
