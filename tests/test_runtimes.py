@@ -199,6 +199,9 @@ from store.runs import latest_run_record  # noqa: E402
 
 
 def test_auto_takes_onnxruntime_for_many_images_or_an_existing_conversion(tmp_path, monkeypatch):
+    from extract.runtimes import choice
+
+    monkeypatch.setattr(choice, "CPU_RUNTIMES", ("onnxruntime",))  # OpenVINO's turn: test_runtime_openvino.py
     if ort.OnnxRuntime().unavailable():
         assert choose_runtime("auto", 10 ** 6, None, "c") == "tensorflow"
         return
@@ -216,7 +219,8 @@ def test_auto_falls_back_to_tensorflow_when_onnxruntime_is_absent(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    hidden = ("onnxruntime", "openvino")  # OpenVINO, preferred when present, would be taken instead
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
     assert choose_runtime("auto", 10 ** 6, None, "c") == "tensorflow"
 
 

@@ -83,6 +83,12 @@ def _onnxruntime() -> Runtime:
     return OnnxRuntime()
 
 
+def _openvino() -> Runtime:
+    from extract.runtimes.openvino import OpenVinoRuntime
+
+    return OpenVinoRuntime()
+
+
 def _int8() -> Runtime:
     from extract.runtimes.int8 import Int8Runtime
 
@@ -102,7 +108,8 @@ def _torch() -> Runtime:
 
 
 # The registry lives in the leaf extract.runtimes.names (options check names there); filled here.
-RUNTIMES.update({"tensorflow": _tensorflow, "onnxruntime": _onnxruntime, "jax": _jax, "torch": _torch})
+RUNTIMES.update({"tensorflow": _tensorflow, "onnxruntime": _onnxruntime, "openvino": _openvino, "jax": _jax,
+                 "torch": _torch})
 QUANTIZED: dict[str, Callable[[], Runtime]] = {INT8_RUNTIME: _int8}
 
 

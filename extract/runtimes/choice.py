@@ -1,9 +1,10 @@
-"""Which runtime a run uses: `auto` picks ONNX Runtime on a CPU when it pays, TensorFlow otherwise,
-and Keras's own backend (jax, torch) in a process whose Keras does not run on TensorFlow.
+"""Which runtime a run uses: `auto` picks a converted CPU runtime (OpenVINO, else ONNX Runtime) on a
+CPU when it pays, TensorFlow otherwise, and Keras's own backend (jax, torch) in a process whose Keras
+does not run on TensorFlow.
 
-Converting a base to ONNX costs seconds (more for big bases), so `auto` takes ONNX Runtime only
+Converting a base costs seconds (more for big bases), so `auto` takes a converted runtime only
 when the run has enough images to earn that back, or when the store already holds the
-conversion. On a GPU TensorFlow stays: its kernels there are the fast path.
+conversion (of either). On a GPU TensorFlow stays: its kernels there are the fast path.
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from extract.errors import OptionError
 from extract.runtimes import get_runtime
 from extract.runtimes.names import AUTO, check_runtime_name, runtime_choices
 
-AUTO_MIN_IMAGES = 256  # below this, conversion (a few seconds) costs more than ONNX Runtime saves
+AUTO_MIN_IMAGES = 256  # below this, conversion (a few seconds) costs more than a CPU runtime saves
+# converted CPU runtimes `auto` may take, fastest measured first (bench/README.md, "CPU runtimes")
+CPU_RUNTIMES = ("openvino", "onnxruntime")
 CHOICES = runtime_choices()  # the CLIs' --runtime choices (at their import: the built-in runtimes)
 
 
@@ -31,12 +34,13 @@ def choose_runtime(requested: str, images: int, store: Path | None, config_id: s
     backend = keras_backend()
     if backend != "tensorflow":  # no TensorFlow here (extract.devices): Keras's own backend, in process
         return backend
-    if on_gpu or get_runtime("onnxruntime").unavailable():
-        return "tensorflow"
+    available = [] if on_gpu else [name for name in CPU_RUNTIMES if not get_runtime(name).unavailable()]
     from extract.runtimes.onnx import RECORD_FILE, converted_dir
 
-    converted = store is not None and (converted_dir(store, config_id) / RECORD_FILE).is_file()
-    return "onnxruntime" if converted or images >= AUTO_MIN_IMAGES else "tensorflow"
+    for name in available:  # a conversion the store already holds costs nothing more
+        if store is not None and (converted_dir(store, config_id).parent / name / RECORD_FILE).is_file():
+            return name
+    return available[0] if available and images >= AUTO_MIN_IMAGES else "tensorflow"
 
 
 def sample_images(extractor, paths: list[str], count: int, look_at: int = 32) -> np.ndarray:
@@ -58,7 +62,7 @@ def ready_runtime(extractor, store: Path | None, requested: str, paths: list[str
     store : Path or None
         Where a converted base is kept (None: converted for this process only).
     requested : str
-        auto, tensorflow or onnxruntime.
+        auto or one of extract.runtimes.RUNTIMES.
     paths : list of str
         The image files the work will compute (their first readable ones are the check's images).
 
@@ -73,7 +77,7 @@ def ready_runtime(extractor, store: Path | None, requested: str, paths: list[str
     from extract.runtimes.onnx import CHECK_IMAGES, model_config_id
 
     if extractor.config.quantize:  # its numbers are its int8 base's: no choice, no fallback
-        if requested == "onnxruntime":
+        if requested in CPU_RUNTIMES:
             raise OptionError(f"--quantize int8 runs its own int8 base (OpenVINO); --runtime does not apply. "
                               f"Received: --runtime {requested}")
         requested = INT8_RUNTIME

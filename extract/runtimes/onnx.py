@@ -161,13 +161,19 @@ class OnnxRuntime:
 
 class CheckedSession:
     """The converted base as `batch -> float32 features`, checked against TensorFlow on the first
-    images it is given before any of its features is used (`agreement` records that check)."""
+    images it is given before any of its features is used (`agreement` records that check). Other
+    runtimes checked the same way (extract.runtimes.openvino) subclass it: `label`, `option`, `_run`."""
+
+    label, option = "ONNX Runtime", "onnxruntime"  # in its one-line refusals
 
     def __init__(self, extractor: "Extractor", session, sha256: str, converted_here: bool):
         self.extractor, self.session, self.sha256 = extractor, session, sha256
         self.converted_here = converted_here  # False: read from the store, converted by another run or process
-        self.input_name = session.get_inputs()[0].name
+        self.input_name = self._input_name(session)
         self.agreement: dict | None = None
+
+    def _input_name(self, session) -> str:
+        return session.get_inputs()[0].name
 
     def _run(self, images: np.ndarray) -> np.ndarray:
         return np.asarray(self.session.run(None, {self.input_name: np.ascontiguousarray(images, np.float32)})[0],
@@ -187,9 +193,9 @@ class CheckedSession:
         gap = disagreement(got, want) if got.shape == want.shape else float("inf")
         if not gap <= TOLERANCE:
             raise RuntimeUnavailable(
-                f"ONNX Runtime's features of configuration {config.config_id} differ from TensorFlow's by "
+                f"{self.label}'s features of configuration {config.config_id} differ from TensorFlow's by "
                 f"{gap:.2g} of their scale on {len(sample)} of {on} (allowed {TOLERANCE:g}); refusing to use "
-                f"them. Received: --runtime onnxruntime")
+                f"them. Received: --runtime {self.option}")
         self.agreement = {"images": len(sample), "on": on, "max_difference": gap, "tolerance": TOLERANCE,
                           "model_sha256": self.sha256}
         return self.agreement

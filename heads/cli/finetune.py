@@ -42,7 +42,7 @@ def finetune(
     memory_limit: Annotated[Optional[float], typer.Option(help="MB of activations or images to hold in memory.", show_default="half of the available")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Head folder.", show_default="STORE/heads/HEAD-ID")] = None,
     runtime: Annotated[RuntimeName, typer.Option(metavar="NAME", help="What runs the frozen part when caching its "
-                                                 "activations: tensorflow, onnxruntime, auto (docs: runtimes).")] = RuntimeName.tensorflow,
+                                                 f"activations: {', '.join(RUNTIME_CHOICES)} (docs: runtimes).")] = RuntimeName.tensorflow,
 ) -> None:
     """Fine-tune a dense head together with the top blocks of its backbone (SGD, augmentation, early stopping)."""
     from heads.finetune.run import finetune_head

@@ -49,7 +49,7 @@ def predict(
                                             "heads-predict): the next call on them reads them.")] = True,
     force: ForceOption = False,
     runtime: Annotated[RuntimeName, typer.Option(metavar="NAME", help="What runs the base on new images: "
-                                                 "tensorflow, onnxruntime, auto (docs: runtimes).")] = RuntimeName.tensorflow,
+                                                 f"{', '.join(RUNTIME_CHOICES)} (docs: runtimes).")] = RuntimeName.tensorflow,
 ) -> None:
     """Classify new images: the head's inputs (stored features reused, else computed from the image), then the head."""
     from heads.predict import STDOUT, UNKNOWN, output_format, predict_images
