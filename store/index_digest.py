@@ -14,7 +14,8 @@ import hashlib
 import numpy as np
 
 CHUNK = 65536  # sorted rows written into the hash at once
-_HEX = np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)
+_HEX = np.zeros(256, dtype=bool)
+_HEX[np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)] = True
 
 
 def rows_digest(index) -> str:
@@ -22,7 +23,7 @@ def rows_digest(index) -> str:
     rows = np.flatnonzero(index.usable)
     hashes = index.hash_array[rows]
     raw = hashes.view(np.uint8).reshape(len(rows), -1) if len(rows) else np.zeros((0, 64), np.uint8)
-    if raw.shape[1] != 64 or not np.isin(raw, _HEX).all():
+    if raw.shape[1] != 64 or not all(_HEX[raw[i:i + CHUNK]].all() for i in range(0, len(raw), CHUNK)):
         return _line_digest(index, rows)
     values = index.splits.values
     pair = (index.labels[rows].astype(np.int64) + 1) * len(values) + index.splits.codes[rows]

@@ -174,7 +174,7 @@ class PackedBuilder:
         offsets = np.zeros(sum(map(len, self.lengths)) + 1, dtype=np.int64)
         if len(offsets) > 1:
             np.cumsum(np.concatenate(self.lengths), out=offsets[1:])
-        data = np.frombuffer(b"".join(self.parts), dtype=np.uint8).copy()
+        data = np.frombuffer(b"".join(self.parts), dtype=np.uint8)  # read-only, as the column is
         self.parts, self.lengths = [], []
         return PackedText(data, offsets)
 
@@ -195,7 +195,7 @@ class HashText(TextColumn):
             encoded = [v if isinstance(v, bytes) else str(v).encode() for v in values]
             if any(len(v) > 64 for v in encoded):
                 raise ValueError("a content hash has at most 64 characters")
-        array = np.array(encoded, dtype=HASH_DTYPE).reshape(-1)
+        array = np.asarray(encoded, dtype=HASH_DTYPE).reshape(-1)
         if len(array) and array.view(np.uint8).max(initial=0) >= 128:
             raise ValueError("a content hash is ASCII text")
         return cls(array)
