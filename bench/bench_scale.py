@@ -147,12 +147,15 @@ def synthetic_size(rows: int, work: Path, peer: Path | None = None) -> list[dict
     """extract ls, heads fit --kind logreg and heads eval on a store of `rows` generated pooled rows
     (bench/synthetic_store.py: written through the store's API, no image), each a fresh process; with
     `peer` (another install's bin/), each command of that install too, alternating, on the same store."""
-    from bench.synthetic_store import write_synthetic_store
-
     store = work / f"synthetic-{rows}"
     shutil.rmtree(store, ignore_errors=True)
-    made = write_synthetic_store(store, rows)
-    print(json.dumps({"n": rows, "step": "synthetic store written", **made}), flush=True)
+    # Written by a child process: Linux carries a process's peak RSS across exec, so each timed command,
+    # forked from this one, would report at least this process's size had it written the store itself.
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(REPO / "bench" / "synthetic_store.py"), "--rows", str(rows), "--store",
+                    str(store)], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    print(json.dumps({"n": rows, "step": "synthetic store written", "seconds": round(time.perf_counter() - started, 1)}),
+          flush=True)
     out = []
     installs = [("", BIN)] + ([(f" (peer {peer})", peer)] if peer is not None else [])
     for name, command in (("extract ls", ["extract", "ls", "--store", str(store)]),
