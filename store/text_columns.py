@@ -229,11 +229,16 @@ def _encoded(chunk: np.ndarray) -> list[bytes]:
 
 def read_coded(dataset) -> CodedText:
     """An HDF5 string column of few distinct values, read a chunk at a time."""
+    import pandas as pd  # factorize: a hash table in C, not a dict lookup per row
+
     table: dict[bytes, int] = {}
     codes = np.empty(len(dataset), dtype=np.int32)
     for start in range(0, len(dataset), CHUNK):
-        chunk = _encoded(dataset[start:start + CHUNK])
-        codes[start:start + len(chunk)] = [table.setdefault(v, len(table)) for v in chunk]
+        chunk = dataset[start:start + CHUNK]
+        local, distinct = pd.factorize(chunk)
+        mapping = np.array([table.setdefault(v if isinstance(v, bytes) else str(v).encode(), len(table))
+                            for v in distinct], dtype=np.int32)
+        codes[start:start + len(chunk)] = mapping[local] if len(mapping) else local
     return CodedText(codes, [v.decode() for v in table])  # UnicodeDecodeError: the caller says which file
 
 
