@@ -252,8 +252,15 @@ def write_columns(f: h5py.File, index: DatasetIndex) -> None:
     f.create_dataset("hash", data=index.hashes.array)
 
 
+_SUSPECT_START = {ord("/"), ord("~"), ord("\\")}
+
+
 def _check_paths(origin: Path):
     def check(chunk: list[bytes]) -> None:
+        joined = b"".join(chunk)
+        if chunk and min(map(len, chunk)) and b".." not in joined and b":" not in joined \
+                and not {rel[0] for rel in chunk} & _SUSPECT_START:
+            return  # nothing any row could be refused for: no row looked at one by one
         for rel in chunk:
             if not rel or rel.startswith((b"/", b"~", b"\\")) or b".." in rel or b":" in rel:
                 try:

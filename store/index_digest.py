@@ -33,21 +33,18 @@ def rows_digest(index) -> str:
     rank[sorted(range(len(keys)), key=suffixes.__getitem__)] = np.arange(len(keys))
     by_suffix = np.argsort(rank[key_of_row], kind="stable")
     order = by_suffix[np.argsort(hashes[by_suffix], kind="stable")]  # by hash, then by suffix
-    encoded = [np.frombuffer((s + "\n").encode(), dtype=np.uint8) for s in suffixes]
-    lengths = np.array([64 + len(e) for e in encoded], dtype=np.int64)
+    encoded = [(s + "\n").encode() for s in suffixes]
+    widest = max(map(len, encoded), default=0)
+    table = np.zeros((len(encoded), widest), dtype=np.uint8)  # each suffix, padded to the widest
+    for k, suffix in enumerate(encoded):
+        table[k, :len(suffix)] = np.frombuffer(suffix, dtype=np.uint8)
+    length = 64 + np.array([len(e) for e in encoded], dtype=np.int64)
     digest = hashlib.sha256()
-    for start in range(0, len(order), CHUNK):
-        part = order[start:start + CHUNK]
+    for start in range(0, len(order), CHUNK):  # a chunk of lines at a time: hash and suffix side by side,
+        part = order[start:start + CHUNK]      # the padding dropped by one boolean mask (row-major order)
         key = key_of_row[part]
-        ends = np.cumsum(lengths[key])
-        begins = ends - lengths[key]
-        out = np.empty(int(ends[-1]), dtype=np.uint8)
-        out[begins[:, None] + np.arange(64)] = raw[part]
-        for k, suffix in enumerate(encoded):
-            where = begins[key == k] + 64
-            if len(where):
-                out[where[:, None] + np.arange(len(suffix))] = suffix
-        digest.update(out.tobytes())
+        lines = np.concatenate([raw[part], table[key]], axis=1)
+        digest.update(lines[np.arange(lines.shape[1]) < length[key][:, None]].tobytes())
     return digest.hexdigest()
 
 

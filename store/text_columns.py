@@ -223,8 +223,13 @@ class HashText(TextColumn):
 
 
 def _encoded(chunk: np.ndarray) -> list[bytes]:
-    """A chunk of an HDF5 variable-length string column as UTF-8 bytes (h5py gives bytes or str)."""
-    return [v if isinstance(v, bytes) else str(v).encode() for v in chunk.tolist()]
+    """A chunk of an HDF5 variable-length string column as UTF-8 bytes (h5py gives bytes, or str)."""
+    values = chunk.tolist()
+    try:
+        b"".join(values)  # all bytes: the common case, checked in C
+        return values
+    except TypeError:
+        return [v if isinstance(v, bytes) else str(v).encode() for v in values]
 
 
 def read_coded(dataset) -> CodedText:
