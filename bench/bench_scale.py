@@ -143,25 +143,33 @@ def one_size(n: int, work: Path, peer: Path | None = None, layout: str = "classe
     return rows
 
 
-def synthetic_size(rows: int, work: Path) -> list[dict]:
+def synthetic_size(rows: int, work: Path, peer: Path | None = None) -> list[dict]:
     """extract ls, heads fit --kind logreg and heads eval on a store of `rows` generated pooled rows
-    (bench/synthetic_store.py: written through the store's API, no image), each a fresh process."""
-    from bench.synthetic_store import write_synthetic_store
-
-    store, head = work / f"synthetic-{rows}", work / f"synthetic-head-{rows}"
-    for path in (store, head):
-        shutil.rmtree(path, ignore_errors=True)
-    made = write_synthetic_store(store, rows)
-    print(json.dumps({"n": rows, "step": "synthetic store written", **made}), flush=True)
+    (bench/synthetic_store.py: written through the store's API, no image), each a fresh process; with
+    `peer` (another install's bin/), each command of that install too, alternating, on the same store."""
+    store = work / f"synthetic-{rows}"
+    shutil.rmtree(store, ignore_errors=True)
+    # Written by a child process: Linux carries a process's peak RSS across exec, so each timed command,
+    # forked from this one, would report at least this process's size had it written the store itself.
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(REPO / "bench" / "synthetic_store.py"), "--rows", str(rows), "--store",
+                    str(store)], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    print(json.dumps({"n": rows, "step": "synthetic store written", "seconds": round(time.perf_counter() - started, 1)}),
+          flush=True)
     out = []
-    for name, command in (("extract ls", [str(BIN / "extract"), "ls", "--store", str(store)]),
-                          ("heads fit --kind logreg", [str(BIN / "heads"), "fit", "--store", str(store), "--kind",
-                                                       "logreg", "--out", str(head)]),
-                          ("heads eval", [str(BIN / "heads"), "eval", "--head", str(head)])):
-        result = timed(command)
-        out.append({"n": rows, "layout": "synthetic", "step": name, "seconds": result["seconds"],
-                    "peak_rss_mb": result["peak_rss_mb"]})
-        print(json.dumps(out[-1]), flush=True)
+    installs = [("", BIN)] + ([(f" (peer {peer})", peer)] if peer is not None else [])
+    for name, command in (("extract ls", ["extract", "ls", "--store", str(store)]),
+                          ("heads fit --kind logreg", ["heads", "fit", "--store", str(store), "--kind", "logreg",
+                                                       "--out", "{head}"]),
+                          ("heads eval", ["heads", "eval", "--head", "{head}"])):
+        for label, bin_dir in installs:
+            head = work / f"synthetic-head-{rows}{'-peer' if label else ''}"
+            if command[1] == "fit":
+                shutil.rmtree(head, ignore_errors=True)
+            result = timed([str(bin_dir / command[0]), *(a.format(head=head) for a in command[1:])])
+            out.append({"n": rows, "layout": "synthetic", "step": name + label, "seconds": result["seconds"],
+                        "peak_rss_mb": result["peak_rss_mb"]})
+            print(json.dumps(out[-1]), flush=True)
     return out
 
 
@@ -170,7 +178,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 300_000])
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-scale"))
     parser.add_argument("--keep", action="store_true", help="Leave the generated data and stores in --work.")
-    parser.add_argument("--peer", type=Path, help="bin/ folder of another install whose unchanged rerun is timed too")
+    parser.add_argument("--peer", type=Path, help="bin/ folder of another install whose unchanged rerun (and, with --synthetic-rows, "
+                             "every command) is timed too, in the same run")
     parser.add_argument("--layout", choices=sorted(LAYOUT_OPTIONS), default="classes",
                         help="How the labels are given: class folders, a labels.csv of ids, or the file names.")
     parser.add_argument("--steps", choices=("all", "reruns"), default="all",
@@ -183,9 +192,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     try:
         for n in args.synthetic_rows:
-            synthetic_size(n, args.work)
+            synthetic_size(n, args.work, args.peer)
             if not args.keep:
-                for path in args.work.glob(f"synthetic*-{n}"):
+                for path in args.work.glob(f"synthetic*-{n}*"):
                     shutil.rmtree(path, ignore_errors=True)
         for n in args.sizes:
             one_size(n, args.work, args.peer, args.layout, args.steps == "reruns")

@@ -14,23 +14,26 @@ relabelled them. Everything here is compared by class NAME and by content HASH:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
 from heads.errors import HeadError
 from heads.record import HeadRows
+from store.text_columns import HASH_DTYPE, CodedText, HashText, PackedText, TextColumn
 
 UNLABELLED = -1
 
 
 @dataclass
 class SplitRows:
-    """The rows of one split to fit or score on, labels in the head's class space, aligned."""
+    """The rows of one split to fit or score on, labels in the head's class space, aligned.
+    `hashes` and `paths` read like lists of str (store.text_columns arrays when made here)."""
 
     split: str
-    hashes: list[str]
+    hashes: Sequence[str]
     labels: np.ndarray  # index into the head's class names
-    paths: list[str]
+    paths: Sequence[str]
     notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -38,8 +41,14 @@ class SplitRows:
 
     def subset(self, keep: np.ndarray) -> "SplitRows":
         keep = np.asarray(keep, dtype=bool)
-        return SplitRows(self.split, [h for h, k in zip(self.hashes, keep) if k], self.labels[keep],
-                         [p for p, k in zip(self.paths, keep) if k], list(self.notes))
+        return SplitRows(self.split, _pick(self.hashes, keep), self.labels[keep], _pick(self.paths, keep),
+                         list(self.notes))
+
+
+def _pick(values: Sequence[str], keep: np.ndarray) -> Sequence[str]:
+    if isinstance(values, TextColumn):
+        return values[np.flatnonzero(keep)]
+    return [v for v, k in zip(values, keep) if k]
 
 
 def class_map(head_names: list[str], data_names: list[str]) -> np.ndarray:
@@ -48,20 +57,33 @@ def class_map(head_names: list[str], data_names: list[str]) -> np.ndarray:
     return np.array([position.get(name, UNLABELLED) for name in data_names], dtype=np.int64)
 
 
-def _usable(index) -> np.ndarray:
-    labels = np.asarray(index.labels, dtype=np.int64)
-    return np.flatnonzero((np.asarray(index.reasons, dtype=object) == "") & (labels >= 0))
+@dataclass
+class _Columns:
+    """The usable rows of an index as arrays: positions, hashes (S64), split codes, paths."""
+
+    rows: np.ndarray
+    hashes: np.ndarray
+    splits: CodedText
+    paths: PackedText
+
+    @classmethod
+    def of(cls, index) -> "_Columns":
+        reasons = CodedText.of(index.reasons)
+        labels = np.asarray(index.labels, dtype=np.int64)
+        rows = np.flatnonzero(reasons.mask("") & (labels >= 0))
+        return cls(rows, HashText.of(index.hashes).array[rows], CodedText.of(index.splits)[rows],
+                   PackedText.of(index.paths))
 
 
 def index_rows(index, class_names: list[str]) -> HeadRows:
-    """Every usable labelled row of a dataset index, in the class space of `class_names` (at fit time)."""
-    rows = _usable(index)
+    """Every usable labelled row of a dataset index, in the class space of `class_names` (at fit time).
+    Hashes as `S64` (what rows.h5 holds)."""
+    columns = _Columns.of(index)
     mapping = class_map(class_names, list(index.classes))
-    labels = mapping[np.asarray(index.labels, dtype=np.int64)[rows]]
+    labels = mapping[np.asarray(index.labels, dtype=np.int64)[columns.rows]]
     known = labels >= 0
-    hashes = np.asarray(index.hashes, dtype=object)[rows][known].astype(str)
-    splits = np.asarray(index.splits, dtype=object)[rows][known].astype(str)
-    return HeadRows(hashes, splits, labels[known])
+    splits = np.asarray(columns.splits.values + ("",), dtype=str)[columns.splits.codes[known]]
+    return HeadRows(columns.hashes[known], splits, labels[known])
 
 
 def _count(n: int, what: str) -> str:
@@ -73,37 +95,74 @@ def _verb(n: int, plural: str) -> str:
     return plural if n != 1 else {"are": "is"}.get(plural, plural + "s")
 
 
+@dataclass
+class _Recorded:
+    """A head's recorded rows looked up by hash, sorted arrays rather than dicts: for each wanted hash,
+    whether it is known, its recorded split is `split` (content trained on counts as "train"), it
+    was trained on, and its recorded label (the last record of a hash wins, as a dict would)."""
+
+    known: np.ndarray
+    then_is: np.ndarray
+    trained: np.ndarray
+    label: np.ndarray
+
+    @classmethod
+    def lookup(cls, recorded: HeadRows, hashes: np.ndarray, split: str, train_split: str) -> "_Recorded":
+        keys = np.asarray(recorded.hashes, dtype=HASH_DTYPE)
+        splits = np.asarray(recorded.splits, dtype=str)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = ordered[1:] != ordered[:-1]
+        unique, last_row = ordered[last], order[last]
+        if not len(unique):
+            none = np.zeros(len(hashes), dtype=bool)
+            return cls(none, none, none, np.zeros(len(hashes), dtype=np.int64))
+        at = np.searchsorted(unique, hashes).clip(0, len(unique) - 1)
+        known = unique[at] == hashes
+
+        def held(mask: np.ndarray) -> np.ndarray:  # whether some record of the hash has mask set
+            marked = np.sort(keys[mask])
+            if not len(marked):
+                return np.zeros(len(hashes), dtype=bool)
+            where = np.searchsorted(marked, hashes).clip(0, len(marked) - 1)
+            return marked[where] == hashes
+
+        in_train = held(splits == "train")  # the split record keeps content trained on as "train"
+        then_is = np.where(in_train, split == "train", splits[last_row[at]] == split) & known
+        labels = np.asarray(recorded.labels, dtype=np.int64)[last_row[at]]
+        return cls(known, then_is, held(splits == train_split) & known, labels)
+
+
 def rows_to_score(head_names: list[str], recorded: HeadRows, index, split: str,
                   train_split: str = "train") -> SplitRows:
     """The rows of `split` a head with `recorded` rows may be scored on in today's `index`."""
-    rows = _usable(index)
+    columns = _Columns.of(index)
+    rows, hashes = columns.rows, columns.hashes
     data_labels = np.asarray(index.labels, dtype=np.int64)[rows]
     labels = class_map(head_names, list(index.classes))[data_labels]
-    hashes = np.asarray(index.hashes, dtype=object)[rows].astype(str)
-    now = np.asarray(index.splits, dtype=object)[rows].astype(str)
-    paths = np.asarray(index.paths, dtype=object)[rows].astype(str)
-    split_of = recorded.split_of()
-    trained = recorded.trained(train_split)
-    known = np.array([h in split_of for h in hashes], dtype=bool)
-    was_trained = np.array([h in trained for h in hashes], dtype=bool)
-    then = np.array([split_of.get(h, s) for h, s in zip(hashes, now)], dtype=object).astype(str)
-    chosen = then == split
+    now_is = columns.splits.mask(split)
+    then = _Recorded.lookup(recorded, hashes, split, train_split)
+    known, was_trained = then.known, then.trained
+    chosen = np.where(known, then.then_is, now_is)
     notes: list[str] = []
 
+    def example(mask: np.ndarray) -> str:
+        return columns.paths[int(rows[np.flatnonzero(mask)[0]])]
+
     if split != train_split:
-        leaked = was_trained & (now == split)
+        leaked = was_trained & now_is
         if leaked.any():
             n = int(leaked.sum())
             notes.append(f"{_count(n, 'rows')} of {split} {_verb(n, 'hold')} content the head was trained on "
                          f"(a copy of a {train_split} image, or a file moved from {train_split}; e.g. "
-                         f"{paths[leaked][0]}): not scored as {split}.")
-    moved_in = chosen & known & ~was_trained & (now != split)
-    moved_out = ~chosen & known & ~was_trained & (now == split)
+                         f"{example(leaked)}): not scored as {split}.")
+    moved_in = chosen & known & ~was_trained & ~now_is
+    moved_out = ~chosen & known & ~was_trained & now_is
     if moved_in.any() or moved_out.any():
-        example = paths[moved_in | moved_out][0]
         notes.append(f"{_count(int((moved_in | moved_out).sum()), 'rows')} changed split since the head was fitted "
-                     f"(e.g. {example}); scored by the head's own split record: {int(moved_out.sum())} left out of "
-                     f"{split}, {int(moved_in.sum())} kept in it.")
+                     f"(e.g. {example(moved_in | moved_out)}); scored by the head's own split record: "
+                     f"{int(moved_out.sum())} left out of {split}, {int(moved_in.sum())} kept in it.")
     new = chosen & ~known
     if new.any():
         n = int(new.sum())
@@ -115,36 +174,40 @@ def rows_to_score(head_names: list[str], recorded: HeadRows, index, split: str,
         n = int(unknown.sum())
         notes.append(f"{_count(n, 'rows')} of {split} {_verb(n, 'are')} of classes the head was not trained on "
                      f"({', '.join(names)}): not scored.")
-    recorded_label = dict(zip(recorded.hashes.tolist(), recorded.labels.tolist()))
-    relabelled = chosen & known & (labels >= 0) & np.array(
-        [recorded_label.get(h, c) != c for h, c in zip(hashes, labels)], dtype=bool)
+    relabelled = chosen & known & (labels >= 0) & (then.label != labels)
     if relabelled.any():
         notes.append(f"{_count(int(relabelled.sum()), 'rows')} of {split} changed class since the head was fitted "
-                     f"(e.g. {paths[relabelled][0]}); scored with their class of today.")
-    present = set(hashes.tolist())
-    gone = sum(1 for h, s in zip(recorded.hashes.tolist(), recorded.splits.tolist()) if s == split and h not in present)
+                     f"(e.g. {example(relabelled)}); scored with their class of today.")
+    gone = _gone(recorded, hashes, split)
     if gone:
         notes.append(f"{_count(gone, 'rows')} of the head's {split} split {_verb(gone, 'are')} no longer in the data.")
     keep = chosen & (labels >= 0)
-    return SplitRows(split, hashes[keep].tolist(), labels[keep], paths[keep].tolist(), notes)
+    return SplitRows(split, HashText(hashes[keep]), labels[keep], columns.paths[rows[keep]], notes)
+
+
+def _gone(recorded: HeadRows, hashes: np.ndarray, split: str) -> int:
+    """How many of the head's rows of `split` have no row in today's data."""
+    theirs = np.asarray(recorded.hashes, dtype=HASH_DTYPE)[np.asarray(recorded.splits, dtype=str) == split]
+    present = np.sort(hashes)
+    if not len(present):
+        return len(theirs)
+    at = np.searchsorted(present, theirs).clip(0, len(present) - 1)
+    return int((present[at] != theirs).sum())
 
 
 def fit_rows(index, class_names: list[str], split: str, train_split: str = "train") -> SplitRows:
     """At fit time: the rows of a split; outside the train split, content also in the train split is
     left out (a copy of a training image is no validation image), and said so."""
-    current = index_rows(index, class_names)
-    return rows_to_score(class_names, current, index, split, train_split) if split != train_split else \
-        _exact_split(index, class_names, split)
+    if split == train_split:
+        return _exact_split(index, class_names, split)
+    return rows_to_score(class_names, index_rows(index, class_names), index, split, train_split)
 
 
 def _exact_split(index, class_names: list[str], split: str) -> SplitRows:
-    rows = _usable(index)
-    labels = class_map(class_names, list(index.classes))[np.asarray(index.labels, dtype=np.int64)[rows]]
-    splits = np.asarray(index.splits, dtype=object)[rows].astype(str)
-    keep = (splits == split) & (labels >= 0)
-    hashes = np.asarray(index.hashes, dtype=object)[rows][keep].astype(str)
-    paths = np.asarray(index.paths, dtype=object)[rows][keep].astype(str)
-    return SplitRows(split, hashes.tolist(), labels[keep], paths.tolist())
+    columns = _Columns.of(index)
+    labels = class_map(class_names, list(index.classes))[np.asarray(index.labels, dtype=np.int64)[columns.rows]]
+    keep = columns.splits.mask(split) & (labels >= 0)
+    return SplitRows(split, HashText(columns.hashes[keep]), labels[keep], columns.paths[columns.rows[keep]])
 
 
 def check_classes(head_names: list[str], index) -> list[str]:

@@ -15,6 +15,7 @@ import numpy as np
 from store import ConfigView
 
 MEMORY_FRACTION = 0.5  # of the memory available now, for the features of all splits a fit reads
+CHUNK_MB = 64  # features read at once where rows are only scored (eval, a fit's other splits): a constant
 
 
 def available_memory_mb() -> float:
@@ -98,3 +99,13 @@ class StreamSource:
 def buffer_rows_for(feature_shape: tuple[int, ...], memory_limit_mb: float, batch_size: int) -> int:
     """A quarter of the memory limit for the shuffle buffer (the rest: batches in flight, the model)."""
     return max(int(batch_size), int(memory_limit_mb * 2**20 / 4 / row_bytes(feature_shape)))
+
+
+def chunk_rows_for(feature_shape: tuple[int, ...], memory_limit_mb: float | None = None,
+                   batch_size: int = 512) -> int:
+    """Rows read at once to score a split: at most CHUNK_MB of float32 features (and within the memory
+    limit's buffer, when one is given), so memory does not grow with the split."""
+    bounded = max(int(batch_size), int(CHUNK_MB * 2**20 / row_bytes(feature_shape)))
+    if memory_limit_mb is None:
+        return bounded
+    return min(buffer_rows_for(feature_shape, memory_limit_mb, batch_size), bounded)

@@ -15,7 +15,7 @@ import numpy as np
 
 from heads import binding, metrics as metrics_mod
 from heads.artifact import LoadedHead, list_heads, load_head, resolve_head
-from heads.data import buffer_rows_for, default_memory_limit_mb
+from heads.data import chunk_rows_for, default_memory_limit_mb
 from heads.errors import HeadError
 from heads.eval_result import EvalResult
 from heads.tta import average, cache_views, cross_validated, stored_probabilities, view_inputs
@@ -53,7 +53,8 @@ def head_data(loaded: LoadedHead, store: str | Path | None = None, dataset: str 
 
 
 def predict_rows(loaded: LoadedHead, views, hashes: list[str], chunk_rows: int) -> np.ndarray:
-    """The head's probabilities for stored rows, a bounded number of rows at a time."""
+    """The head's probabilities for stored rows, a bounded number of rows at a time (heads.data.chunk_rows_for):
+    memory holds the probabilities (rows x classes) and one chunk of features, whatever the split's size."""
     proba = np.zeros((len(hashes), len(loaded.labels_)))
     for positions, parts in loaded.inputs.read_chunks(views, hashes, chunk_rows):
         proba[positions] = loaded.predict_parts(parts)
@@ -110,7 +111,7 @@ def eval_head(head: str | Path, split: str = "validation", store: str | Path | N
         raise HeadError(f"The {split!r} split of dataset {index.name} has no rows head {loaded.head_id} can be "
                         f"scored on. Splits: {', '.join(index.split_names())}")
     limit = default_memory_limit_mb() if memory_limit_mb is None else float(memory_limit_mb)
-    chunk = buffer_rows_for((sum(math.prod(shape) for shape in loaded.inputs.shapes),), limit, 512)
+    chunk = chunk_rows_for((sum(math.prod(shape) for shape in loaded.inputs.shapes),), limit, 512)
     proba = predict_rows(loaded, views, rows.hashes, chunk)
     if tta:
         inputs = view_inputs(loaded.inputs, tta)

@@ -219,9 +219,9 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
     for split, rows in [(train_split, train_rows), *scoring.items()]:
         if split in in_memory:
             proba, labels = _proba_in_chunks(estimator, in_memory[split]), rows.labels
-        else:  # streamed in shard order: the labels come along with their rows
-            if not streaming and len(rows) and data.need_mb(rows) <= limit:  # joined rows: read whole
-                proba, labels = _proba_in_chunks(estimator, data.read(rows)), rows.labels
+        else:  # read a chunk at a time (streamed in shard order: the labels come along with their rows)
+            if not streaming:
+                proba, labels = data.predict_proba(estimator, rows), rows.labels
             else:
                 proba, labels = predict_proba_stream(estimator, data.stream(rows, buffer_rows),
                                                      batch_size=min(STREAM_BATCH, buffer_rows))
@@ -250,7 +250,7 @@ def fit_head(store: str | Path, kind: str, config: str | Sequence[str] | None = 
     with artifact.staged_folder(folder) as tmp:
         record.update(spec.save(clf if spec.keras else estimator, tmp))
         records.write_rows(tmp, records.HeadRows(
-            np.concatenate([np.asarray(r.hashes, dtype=str) for r in seen]),
+            np.concatenate([np.asarray(r.hashes, dtype="S64") for r in seen]),
             np.concatenate([np.full(len(r), r.split, dtype=object) for r in seen]).astype(str),
             np.concatenate([r.labels for r in seen])))
         if spec.keras:

@@ -8,6 +8,7 @@ are left out and named in one line.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +17,7 @@ import numpy as np
 
 from heads import binding
 from heads.binding import SplitRows
-from heads.data import StreamSource, row_bytes
+from heads.data import StreamSource, chunk_rows_for, row_bytes
 from heads.errors import HeadError
 from heads.exclusion import Exclusion
 from heads.inputs import HeadInputs
@@ -114,15 +115,35 @@ class FitData:
         return (self.join.width,) if self.joined else tuple(self.views[0].config.feature_shape)
 
     def need_mb(self, rows: SplitRows) -> float:
-        """Memory to hold a split for the estimator (store rows plus a float32 copy for one configuration)."""
-        factor = 1 if self.joined else 2
-        return factor * row_bytes(self.model_input_shape) * len(rows) / 2**20
+        """Memory to fit on a split in memory: its rows as float32 (`read`), and as much again for the
+        standardised copy a kind's scaler makes (8 bytes a value in all; joined rows are scaled likewise)."""
+        return 2 * row_bytes(self.model_input_shape) * len(rows) / 2**20
 
     def read(self, rows: SplitRows) -> np.ndarray:
-        """A split's rows as the estimator takes them, in the rows' order."""
-        if not self.joined:
-            return self.views[0].features_for(rows.hashes)
-        return self.inputs.read(self.views, rows.hashes, READ_CHUNK, self.join.transform)
+        """A split's rows as the estimator takes them (float32), in the rows' order: read a chunk at a
+        time straight into one array, 4 bytes a value plus a chunk (no copy as stored beside it)."""
+        if self.joined:
+            return self.inputs.read(self.views, rows.hashes, READ_CHUNK, self.join.transform)
+        out = np.empty((len(rows), *self.model_input_shape), dtype=np.float32)
+        for positions, (part,) in self.inputs.read_chunks(self.views, rows.hashes, self.chunk_rows):
+            out[positions] = part
+        return out
+
+    @property
+    def chunk_rows(self) -> int:
+        """Rows read at once: CHUNK_MB of float32 features as stored, all configurations together (heads.data)."""
+        return chunk_rows_for((sum(math.prod(shape) for shape in self.inputs.shapes),))
+
+    def predict_proba(self, estimator, rows: SplitRows) -> np.ndarray:
+        """The estimator's probabilities for a split's rows, in their order, read a chunk at a time:
+        memory holds rows x classes and one chunk, never the split's features."""
+        proba = None
+        for positions, parts in self.inputs.read_chunks(self.views, rows.hashes, self.chunk_rows):
+            chunk = estimator.predict_proba(self.join.transform(parts) if self.joined else parts[0])
+            if proba is None:
+                proba = np.zeros((len(rows), chunk.shape[1]))
+            proba[positions] = chunk
+        return proba if proba is not None else np.zeros((0, len(estimator.classes_)))
 
     def stream(self, rows: SplitRows, buffer_rows: int) -> StreamSource:
         if self.joined:

@@ -74,9 +74,10 @@ class HeadInputs:
         return views
 
     @staticmethod
-    def stored(views: Sequence[ConfigView], hashes: list[str]) -> list[np.ndarray]:
-        """Each configuration's features of these hashes, float32, in the order given."""
-        return [view.features_for(list(hashes)).astype(np.float32) for view in views]
+    def stored(views: Sequence[ConfigView], hashes: Sequence[str]) -> list[np.ndarray]:
+        """Each configuration's features of these hashes (str, or an `S64` array), float32, in the order given."""
+        hashes = hashes if isinstance(hashes, np.ndarray) else list(hashes)
+        return [view.features_for(hashes).astype(np.float32) for view in views]
 
     @staticmethod
     def present(views: Sequence[ConfigView], hashes: list[str]) -> np.ndarray:
@@ -105,11 +106,13 @@ class HeadInputs:
     def read_chunks(self, views: Sequence[ConfigView], hashes: list[str], chunk_rows: int):
         """(positions, parts) over the given hashes, a bounded number of rows at a time, in the first
         configuration's shard order (each shard file is read once): memory stays flat however large the split."""
-        _, shard, row = views[0].catalog.find(hashes)
-        order = np.lexsort((row, shard)).tolist()
-        for start in range(0, len(order), max(1, int(chunk_rows))):
-            positions = np.asarray(order[start:start + chunk_rows], dtype=np.int64)
-            yield positions, self.stored(views, [hashes[i] for i in positions])
+        keys = np.asarray(hashes, dtype="S64") if len(hashes) else np.zeros(0, dtype="S64")  # 64 bytes a row
+        _, shard, row = views[0].catalog.find(keys)
+        order = np.lexsort((row, shard))
+        chunk_rows = max(1, int(chunk_rows))
+        for start in range(0, len(order), chunk_rows):
+            positions = order[start:start + chunk_rows]
+            yield positions, self.stored(views, keys[positions])
 
     def read(self, views: Sequence[ConfigView], hashes: list[str], chunk_rows: int,
              transform: Callable[[list[np.ndarray]], np.ndarray]) -> np.ndarray:

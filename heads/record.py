@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import h5py
 import numpy as np
@@ -22,6 +22,7 @@ import numpy as np
 from heads.errors import HeadError, first_line
 from store import confine, read_json
 from store import write_json as write_store_json
+from store.text_columns import HashText
 
 FORMAT_NAME = "bottleneck-head"
 FORMAT_VERSION = 2
@@ -34,21 +35,12 @@ _STRINGS = h5py.string_dtype(encoding="utf-8")
 class HeadRows:
     """The rows a head was fitted and scored on: content hash, split, class (index into class_names)."""
 
-    hashes: np.ndarray  # str
+    hashes: Sequence[str]  # read back as a store.text_columns.HashText (reads like str, held as S64)
     splits: np.ndarray  # str
     labels: np.ndarray  # int64
 
     def __len__(self) -> int:
         return len(self.hashes)
-
-    def trained(self, train_split: str = "train") -> set[str]:
-        return set(self.hashes[self.splits == train_split].tolist())
-
-    def split_of(self) -> dict[str, str]:
-        """hash -> split; content the head trained on stays a train row wherever else it appears."""
-        mapping = dict(zip(self.hashes.tolist(), self.splits.tolist()))
-        mapping.update(dict.fromkeys(self.trained(), "train"))
-        return mapping
 
 
 def write_rows(folder: Path, rows: HeadRows) -> None:
@@ -63,9 +55,9 @@ def read_rows(folder: Path) -> HeadRows:
     if not path.is_file():
         raise HeadError(f"Head folder has no {ROWS_FILE} (the rows it was trained on). Received: {folder}")
     with h5py.File(path, "r") as f:
-        hashes = np.array([h.decode() for h in f["hash"][:]], dtype=object)
+        hashes = HashText(f["hash"][:])  # 64 bytes a row as stored, no str object per row
         splits = np.array([s.decode() if isinstance(s, bytes) else s for s in f["split"][:]], dtype=object)
-        return HeadRows(hashes.astype(str), splits.astype(str), f["label"][:].astype(np.int64))
+        return HeadRows(hashes, splits.astype(str), f["label"][:].astype(np.int64))
 
 
 def new_head_id(kind: str) -> str:

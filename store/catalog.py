@@ -89,8 +89,9 @@ class ShardCatalog:
             ordered = hashes[order]
             first = np.ones(len(order), dtype=bool)
             first[1:] = ordered[1:] != ordered[:-1]
-            order = order[first]
-            self._sorted = (ordered[first], shard[order], row[order])
+            if not first.all():  # copies only when some content was committed twice
+                order, ordered = order[first], ordered[first]
+            self._sorted = (ordered, shard[order], row[order])
         return self._sorted
 
     def find(self, hashes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

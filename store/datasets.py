@@ -9,7 +9,6 @@ several datasets (a training set, a separate test folder...). All names are kept
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,9 +19,12 @@ import numpy as np
 
 from store import atomic
 from store.errors import StoreError
+from store.index_digest import rows_digest as _rows_digest
 from store.integrity import open_own
 from store.layout import StoreLayout
 from store.paths import PathEscapeError, check_relative, confine
+from store.text_columns import (CHUNK, CodedText, HashText, PackedText, read_coded, read_hashes,
+                                read_packed)
 
 STRINGS = h5py.string_dtype(encoding="utf-8")
 HASH_DTYPE = "S64"
@@ -85,6 +87,9 @@ def legacy_dataset_name(data_root: str) -> str:
 class DatasetIndex:
     """One row per file the scan found (unusable ones included, with a reason). Treat as read-only.
 
+    The text columns are held as arrays (store.text_columns: a few bytes a row plus the paths'
+    text, not a Python object per cell) and read like lists of str; lists given are converted.
+
     Parameters
     ----------
     name : str
@@ -93,17 +98,17 @@ class DatasetIndex:
         The folder the files were scanned from; `paths` are relative to it.
     classes : list of str
         Class names; `labels` index them.
-    paths : list of str
-        Each row's file, relative to `data_root`.
+    paths : sequence of str
+        Each row's file, relative to `data_root` (held as a `PackedText`).
     labels : ndarray of int32
         Each row's class (index into `classes`); -1 for an unlabelled row.
-    splits : list of str
-        Each row's split (train, validation, test...).
-    hashes : list of str
-        Each row's content hash (sha256): the key of its features.
-    reasons : list of str
-        Why a row cannot be used ("" for a usable one).
-    split_sources : list of str, optional
+    splits : sequence of str
+        Each row's split (train, validation, test...; held as a `CodedText`).
+    hashes : sequence of str
+        Each row's content hash (sha256): the key of its features (held as a `HashText`).
+    reasons : sequence of str
+        Why a row cannot be used ("" for a usable one; held as a `CodedText`).
+    split_sources : sequence of str, optional
         Where each row's split came from ("" everywhere when not recorded).
     source : dict, optional
         How the folder was read (layout, label source...).
@@ -118,12 +123,12 @@ class DatasetIndex:
     name: str
     data_root: str
     classes: list[str]
-    paths: list[str]
+    paths: PackedText
     labels: np.ndarray  # int32 index into classes; -1 = unlabelled
-    splits: list[str]
-    hashes: list[str]
-    reasons: list[str]
-    split_sources: list[str] = field(default_factory=list)  # "" everywhere when not given
+    splits: CodedText
+    hashes: HashText
+    reasons: CodedText
+    split_sources: CodedText = field(default_factory=list)  # "" everywhere when not given
     source: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     created: str = ""
@@ -132,8 +137,13 @@ class DatasetIndex:
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int32).reshape(-1)
-        if not self.split_sources:
-            self.split_sources = [""] * len(self.paths)
+        try:
+            self.paths, self.hashes = PackedText.of(self.paths), HashText.of(self.hashes)
+        except ValueError as error:
+            raise StoreError(f"Dataset index {self.name!r}: {error}.") from None
+        self.splits, self.reasons = CodedText.of(self.splits), CodedText.of(self.reasons)
+        self.split_sources = CodedText.of(self.split_sources) if len(self.split_sources) else \
+            CodedText(np.zeros(len(self.paths), dtype=np.int32), [""])
         sizes = {len(self.paths), len(self.labels), len(self.splits), len(self.hashes), len(self.reasons),
                  len(self.split_sources)}
         if len(sizes) != 1:
@@ -147,34 +157,26 @@ class DatasetIndex:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def _array(self, key: str) -> np.ndarray:
-        if key not in self._arrays:
-            if key == "split":
-                self._arrays[key] = np.asarray(self.splits, dtype=object)
-            elif key == "hash":
-                self._arrays[key] = np.array(self.hashes, dtype=HASH_DTYPE)
-            elif key == "usable":
-                fine = np.array([not r for r in self.reasons], dtype=bool)
-                self._arrays[key] = fine & (self._array("hash") != b"")
-        return self._arrays[key]
-
     @property
     def usable(self) -> np.ndarray:
         """Boolean mask of the rows whose file could be read (they may still be unlabelled)."""
-        return self._array("usable")
+        if "usable" not in self._arrays:
+            self._arrays["usable"] = self.reasons.mask("") & (self.hashes.array != b"")
+        return self._arrays["usable"]
 
     @property
     def hash_array(self) -> np.ndarray:
-        return self._array("hash")
+        """The content hashes as one `S64` array (no copy)."""
+        return self.hashes.array
 
     def split_names(self) -> list[str]:
-        return sorted(set(self.splits))
+        return sorted(set(self.splits.present()))
 
     def rows(self, split: str) -> np.ndarray:
         """Row positions of the usable rows of a split, in index order."""
         if split not in self.split_names():
             raise StoreError(f"No split {split!r} in dataset {self.name!r}. Known: {', '.join(self.split_names())}")
-        return np.flatnonzero((self._array("split") == split) & self.usable).astype(np.int64)
+        return np.flatnonzero(self.splits.mask(split) & self.usable).astype(np.int64)
 
     def class_name(self, label: int) -> str:
         return self.classes[label] if 0 <= label < len(self.classes) else ""
@@ -193,17 +195,11 @@ class DatasetIndex:
 
     def same_content(self, other: "DatasetIndex") -> bool:
         """Same rows, classes, root and source: writing `other` again would add nothing."""
-        return (self.name, self.data_root, self.classes, self.paths, self.splits, self.hashes, self.reasons,
-                self.split_sources, self.source) == (other.name, other.data_root, other.classes, other.paths,
-                                                     other.splits, other.hashes, other.reasons,
-                                                     other.split_sources, other.source) \
-            and np.array_equal(self.labels, other.labels)
-
-
-def _rows_digest(index: DatasetIndex) -> str:
-    lines = sorted(f"{index.hashes[i]}\t{index.class_name(int(index.labels[i]))}\t{index.splits[i]}"
-                   for i in np.flatnonzero(index.usable))
-    return hashlib.sha256("".join(line + "\n" for line in lines).encode()).hexdigest()
+        return (self.name, self.data_root, self.classes, self.source) == \
+            (other.name, other.data_root, other.classes, other.source) and len(self) == len(other) \
+            and np.array_equal(self.labels, other.labels) and self.hashes == other.hashes \
+            and self.splits == other.splits and self.reasons == other.reasons \
+            and self.split_sources == other.split_sources and self.paths == other.paths
 
 
 def index_paths(layout: StoreLayout, name: str) -> list[Path]:
@@ -247,44 +243,48 @@ def write_dataset(layout: StoreLayout, index: DatasetIndex) -> Path:
 
 def write_columns(f: h5py.File, index: DatasetIndex) -> None:
     """The row columns, shared with slice partial indexes."""
-    f.create_dataset("path", data=index.paths, dtype=STRINGS)
+    for name, column in (("path", index.paths), ("split", index.splits), ("split_source", index.split_sources),
+                         ("reason", index.reasons)):
+        written = f.create_dataset(name, shape=(len(column),), dtype=STRINGS)
+        for start in range(0, len(column), CHUNK):  # a chunk of str at a time, not the whole column
+            written[start:start + CHUNK] = column.take(np.arange(start, min(len(column), start + CHUNK)))
     f.create_dataset("label", data=np.asarray(index.labels, dtype="int32"))
-    f.create_dataset("split", data=index.splits, dtype=STRINGS)
-    f.create_dataset("split_source", data=index.split_sources, dtype=STRINGS)
-    f.create_dataset("hash", data=np.array(index.hashes, dtype=HASH_DTYPE))
-    f.create_dataset("reason", data=index.reasons, dtype=STRINGS)
+    f.create_dataset("hash", data=index.hashes.array)
 
 
-def _strings(dataset) -> list[str]:
-    """The column as str; repeated values (splits, reasons) share one object rather than one per row."""
-    shared: dict = {}
-    out = []
-    for value in dataset[:]:
-        text = shared.get(value)
-        if text is None:
-            text = value.decode() if isinstance(value, bytes) else value
-            if len(shared) < 4096:
-                shared[value] = text
-        out.append(text)
-    return out
+_SUSPECT_START = {ord("/"), ord("~"), ord("\\")}
+
+
+def _check_paths(origin: Path):
+    def check(chunk: list[bytes]) -> None:
+        joined = b"".join(chunk)
+        if chunk and min(map(len, chunk)) and b".." not in joined and b":" not in joined \
+                and not {rel[0] for rel in chunk} & _SUSPECT_START:
+            return  # nothing any row could be refused for: no row looked at one by one
+        for rel in chunk:
+            if not rel or rel.startswith((b"/", b"~", b"\\")) or b".." in rel or b":" in rel:
+                try:
+                    check_relative(rel.decode())
+                except PathEscapeError:
+                    raise StoreError(f"{origin.name} holds a path outside its data root. "
+                                     f"Received: {rel.decode()!r}") from None
+    return check
 
 
 def read_columns(f: h5py.File, origin: Path, **attrs) -> DatasetIndex:
     """Rows of an index-like file (dataset index, partial, v1 run index); paths checked to stay
-    inside the data root (lexically: a data folder may link its class folders elsewhere)."""
-    paths = _strings(f["path"])
-    for rel in paths:
-        if not rel or rel.startswith(("/", "~", "\\")) or ".." in rel or rel[1:2] == ":":
-            try:
-                check_relative(rel)
-            except PathEscapeError:
-                raise StoreError(f"{origin.name} holds a path outside its data root. Received: {rel!r}") from None
-    return DatasetIndex(
-        data_root=str(f.attrs["data_root"]), classes=json.loads(f.attrs["classes"]), paths=paths,
-        labels=f["label"][:], splits=_strings(f["split"]), hashes=[h.decode() for h in f["hash"][:]],
-        reasons=_strings(f["reason"]),
-        split_sources=_strings(f["split_source"]) if "split_source" in f else [],
-        created=str(f.attrs.get("created", "")), **attrs)
+    inside the data root (lexically: a data folder may link its class folders elsewhere). Read a
+    chunk at a time into arrays (store.text_columns)."""
+    try:
+        paths = read_packed(f["path"], _check_paths(origin))
+        columns = {key: read_coded(f[column]) for key, column in
+                   (("splits", "split"), ("reasons", "reason"), ("split_sources", "split_source")) if column in f}
+        hashes = read_hashes(f["hash"])
+    except (UnicodeDecodeError, ValueError) as error:
+        raise StoreError(f"{origin.name} holds a column that is not text ({error}).") from None
+    return DatasetIndex(data_root=str(f.attrs["data_root"]), classes=json.loads(f.attrs["classes"]), paths=paths,
+                        labels=f["label"][:], hashes=hashes, created=str(f.attrs.get("created", "")),
+                        **columns, **attrs)
 
 
 def read_dataset(path: Path) -> DatasetIndex:

@@ -138,14 +138,14 @@ class ConfigView:
             raise StoreError(f"No split {split!r}. Known: {', '.join(index.split_names())}")
         rows = index.rows(split)
         rows = rows[~self._has_features()[rows]]
-        return [index.paths[i] for i in rows if index.hashes[i] not in self.catalog.rejected]
+        bad = self.catalog.rejected
+        return [p for p, h in zip(index.paths.take(rows), index.hashes.take(rows)) if h not in bad]
 
     def keys(self, split: str) -> tuple[list[str], np.ndarray, list[str]]:
         """(content hashes, labels, paths) of a split's rows that have features, without reading them."""
         rows = self._rows(split)
         index = self._index()
-        return ([index.hashes[i] for i in rows], index.labels[rows].astype(np.int64),
-                [index.paths[i] for i in rows])
+        return index.hashes.take(rows), index.labels[rows].astype(np.int64), index.paths.take(rows)
 
     def features_for(self, hashes: list[str]) -> np.ndarray:
         """Feature rows for these content hashes, in the order given."""
@@ -168,12 +168,12 @@ class ConfigView:
 
     def _gather(self, rows: np.ndarray) -> SplitData:
         index = self._index()
-        hashes = [index.hashes[i] for i in rows]
+        hashes = index.hashes.take(rows)
         return SplitData(
             features=self.features_for(hashes),
             labels=index.labels[rows].astype(np.int64),
             class_names=list(index.classes),
-            paths=[index.paths[i] for i in rows],
+            paths=index.paths.take(rows),
             hashes=hashes,
         )
 
@@ -191,13 +191,15 @@ class ConfigView:
         """(path, reason) of every file of the index that has no features and never will."""
         if self.index is None:
             return []
-        out = []
-        for path, content_hash, reason in zip(self.index.paths, self.index.hashes, self.index.reasons):
-            if reason:
-                out.append((path, reason))
-            elif content_hash in self.catalog.rejected:
-                out.append((path, self.catalog.rejected[content_hash]))
-        return out
+        index, bad = self.index, self.catalog.rejected
+        flagged = ~index.reasons.mask("")
+        if bad:  # one sorted search for the hashes the catalog knows to be bad, no str per row
+            keys = np.sort(np.array([k.encode() for k in bad], dtype="S64"))
+            at = np.searchsorted(keys, index.hash_array).clip(0, len(keys) - 1)
+            flagged |= keys[at] == index.hash_array
+        rows = np.flatnonzero(flagged)
+        return [(path, reason or bad[content_hash]) for path, content_hash, reason in
+                zip(index.paths.take(rows), index.hashes.take(rows), index.reasons.take(rows))]
 
     def disk_bytes(self) -> int:
         """The configuration's files on disk (its shards, records and partials; dataset indexes are shared)."""
