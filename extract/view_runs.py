@@ -55,16 +55,10 @@ def run_views(views: int, spec: AugmentSpec, data: str | Path | DatasetIndex | N
     if views < 0:
         raise OptionError(f"views must be 0 or more. Received: {views}")
     options = options or RunOptions()
-    checked_data(data, store, options)
-    plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
-                 "progress": progress}
-    summaries = [run_extraction(data, store, plain, options, **callbacks)]
-    view_options = replace(options, splits=views_splits or ["train"])
-    for view in range(views):
-        summaries.append(run_extraction(data, store, plain.derive(augment=spec.for_view(view)), view_options,
-                                        **callbacks))
-    return summaries
+    return _plain_then_views(data, store, extractor, options, [spec.for_view(view) for view in range(views)],
+                             replace(options, splits=views_splits or ["train"]),
+                             {"on_start": on_start, "on_progress": on_progress,
+                              "on_worker_progress": on_worker_progress, "progress": progress})
 
 
 def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
@@ -99,11 +93,17 @@ def run_tta(tta: int, data: str | Path | DatasetIndex, store: str | Path,
     """
     views = tta_views(tta)  # refuses a count out of range before anything is extracted
     options = options or RunOptions()
+    return _plain_then_views(data, store, extractor, options, [view.augment() for view in views], options,
+                             {"on_start": on_start, "on_progress": on_progress,
+                              "on_worker_progress": on_worker_progress, "progress": progress})
+
+
+def _plain_then_views(data, store, extractor, options: RunOptions, augments: list, view_options: RunOptions,
+                      callbacks: dict) -> list[RunSummary]:
+    """The plain configuration's run, then one run per augmentation (each its own derived configuration)."""
     checked_data(data, store, options)
     plain = as_extractor(extractor, options.xla)
-    callbacks = {"on_start": on_start, "on_progress": on_progress, "on_worker_progress": on_worker_progress,
-                 "progress": progress}
     summaries = [run_extraction(data, store, plain, options, **callbacks)]
-    for view in views:
-        summaries.append(run_extraction(data, store, plain.derive(augment=view.augment()), options, **callbacks))
+    for augment in augments:
+        summaries.append(run_extraction(data, store, plain.derive(augment=augment), view_options, **callbacks))
     return summaries
